@@ -1,0 +1,43 @@
+# methylclass — every target is a thin call to the CLI or to pytest. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+MC := $(VENV)/bin/methylclass
+STAMP := $(VENV)/.installed
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYTHONHASHSEED ?= 0
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test test-all demo bench lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (methylclass needs Python 3.11+)"; exit 1; }
+	@command -v java >/dev/null || echo "warning: java not found; Spark steps need Java 17"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## build .venv and install methylclass with its dev extras
+
+test: $(STAMP) ## run the test suite (what CI runs)
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile
+
+test-all: $(STAMP) ## run every test, slow ones included
+	$(PY) -m pytest -q
+
+demo: $(STAMP) ## run the main job on the embedded default data and write a report under demo_out/
+	$(MC) demo --out demo_out
+
+bench: $(STAMP) ## run the slow scale tests and the benchmark scripts (numbers go to results/)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP) ## static checks (ruff)
+	$(VENV)/bin/ruff check methylclass tests pipelines
+
+clean: ## remove build artefacts and run outputs (keeps .venv)
+	rm -rf build dist *.egg-info .pytest_cache runs demo_out results spark-warehouse

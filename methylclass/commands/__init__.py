@@ -1,0 +1,1 @@
+"""Sub-commands of the ``methylclass`` CLI, one module each (see :mod:`methylclass.cli`)."""
