@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +111,7 @@ class Idat:
         position: str = "R01C01",
         chip_type: str = "BeadChip 12x8",
         red_green: int = 0,
-    ) -> "Idat":
+    ) -> Idat:
         """Build an IDAT from arrays (what the simulator and tests use); ``sd``/``n_beads`` default sensibly."""
         ids = np.asarray(illumina_ids, dtype="<i4")
         n = ids.shape[0]
@@ -178,7 +179,11 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise IdatError(f"'{path}' does not exist") from None
-    except (OSError, EOFError) as exc:  # gzip errors are OSError subclasses
+    except IsADirectoryError:
+        raise IdatError(f"'{path}' is a folder, not an IDAT file") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise IdatError(f"'{path}' is not a valid gzip file (truncated or corrupt): {exc}") from None
+    except OSError as exc:
         raise IdatError(f"'{path}' cannot be read: {exc}") from None
 
 
@@ -186,12 +191,23 @@ def read_idat(path: str | Path) -> Idat:
     """Read an IDAT file (``.idat`` or ``.idat.gz``) into an :class:`Idat`.
 
     Raises :class:`~methylclass.errors.IdatError` naming the file when it is missing, not an IDAT, of an
-    unsupported (encrypted) version, or truncated.
+    unsupported (encrypted) version, truncated, or a corrupt gzip stream.
     """
     path = Path(path)
-    buf = _read_bytes(path)
-    if len(buf) < 16 or buf[:4] != MAGIC:
+    return _parse_idat(_read_bytes(path), path)
+
+
+def _parse_idat(buf: bytes, path: Path) -> Idat:
+    """Parse the bytes of a version-3 IDAT; every error names ``path``."""
+    if len(buf) < 8 or buf[:4] != MAGIC:
         raise IdatError(f"'{path}' is not an IDAT file: it does not start with the bytes 'IDAT'")
+    # illuminaio reads the version as int32 first: 1 marks the encrypted (XML) format of old scanners
+    if struct.unpack_from("<i", buf, 4)[0] == 1:
+        raise IdatError(
+            f"'{path}' is an encrypted IDAT (version 1); only version 3 (unencrypted) is supported — "
+            "re-export the scan with current Illumina software")
+    if len(buf) < 16:
+        raise IdatError(f"'{path}' is truncated: {len(buf)} bytes, shorter than an IDAT header")
     version = struct.unpack_from("<q", buf, 4)[0]
     if version != 3:
         raise IdatError(
@@ -199,8 +215,11 @@ def read_idat(path: str | Path) -> Idat:
             "re-export the scan with current Illumina software")
     n_fields = struct.unpack_from("<i", buf, 12)[0]
     table_end = 16 + 10 * n_fields
-    if n_fields <= 0 or n_fields > 1000 or table_end > len(buf):
-        raise IdatError(f"'{path}' is truncated or corrupt: header declares {n_fields} fields")
+    if n_fields <= 0 or n_fields > 1000:
+        raise IdatError(f"'{path}' is corrupt: header declares {n_fields} fields")
+    if table_end > len(buf):
+        raise IdatError(f"'{path}' is truncated: header declares {n_fields} fields, the file ends inside "
+                        "the field table")
     table = np.frombuffer(buf, dtype=np.dtype([("code", "<u2"), ("offset", "<i8")]), count=n_fields,
                           offset=16)
     offsets = {int(c): int(o) for c, o in zip(table["code"], table["offset"])}
@@ -208,26 +227,36 @@ def read_idat(path: str | Path) -> Idat:
         if code not in offsets:
             raise IdatError(f"'{path}' is corrupt: required field {code} is missing from the header")
     for code, off in offsets.items():
-        if off < table_end or off > len(buf):
-            raise IdatError(f"'{path}' is truncated: field {code} starts at byte {off:,} but the file holds "
-                            f"{len(buf):,} bytes")
+        if off < table_end:
+            raise IdatError(f"'{path}' is corrupt: field {code} points at byte {off:,}, inside the header")
+    if offsets[NSNPS] + 4 > len(buf):
+        raise IdatError(f"'{path}' is truncated: the probe count field at byte {offsets[NSNPS]:,} lies past "
+                        f"the end of the file ({len(buf):,} bytes)")
     n = struct.unpack_from("<i", buf, offsets[NSNPS])[0]
+    if n < 0:
+        raise IdatError(f"'{path}' is corrupt: header declares {n} probes")
     arrays: dict[int, np.ndarray] = {}
     for code, dtype in _ARRAY_FIELDS.items():
         if code not in offsets:
             raise IdatError(f"'{path}' is corrupt: array field {code} is missing from the header")
         start = offsets[code]
-        need = start + n * np.dtype(dtype).itemsize
-        if need > len(buf):
-            held = max(0, (len(buf) - start) // np.dtype(dtype).itemsize)
+        size = np.dtype(dtype).itemsize
+        if start + n * size > len(buf):
+            held = max(0, (len(buf) - start) // size)
             raise IdatError(f"'{path}' is truncated: header declares {n:,} probes, file holds {held:,}")
         arrays[code] = np.frombuffer(buf, dtype=dtype, count=n, offset=start)
+    for code, off in offsets.items():
+        if off > len(buf):
+            raise IdatError(f"'{path}' is truncated: field {code} starts at byte {off:,} but the file holds "
+                            f"{len(buf):,} bytes")
     mid_block = np.zeros(0, dtype="<i4")
     if MID_BLOCK in offsets:
         start = offsets[MID_BLOCK]
         if start + 4 > len(buf):
             raise IdatError(f"'{path}' is truncated inside the MidBlock field")
         count = struct.unpack_from("<i", buf, start)[0]
+        if count < 0:
+            raise IdatError(f"'{path}' is corrupt: MidBlock declares {count} entries")
         if start + 4 + 4 * count > len(buf):
             raise IdatError(f"'{path}' is truncated: MidBlock declares {count:,} entries")
         mid_block = np.frombuffer(buf, dtype="<i4", count=count, offset=start + 4)
@@ -240,6 +269,9 @@ def read_idat(path: str | Path) -> Idat:
         if code in _ARRAY_FIELDS or code in (NSNPS, MID_BLOCK):
             continue
         raw_fields[code] = bytes(buf[bounds[i]:bounds[i + 1]])
+    for code in (BARCODE, CHIP_TYPE, MOSTLY_A):  # validate the strings users see (errors name the file)
+        if code in offsets:
+            _decode_string(buf, offsets[code], path)
     idat = Idat(
         illumina_ids=arrays[ILLUMINA_ID], mean=arrays[MEAN], sd=arrays[SD], n_beads=arrays[NBEADS],
         mid_block=mid_block, raw_fields=raw_fields,
