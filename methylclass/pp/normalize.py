@@ -1,19 +1,49 @@
-"""Per-sample normalisation kernels: pure functions of one sample's :class:`RawSignals`, vectorised over probes.
+"""Per-sample normalisation: pure functions of one sample's :class:`RawSignals`, vectorised over probes.
 
-INITIAL VERSION (contract): only ``method="raw"``. To be extended with illumina, noob, dye bias, pOOBAH.
-The same function serves the single-sample path and the Spark cohort path.
+The same function serves the single-sample path and the Spark cohort path (it is mapped over samples), so it
+does no I/O and needs nothing but the sample and its manifest.
+
+Methods (``normalize(raw, method=...)``):
+
+* ``raw`` — no correction: ``beta = M / (M + U + offset)``.
+* ``illumina`` — Heidelberg MNP / minfi ``preprocessIllumina`` single-sample variant: green is scaled so that
+  the mean of the NORM_C + NORM_G controls is 10,000 and red so that NORM_A + NORM_T average 10,000
+  (:data:`ILLUMINA_REFERENCE`; minfi's reference is the first array of the batch, the Heidelberg
+  ``MNPpreprocessIllumina`` uses the fixed 10,000 so that every sample is processed on its own), then each
+  channel's background — the 31st smallest of its negative controls, minfi ``bgcorrect.illumina`` — is
+  subtracted and clipped at 0.
+* ``noob`` — noob background correction (:mod:`.background`, offset 15) followed by dye-bias correction
+  (:mod:`.dyebias`): ``dye_bias="linear"`` (default; minfi ``dyeMethod="single"``, what methylprep does with
+  ``sesame=False``), ``"nonlinear"`` (sesame ``dyeBiasCorrTypeINorm``) or ``"none"``.
+
+Betas: ``beta = max(M,0) / (max(M,0) + max(U,0) + offset)`` with ``offset = 100`` by default for every method —
+Illumina GenomeStudio's and the Heidelberg classifier's convention, and what methylprep uses for noob (minfi
+``getBeta`` defaults to 0, ``type="Illumina"`` to 100). M-values: ``log2((M + 1) / (U + 1))``.
+
+Detection p-values (:mod:`.detection`) are computed on the raw intensities: ``detection="poobah"`` (default),
+``"negative"`` (minfi ``detectionP``) or ``None``. With ``mask_failed=True`` the beta (and so the M-value) of
+every probe with ``p > p_threshold`` is NaN; probes whose addresses are missing from the IDATs are always NaN.
+With ``qc=True`` the :func:`~methylclass.pp.qc.sample_qc` dict goes into ``NormalizedSample.qc``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..io.raw_types import RawSignals
+from .background import NOOB_OFFSET, illumina_background, noob, subtract_background
+from .detection import DETECTION_METHODS, P_THRESHOLD, detection_p, failed_mask
+from .dyebias import DYE_METHODS, correct_dye_bias, normalization_control_means, scale_channels
+from .qc import sample_qc
 
-METHODS = ("raw",)
+METHODS = ("raw", "illumina", "noob")
+#: default beta offset (Illumina / Heidelberg / methylprep convention)
+BETA_OFFSET = 100.0
+#: the level the Heidelberg single-sample Illumina normalisation scales the normalisation controls to
+ILLUMINA_REFERENCE = 10_000.0
 
 
 @dataclass
@@ -28,16 +58,87 @@ class NormalizedSample:
     qc: dict = field(default_factory=dict)
 
     def m_values(self, alpha: float = 1.0) -> np.ndarray:
-        """M-values ``log2((meth + alpha) / (unmeth + alpha))``."""
-        return np.log2((np.maximum(self.meth, 0) + alpha) / (np.maximum(self.unmeth, 0) + alpha)).astype(
-            np.float32)
+        """M-values ``log2((meth + alpha) / (unmeth + alpha))``; NaN wherever ``beta`` is NaN (missing
+        addresses, or failed detection when the sample was normalised with ``mask_failed=True``)."""
+        m = np.log2((np.maximum(self.meth, 0) + alpha) / (np.maximum(self.unmeth, 0) + alpha)).astype(np.float32)
+        m[np.isnan(self.beta)] = np.nan
+        return m
 
 
-def normalize(raw: RawSignals, *, method: str = "noob", offset: float = 100.0) -> NormalizedSample:
-    """Normalise one sample with ``method``; returns betas, signals, detection p-values and QC."""
+def betas(meth: np.ndarray, unmeth: np.ndarray, offset: float = BETA_OFFSET) -> np.ndarray:
+    """``max(M,0) / (max(M,0) + max(U,0) + offset)`` as float32 (NaN where M or U is NaN)."""
+    m = np.maximum(meth, 0)
+    u = np.maximum(unmeth, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (m / (m + u + offset)).astype(np.float32)
+
+
+def illumina_normalize(raw: RawSignals, *, reference: float = ILLUMINA_REFERENCE) -> RawSignals:
+    """Heidelberg single-sample ``preprocessIllumina``: control normalisation to ``reference``, then
+    negative-control background subtraction (see the module docstring)."""
+    g, r = normalization_control_means(raw)
+    if not (g > 0 and r > 0):
+        raise DataError(f"sample '{raw.sample}': normalisation controls are not positive (green {g:.1f}, "
+                        f"red {r:.1f}); cannot apply the Illumina normalisation")
+    scaled = scale_channels(raw, reference / g, reference / r)
+    bg_g, bg_r = illumina_background(scaled)
+    out = subtract_background(scaled, bg_g, bg_r)
+    out.meta["illumina"] = {"reference": reference, "green_factor": reference / g, "red_factor": reference / r,
+                            "background_green": bg_g, "background_red": bg_r}
+    return out
+
+
+def _jsonable(obj):
+    if is_dataclass(obj):
+        return asdict(obj)
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj
+
+
+def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFFSET, dye_bias: str = "linear",
+              detection: str | None = "poobah", p_threshold: float = P_THRESHOLD, mask_failed: bool = False,
+              noob_offset: float = NOOB_OFFSET, qc: bool = True) -> NormalizedSample:
+    """Normalise one sample with ``method``; returns betas, corrected signals, detection p-values and QC.
+
+    Parameters are described in the module docstring. Raises :class:`ConfigError` for an unknown method /
+    option and :class:`DataError` (naming the sample) when the sample lacks what the method needs.
+    """
     if method not in METHODS:
         raise ConfigError(f"unknown normalisation method '{method}'; choose one of {', '.join(METHODS)}")
-    meth, unmeth = raw.meth, raw.unmeth
-    beta = raw.betas(offset=offset)
-    detp = np.full(meth.shape, np.nan, dtype=np.float32)
-    return NormalizedSample(sample=raw.sample, beta=beta, meth=meth, unmeth=unmeth, detection_p=detp)
+    if dye_bias not in DYE_METHODS:
+        raise ConfigError(f"unknown dye-bias method '{dye_bias}'; choose one of {', '.join(DYE_METHODS)}")
+    if detection is not None and detection not in DETECTION_METHODS:
+        raise ConfigError(f"unknown detection method '{detection}'; choose one of "
+                          f"{', '.join(DETECTION_METHODS)} or None")
+    if not 0 <= p_threshold <= 1:
+        raise ConfigError(f"p_threshold must lie in [0, 1], got {p_threshold}")
+
+    if method == "raw":
+        sig = raw
+    elif method == "illumina":
+        sig = illumina_normalize(raw)
+    else:
+        sig = correct_dye_bias(noob(raw, offset=noob_offset), dye_bias)
+
+    beta = betas(sig.meth, sig.unmeth, offset)
+    if detection is None:
+        detp = np.full(beta.shape, np.nan, dtype=np.float32)
+    else:
+        detp = detection_p(raw, detection)
+        if mask_failed:
+            beta[failed_mask(detp, p_threshold)] = np.nan
+
+    info = {"method": method, "beta_offset": float(offset)}
+    if method == "noob":
+        info.update(dye_bias=dye_bias, noob=sig.meta.get("noob"), dye=sig.meta.get("dye_bias"))
+    elif method == "illumina":
+        info.update(illumina=sig.meta.get("illumina"))
+    qc_dict = sample_qc(raw, detp if detection else None, p_threshold=p_threshold,
+                        detection_method=detection) if qc else {}
+    qc_dict["normalization"] = _jsonable(info)
+    qc_dict["mask_failed"] = bool(mask_failed)
+    return NormalizedSample(sample=raw.sample, beta=beta, meth=np.asarray(sig.meth, dtype=np.float32),
+                            unmeth=np.asarray(sig.unmeth, dtype=np.float32), detection_p=detp, qc=qc_dict)
