@@ -1,0 +1,559 @@
+"""Segmentation of bin log2 ratios: weighted circular binary segmentation (CBS) and a fast change-point option.
+
+CBS follows Olshen et al. (2004, Biostatistics 5:557) and Venkatraman & Olshen (2007, Bioinformatics
+23:657) as implemented in Bioconductor DNAcopy (``segment``/``changepoints``/``wfindcpt``), which conumee
+calls with weights ``1 / bin variance``, ``alpha = 0.001``, ``min.width = 5``, ``undo.splits = "sdundo"``,
+``undo.SD = 2.2``. No maintained Python CBS package exists (``cbseg`` 2022 has no weights or undo), so it is
+implemented here; the parity test compares it with R DNAcopy on the same weighted bin values.
+
+Per chromosome, starting from the whole chromosome, a segment of ``n ≥ 2·min_width`` bins is tested:
+
+* data centred at the weighted mean; ``S_k`` = cumulative sum of ``w·x``, ``W_k`` of ``w``; for every arc
+  ``(i, j]`` with ``j − i ≥ min_width`` and ``n − (j − i) ≥ min_width`` the between-group sum of squares is
+  ``BSS = W (S_j − S_i)² / (W_a (W − W_a))`` and ``T² = BSS / ((TSS − BSS)/(n − 2))`` — the maximum over all
+  arcs is found exactly (vectorised over row blocks, O(n²));
+* ``T ≤ 0.1`` → no change; ``T ≥ 7`` with both parts ≥ 10 bins → change (DNAcopy's shortcuts);
+* otherwise the p-value: ``p_method="hybrid"`` (DNAcopy default): for ``n > nmin`` the Siegmund (1988)
+  tail approximation for arcs longer than ``kmax`` plus a permutation p-value of the maximum over short arcs,
+  for ``n ≤ nmin`` a full permutation test; both permutation tests stop early with DNAcopy's sequential
+  boundary (``getbdry``, η = 0.05). ``p_method="perm"`` always permutes; ``p_method="tail"`` (fastest,
+  deterministic) uses the tail approximation for all arcs of at least ``min_width`` bins;
+* a significant arc in the middle becomes two change points, each kept only if a permutation t-test of the
+  side it cuts off is significant (DNAcopy ``wtpermp``); the recursion continues on every new segment.
+
+Afterwards ``undo.splits = "sdundo"`` removes, one at a time, the change point whose adjacent segment
+*medians* differ least while that difference is < ``undo_sd`` × the trimmed SD of the sample (DNAcopy
+``trimmed.variance``, trim 2.5 %). Segment means are weighted means.
+
+The permutation generator is seeded per chromosome (``seed``), so results are reproducible and independent
+of processing order (R's random stream cannot be reproduced, so permutation decisions near α may differ).
+
+``method="pelt"`` is the fast alternative: PELT (Killick et al. 2012) with an L2 cost from the well-kept
+``ruptures`` package, penalty ``pelt_penalty × σ² × log n`` (σ = trimmed SD), then the same ``sdundo``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from ...errors import ConfigError
+from ...paths import cache_dir
+
+METHODS = ("cbs", "pelt")
+P_METHODS = ("hybrid", "perm", "tail")
+UNDO = ("none", "sdundo")
+
+
+@dataclass(frozen=True)
+class CBSParams:
+    """Parameters of :func:`segment` (defaults = conumee's call of DNAcopy, except ``nperm`` = DNAcopy's)."""
+
+    alpha: float = 0.001
+    nperm: int = 10_000
+    p_method: str = "hybrid"
+    min_width: int = 5
+    kmax: int = 25
+    nmin: int = 200
+    eta: float = 0.05
+    trim: float = 0.025
+    undo_splits: str = "sdundo"
+    undo_sd: float = 2.2
+    seed: int = 0
+
+
+# ------------------------------------------------------------------------------------------------------
+# tail approximation (DNAcopy tailprobs.f)
+def _nu(x: np.ndarray) -> np.ndarray:
+    """Siegmund's ν(x) via the Siegmund & Yakir (2007) closed form (relative error < 1 % for x < 5)."""
+    x = np.asarray(x, dtype=np.float64)
+    h = x / 2
+    return np.where(x > 0.01, (2 / np.maximum(x, 1e-12)) * (special.ndtr(h) - 0.5)
+                    / (h * special.ndtr(h) + np.exp(-h * h / 2) / np.sqrt(2 * np.pi)),
+                    np.exp(-0.583 * x))
+
+
+def _it1tsq(x: np.ndarray, a: float) -> np.ndarray:
+    """∫_x^{x+a} dt / (t(1−t))² (closed form, as DNAcopy)."""
+    def f(y):
+        return 8 * y / (1 - 4 * y ** 2) + 2 * np.log((1 + 2 * y) / (1 - 2 * y))
+    return f(x + a - 0.5) - f(x - 0.5)
+
+
+def tail_pvalue(b: float, delta: float, m: int, ngrid: int = 100) -> float:
+    """Siegmund (1988) tail probability of the CBS maximum statistic ``b`` = max |T| over arcs whose length
+    fraction is ≥ ``delta`` in a segment of ``m`` points (two-sided; DNAcopy ``tailp``)."""
+    delta = min(max(delta, 1e-9), 0.5 - 1e-9)
+    dincr = (0.5 - delta) / ngrid
+    tl = delta + dincr * np.arange(ngrid)
+    t = tl + 0.5 * dincr
+    x = b / np.sqrt(m) / np.sqrt(t * (1 - t))
+    total = np.sum(_nu(x) ** 2 * _it1tsq(tl, dincr))
+    return float(2 * 9.973557e-2 * b ** 3 * np.exp(-b * b / 2) * total)
+
+
+# ------------------------------------------------------------------------------------------------------
+# sequential stopping boundary (DNAcopy getbdry.f)
+def _flchoose(n, k):
+    return special.gammaln(np.asarray(n, float) + 1) - special.gammaln(np.asarray(k, float) + 1) \
+        - special.gammaln(np.asarray(n, float) - np.asarray(k, float) + 1)
+
+
+def _hyper_cdf(ks: np.ndarray, total: int, ones: int, draws: np.ndarray) -> np.ndarray:
+    """P(X ≤ ks[r]) for X ~ hypergeometric(draws[r] of ``total`` with ``ones`` successes), vectorised."""
+    xs = np.arange(ks.max() + 1)[None, :]
+    d = draws[:, None].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        lp = _flchoose(ones, xs) + _flchoose(total - ones, d - xs) - _flchoose(total, d)
+    pm = np.where((d - xs >= 0) & (total - ones - (d - xs) >= 0), np.exp(lp), 0.0)
+    cdf = np.cumsum(pm, axis=1)
+    return cdf[np.arange(ks.size), ks]
+
+
+def _etabdry(nperm: int, eta0: float, n1s: int) -> np.ndarray:
+    """Boundary for ``n1s`` exceedances: ``b[k]`` = permutations after which seeing only ``k`` exceedances
+    has hypergeometric probability ≤ ``eta0`` (DNAcopy ``etabdry``, vectorised by bisection)."""
+    ks = np.arange(n1s)
+    lo = np.ones(n1s, dtype=np.int64)
+    hi = np.full(n1s, nperm, dtype=np.int64)
+    # smallest i with cdf(k; draws=i) <= eta0 (cdf decreases with i)
+    while np.any(lo < hi):
+        mid = (lo + hi) // 2
+        ok = _hyper_cdf(ks, nperm, n1s, mid) <= eta0
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid + 1)
+    b = lo.copy()
+    for k in range(1, n1s):  # the sequential scan records at most one boundary per permutation
+        b[k] = max(b[k], b[k - 1] + 1)
+    return b
+
+
+def _pexceed(nperm: int, n1s: int, b: np.ndarray) -> float:
+    """Probability of crossing the boundary (DNAcopy ``pexceed``, transcribed)."""
+    dlcnk = _flchoose(nperm, n1s)
+    p = np.exp(_flchoose(nperm - b[0], n1s) - dlcnk)
+    if n1s >= 2:
+        p += np.exp(np.log(b[0]) + _flchoose(nperm - b[1], n1s - 1) - dlcnk)
+    if n1s >= 3:
+        dn1, dn2 = float(b[0]), float(b[1])
+        fc = _flchoose(nperm - b[2], n1s - 2)
+        p += np.exp(np.log(dn1) + np.log(dn1 - 1) - np.log(2) + fc - dlcnk) \
+            + np.exp(np.log(dn1) + np.log(dn2 - dn1) + fc - dlcnk)
+    for i in range(4, n1s + 1):
+        dn1, dn2, dn3 = float(b[i - 4]), float(b[i - 3]), float(b[i - 2])
+        fc = _flchoose(nperm - b[i - 1], n1s - i + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = [
+                _flchoose(dn1, i - 1) + fc,
+                _flchoose(dn1, i - 2) + np.log(dn3 - dn1) + fc,
+                _flchoose(dn1, i - 3) + np.log(dn2 - dn1) + np.log(dn3 - dn2) + fc,
+                _flchoose(dn1, i - 3) + np.log(dn2 - dn1) - np.log(2) + np.log(dn2 - dn1 - 1) + fc,
+            ]
+        p += sum(np.exp(t - dlcnk) for t in terms if np.isfinite(t))
+    return float(p)
+
+
+@lru_cache(maxsize=16)
+def sequential_boundary(eta: float, nperm: int, max_ones: int, tol: float = 1e-2) -> tuple[int, ...]:
+    """DNAcopy ``getbdry(eta, nperm, max.ones)``: concatenated boundaries for 1 … ``max_ones`` exceedances
+    (identical to R's for the defaults; cached in ``cache_dir()/cnv_bdry``)."""
+    path = cache_dir() / "cnv_bdry" / f"bdry_{eta:g}_{nperm}_{max_ones}_{tol:g}.json"
+    try:
+        return tuple(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        pass
+    out = _compute_boundary(eta, nperm, max_ones, tol)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(out))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return tuple(out)
+
+
+def _compute_boundary(eta: float, nperm: int, max_ones: int, tol: float) -> list[int]:
+    out = [nperm - int(nperm * eta)]
+    eta0 = eta
+    for j in range(2, max_ones + 1):
+        etahi = eta0 * 1.1
+        phi = _pexceed(nperm, j, _etabdry(nperm, etahi, j))
+        etalo = eta0 * 0.25
+        plo = _pexceed(nperm, j, _etabdry(nperm, etalo, j))
+        b = _etabdry(nperm, etalo, j)
+        for _ in range(60):
+            if (etahi - etalo) / etalo <= tol:
+                break
+            eta0 = etalo + (etahi - etalo) * (eta - plo) / (phi - plo) if phi != plo else (etalo + etahi) / 2
+            b = _etabdry(nperm, eta0, j)
+            p = _pexceed(nperm, j, b)
+            if p > eta:
+                etahi, phi = eta0, p
+            else:
+                etalo, plo = eta0, p
+        out.extend(int(v) for v in b)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------
+# statistics
+def _arc_max_dense(S: np.ndarray, C: np.ndarray, min_width: int, block: int = 256) -> tuple[float, int, int]:
+    """Exact max of the arc statistic by brute force over row blocks (used for short segments)."""
+    n = S.shape[0] - 1
+    W = C[-1]
+    best, bi, bj = -1.0, 0, n
+    jj = np.arange(n + 1)
+    for r0 in range(0, n + 1, block):
+        r1 = min(n + 1, r0 + block)
+        ii = np.arange(r0, r1)[:, None]
+        a = C[None, :] - C[r0:r1, None]
+        d = S[None, :] - S[r0:r1, None]
+        L = jj[None, :] - ii
+        valid = (L >= min_width) & (n - L >= min_width)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.where(valid, d * d / (a * (W - a)), -1.0)
+        k = int(np.argmax(v))
+        if v.flat[k] > best:
+            best, bi, bj = float(v.flat[k]), r0 + k // (n + 1), k % (n + 1)
+    return best, bi, bj
+
+
+def _arc_max(S: np.ndarray, C: np.ndarray, min_width: int) -> tuple[float, int, int]:
+    """Max of ``W (S_j − S_i)² / (a (W − a))``, ``a = C_j − C_i``, over arcs with both parts ≥ min_width.
+
+    ``S``/``C`` have length n + 1 (leading 0). Returns (BSS, i, j) for the arc ``(i, j]``. Exact: the
+    points are cut into blocks; for each pair of blocks an upper bound (largest partial-sum difference over
+    the smallest possible ``a (W − a)``) is computed, and block pairs are evaluated exactly in decreasing
+    bound order until no bound exceeds the best value found (the pruning DNAcopy's ``wtmaxo`` uses).
+    """
+    n = S.shape[0] - 1
+    W = C[-1]
+    if n <= 120:
+        best, bi, bj = _arc_max_dense(S, C, min_width)
+        return best * W, bi, bj
+    bs = max(16, int(np.sqrt(n + 1)))
+    nb = -(-(n + 1) // bs)
+    pad = nb * bs - (n + 1)
+    Sp = np.concatenate([S, np.full(pad, S[-1])]).reshape(nb, bs)
+    first = np.arange(nb) * bs
+    last = np.minimum(first + bs - 1, n)
+    smax, smin = Sp.max(axis=1), Sp.min(axis=1)
+    amin = float(np.min(C[min_width:] - C[:-min_width]))
+    I, J = np.triu_indices(nb)
+    num = np.maximum(np.abs(smax[J] - smin[I]), np.abs(smax[I] - smin[J]))
+    alo = np.clip(C[first[J]] - C[last[I]], amin, W - amin)
+    ahi = np.clip(C[last[J]] - C[first[I]], amin, W - amin)
+    den = np.minimum(alo * (W - alo), ahi * (W - ahi))
+    bound = num * num / np.maximum(den, 1e-300)
+    order = np.argsort(-bound)
+    best, bi, bj = -1.0, 0, n
+    off = np.arange(bs)
+    chunk = 32
+    for c0 in range(0, order.size, chunk):
+        sel = order[c0:c0 + chunk]
+        if bound[sel[0]] <= best:
+            break
+        ii = (first[I[sel]][:, None] + off[None, :]).clip(max=n)  # (k, bs)
+        jj = (first[J[sel]][:, None] + off[None, :]).clip(max=n)
+        L = jj[:, None, :] - ii[:, :, None]
+        valid = (L >= min_width) & (n - L >= min_width)
+        a = C[jj][:, None, :] - C[ii][:, :, None]
+        d = S[jj][:, None, :] - S[ii][:, :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.where(valid, d * d / (a * (W - a)), -1.0)
+        k = int(np.argmax(v))
+        if v.flat[k] > best:
+            p_, r_ = divmod(k, bs * bs)
+            best, bi, bj = float(v.flat[k]), int(ii[p_, r_ // bs]), int(jj[p_, r_ % bs])
+    return best * W, bi, bj
+
+
+def _t2(bss: np.ndarray | float, tss: np.ndarray | float, n: int):
+    tss = np.where(tss <= bss + 1e-4, bss + 1.0, tss)
+    return bss / ((tss - bss) / (n - 2))
+
+
+def _perm_batch(rng: np.random.Generator, xr: np.ndarray, rw: np.ndarray, B: int) -> np.ndarray:
+    """B permutations of the data as DNAcopy ``wxperm``: permute ``x·√w``, divide by ``√w`` in place."""
+    idx = rng.permuted(np.broadcast_to(np.arange(xr.shape[0]), (B, xr.shape[0])), axis=1)
+    return xr[idx] / rw[None, :]
+
+
+def _perm_stats_full(px: np.ndarray, w: np.ndarray, min_width: int) -> np.ndarray:
+    """Max T² over all arcs for each row of ``px`` (B × n), weighted, data re-centred per row."""
+    B, n = px.shape
+    W = w.sum()
+    mu = (px * w).sum(axis=1, keepdims=True) / W
+    xc = px - mu
+    tss = (w * xc * xc).sum(axis=1)
+    S = np.concatenate([np.zeros((B, 1)), np.cumsum(xc * w, axis=1)], axis=1)
+    C = np.concatenate([[0.0], np.cumsum(w)])
+    L = np.arange(n + 1)[None, :] - np.arange(n + 1)[:, None]
+    valid = (L >= min_width) & (n - L >= min_width)
+    ii, jj = np.nonzero(valid)
+    a = C[jj] - C[ii]
+    den = a * (W - a) / W
+    best = np.zeros(B)
+    step = max(1, 2_000_000 // max(B, 1))
+    for s0 in range(0, ii.size, step):
+        sl = slice(s0, s0 + step)
+        d = S[:, jj[sl]] - S[:, ii[sl]]
+        best = np.maximum(best, (d * d / den[sl]).max(axis=1))
+    return _t2(best, tss, n)
+
+
+def _perm_stats_small(px: np.ndarray, w: np.ndarray, min_width: int, kmax: int) -> np.ndarray:
+    """Max T² over arcs of min_width … kmax points (and their complements), per row (DNAcopy hwtmaxp)."""
+    B, n = px.shape
+    W = w.sum()
+    mu = (px * w).sum(axis=1, keepdims=True) / W
+    xc = px - mu
+    tss = (w * xc * xc).sum(axis=1)
+    S = np.concatenate([np.zeros((B, 1)), np.cumsum(xc * w, axis=1)], axis=1)
+    C = np.concatenate([[0.0], np.cumsum(w)])
+    best = np.zeros(B)
+    for L in range(min_width, min(kmax, n - min_width) + 1):
+        a = C[L:] - C[:-L]
+        d = S[:, L:] - S[:, :-L]
+        best = np.maximum(best, (d * d / (a * (W - a) / W)).max(axis=1))
+        # wrap-around arcs whose complement (the short part) crosses the segment ends
+        i = np.arange(0, L + 1)
+        a2 = C[i + n - L] - C[i]
+        d2 = S[:, i + n - L] - S[:, i]
+        best = np.maximum(best, (d2 * d2 / (a2 * (W - a2) / W)).max(axis=1))
+    return _t2(best, tss, n)
+
+
+def _sequential_perm(rng, stat_fn, xr, rw, ostat, nrejc, bdry, nperm, batch) -> bool:
+    """Permutation test with DNAcopy's early stopping; True = significant."""
+    k = nrejc * (nrejc + 1) // 2  # 0-based start of the boundary block for nrejc + 1 exceedances
+    nrej, done = 0, 0
+    size = min(32, batch)  # small first batches: a segment without change stops after a few dozen
+    while done < nperm:
+        B = min(size, nperm - done)
+        size = min(batch, size * 2)
+        pstat = stat_fn(_perm_batch(rng, xr, rw, B))
+        for v in pstat >= ostat:
+            done += 1
+            if v:
+                nrej += 1
+                k += 1
+                if nrej > nrejc:
+                    return False
+            if k < len(bdry) and done >= bdry[k]:
+                return True
+    return nrej <= nrejc
+
+
+def _edge_pvalue(rng, x: np.ndarray, w: np.ndarray, n1: int, nperm: int, alpha: float,
+                 analytic: bool = False) -> float:
+    """p-value that the first ``n1`` points differ from the rest: permutation test (DNAcopy ``wtpermp``),
+    or with ``analytic`` the two-sided t distribution of the same weighted statistic (df n − 2)."""
+    n = x.shape[0]
+    n2 = n - n1
+    if n1 == 1 or n2 == 1:
+        return 1.0
+    W = w.sum()
+    xbar = (w * x).sum() / W
+    w1, w2 = w[:n1].sum(), w[n1:].sum()
+    if n1 <= n2:
+        m1, rm1 = n1, w1
+        ostat = 0.99999 * abs((w[:n1] * x[:n1]).sum() / w1 - xbar)
+        tstat = ostat ** 2 * w1 * W / w2
+    else:
+        m1, rm1 = n2, w2
+        ostat = 0.99999 * abs((w[n1:] * x[n1:]).sum() / w2 - xbar)
+        tstat = ostat ** 2 * w2 * W / w1
+    tss = (w * (x - xbar) ** 2).sum()
+    tstat = tstat / ((tss - tstat) / (n - 2))
+    if tstat > 25 and m1 >= 10:
+        return 0.0
+    if analytic:
+        return float(2 * stats.t.sf(np.sqrt(max(tstat, 0.0)), n - 2))
+    rw = np.sqrt(w)
+    xr = x * rw  # a value moved from slot k to slot i becomes x_k·√w_k/√w_i; its weighted term is √w_i·x_k√w_k
+    slots = np.arange(n1) if n1 <= n2 else np.arange(n1, n)
+    limit = int(alpha * nperm)
+    nrej, done = 0, 0
+    while done < nperm:
+        B = min(512, nperm - done)
+        keys = rng.random((B, n))
+        pick = np.argpartition(keys, m1 - 1, axis=1)[:, :m1]
+        pick = np.take_along_axis(pick, np.argsort(np.take_along_axis(keys, pick, axis=1), axis=1), axis=1)
+        pstat = np.abs((xr[pick] * rw[slots][None, :]).sum(axis=1) / rm1 - xbar)
+        nrej += int((pstat >= ostat).sum())
+        done += B
+        if nrej > limit:
+            break
+    return nrej / done
+
+
+def _find_change(x: np.ndarray, w: np.ndarray, p: CBSParams, rng, bdry) -> list[int]:
+    """Change points (0-based cut positions, 1 … n−1) found in one segment; [] when none."""
+    n = x.shape[0]
+    if n < 2 * p.min_width or np.ptp(x) == 0:
+        return []
+    W = w.sum()
+    xc = x - (w * x).sum() / W
+    tss = float((w * xc * xc).sum())
+    S = np.concatenate([[0.0], np.cumsum(w * xc)])
+    C = np.concatenate([[0.0], np.cumsum(w)])
+    bss, i, j = _arc_max(S, C, p.min_width)
+    if bss <= 0:
+        return []
+    ostat = float(_t2(bss, tss, n)) * 0.99999
+    b = np.sqrt(ostat / 0.99999)
+    if b <= 0.1:
+        return []
+    short = min(j - i, n - j + i)
+    if not (b >= 7.0 and short >= 10):
+        if p.p_method == "tail":
+            delta = p.min_width / n
+            if tail_pvalue(b, delta, n) > p.alpha:
+                return []
+        else:
+            rw = np.sqrt(w)
+            xr = xc * rw
+            if p.p_method == "hybrid" and n > p.nmin:
+                # smallest weight fraction of an arc of kmax + 1 points (DNAcopy getmncwt)
+                L = p.kmax + 1
+                arcs = np.concatenate([C[L:] - C[:-L], W - (C[np.arange(L + 1) + n - L] - C[np.arange(L + 1)])])
+                delta = float(arcs.min() / W)
+                pval1 = tail_pvalue(b, delta, n)
+                if pval1 > p.alpha:
+                    return []
+                nrejc = int((p.alpha - pval1) * p.nperm)
+                fn = lambda px: _perm_stats_small(px, w, p.min_width, p.kmax)  # noqa: E731
+                batch = max(16, min(1024, 4_000_000 // (n * p.kmax)))
+            else:
+                nrejc = int(p.alpha * p.nperm)
+                fn = lambda px: _perm_stats_full(px, w, p.min_width)  # noqa: E731
+                batch = max(8, min(256, 4_000_000 // max(n * n // 2, 1)))
+            if not _sequential_perm(rng, fn, xr, rw, ostat, nrejc, bdry, p.nperm, batch):
+                return []
+    if j == n:
+        return [i]
+    if i == 0:
+        return [j]
+    cuts = []
+    analytic = p.p_method == "tail"
+    if _edge_pvalue(rng, xc[:j], w[:j], i, p.nperm, p.alpha, analytic) <= p.alpha:
+        cuts.append(i)
+    if _edge_pvalue(rng, xc[i:], w[i:], j - i, p.nperm, p.alpha, analytic) <= p.alpha:
+        cuts.append(j)
+    return cuts
+
+
+def trimmed_sd(x: np.ndarray, trim: float = 0.025) -> float:
+    """DNAcopy ``sqrt(trimmed.variance(x, trim))``: SD from trimmed absolute first differences."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    if n < 3:
+        return float("nan")
+    n_keep = int(round((1 - 2 * trim) * (n - 1)))
+    a = stats.norm.ppf(1 - trim)
+    g = np.linspace(-a, a, 10001)
+    g1 = (g[:-1] + g[1:]) / 2
+    infl = 1 / (np.sum(g1 ** 2 * stats.norm.pdf(g1) / (1 - 2 * trim)) * (2 * a / 10000))
+    d = np.sort(np.abs(np.diff(x)))[:n_keep]
+    return float(np.sqrt(infl * np.sum(d ** 2 / (2 * n_keep))))
+
+
+def sd_undo(x: np.ndarray, cuts: list[int], sd: float, undo_sd: float) -> list[int]:
+    """DNAcopy ``changepoints.sdundo``: drop change points between segments whose medians differ by less
+    than ``undo_sd × sd``, the smallest difference first (ties together)."""
+    cuts = sorted(cuts)
+    limit = undo_sd * sd
+    while cuts:
+        edges = [0, *cuts, x.shape[0]]
+        med = np.array([np.median(x[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+        d = np.abs(np.diff(med))
+        if d.min() >= limit:
+            break
+        cuts = [c for c, di in zip(cuts, d) if di != d.min()]
+    return cuts
+
+
+def _cbs_chrom(x: np.ndarray, w: np.ndarray, p: CBSParams, rng) -> list[int]:
+    bdry = sequential_boundary(p.eta, p.nperm, int(p.nperm * p.alpha) + 1) if p.p_method != "tail" else ()
+    cuts: list[int] = []
+    stack = [(0, x.shape[0])]
+    while stack:
+        a, b = stack.pop()
+        found = _find_change(x[a:b], w[a:b], p, rng, bdry)
+        if not found:
+            continue
+        pts = [a, *[a + c for c in sorted(found)], b]
+        cuts.extend(pts[1:-1])
+        stack.extend(zip(pts[:-1], pts[1:]))
+    return sorted(cuts)
+
+
+def _pelt_chrom(x: np.ndarray, p: CBSParams, sd: float, penalty: float) -> list[int]:
+    try:
+        import ruptures
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ConfigError("segmentation method 'pelt' needs the 'ruptures' package (pip install ruptures)") \
+            from None
+    if x.shape[0] < 2 * p.min_width:
+        return []
+    algo = ruptures.Pelt(model="l2", min_size=p.min_width, jump=1).fit(x.reshape(-1, 1))
+    bkps = algo.predict(pen=penalty * sd * sd * np.log(x.shape[0]))
+    return [int(b) for b in bkps[:-1]]
+
+
+def segment(values: np.ndarray, chrom: np.ndarray, weights: np.ndarray | None = None, *,
+            method: str = "cbs", params: CBSParams | None = None, pelt_penalty: float = 3.0,
+            **kwargs) -> pd.DataFrame:
+    """Segment bin values chromosome by chromosome.
+
+    ``values``/``weights``/``chrom`` are aligned per bin (bins of one chromosome contiguous, in genome
+    order). Bins with a non-finite value or weight are skipped (as DNAcopy drops them). Keyword arguments
+    override :class:`CBSParams` fields. Returns one row per segment: ``chrom``, ``first``/``last`` (bin
+    indices, inclusive), ``n_bins``, ``mean`` (weighted), ``median``.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown segmentation method '{method}'; choose one of {', '.join(METHODS)}")
+    p = params or CBSParams()
+    if kwargs:
+        unknown = set(kwargs) - set(CBSParams.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown segmentation option(s): {', '.join(sorted(unknown))}")
+        p = CBSParams(**{**p.__dict__, **kwargs})
+    if p.p_method not in P_METHODS:
+        raise ConfigError(f"unknown p_method '{p.p_method}'; choose one of {', '.join(P_METHODS)}")
+    if p.undo_splits not in UNDO:
+        raise ConfigError(f"unknown undo_splits '{p.undo_splits}'; choose one of {', '.join(UNDO)}")
+    if not 2 <= p.min_width <= 5 and method == "cbs":
+        raise ConfigError("min_width must be between 2 and 5 (as DNAcopy)")
+    values = np.asarray(values, dtype=np.float64)
+    chrom = np.asarray(chrom)
+    w_all = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
+    ok = np.isfinite(values) & np.isfinite(w_all) & (w_all > 0)
+    idx_ok = np.flatnonzero(ok)
+    sd = trimmed_sd(values[ok], p.trim)
+    rows = []
+    _, first_pos = np.unique(chrom[idx_ok], return_index=True)
+    for ci, c in enumerate(chrom[idx_ok][np.sort(first_pos)]):
+        sel = idx_ok[chrom[idx_ok] == c]
+        x, w = values[sel], w_all[sel]
+        if method == "cbs":
+            rng = np.random.default_rng([p.seed, ci])
+            cuts = _cbs_chrom(x, w, p, rng)
+        else:
+            cuts = _pelt_chrom(x, p, sd, pelt_penalty)
+        if p.undo_splits == "sdundo" and cuts:
+            cuts = sd_undo(x, cuts, sd, p.undo_sd)
+        edges = [0, *cuts, x.shape[0]]
+        for a, b in zip(edges[:-1], edges[1:]):
+            ws = w[a:b]
+            rows.append((c, int(sel[a]), int(sel[b - 1]), b - a, float((x[a:b] * ws).sum() / ws.sum()),
+                         float(np.median(x[a:b]))))
+    return pd.DataFrame(rows, columns=["chrom", "first", "last", "n_bins", "mean", "median"])

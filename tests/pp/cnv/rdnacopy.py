@@ -1,0 +1,60 @@
+"""Run R DNAcopy ``segment`` on weighted bin values (the reference the CBS parity test compares with)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+R_SCRIPT = r"""
+args <- commandArgs(trailingOnly = TRUE)
+suppressMessages(library(DNAcopy))
+d <- read.delim(args[1])
+set.seed(as.integer(args[3]))
+x <- CNA(genomdat = d$value, chrom = d$chrom, maploc = d$pos, data.type = "logratio", sampleid = "s",
+         presorted = TRUE)
+s <- segment(x, weights = d$weight, alpha = as.numeric(args[4]), nperm = as.integer(args[5]),
+             min.width = as.integer(args[6]), undo.splits = "sdundo", undo.SD = as.numeric(args[7]),
+             verbose = 0)
+out <- s$output
+out$startRow <- s$segRows$startRow
+out$endRow <- s$segRows$endRow
+write.table(out, args[2], sep = "\t", quote = FALSE, row.names = FALSE)
+"""
+
+
+def rscript() -> str | None:
+    """Path of Rscript when R with DNAcopy is usable, else None."""
+    exe = shutil.which("Rscript")
+    if not exe:
+        return None
+    ok = subprocess.run([exe, "-e", "suppressMessages(library(DNAcopy))"], capture_output=True)
+    return exe if ok.returncode == 0 else None
+
+
+def dnacopy_segment(values: np.ndarray, weights: np.ndarray, chrom: np.ndarray, *, alpha: float = 0.001,
+                    nperm: int = 10000, min_width: int = 5, undo_sd: float = 2.2, seed: int = 1) -> pd.DataFrame:
+    """Segments from R DNAcopy: columns chrom, first, last (0-based bin rows, inclusive), n_bins, mean."""
+    exe = rscript()
+    if exe is None:
+        raise RuntimeError("Rscript with DNAcopy is not available")
+    chrom_num = pd.Series(chrom).str.replace("chr", "", regex=False).map(
+        lambda c: {"X": 23, "Y": 24}.get(c, c)).astype(int)
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out, scr = Path(tmp) / "in.tsv", Path(tmp) / "out.tsv", Path(tmp) / "seg.R"
+        pd.DataFrame({"chrom": chrom_num, "pos": np.arange(len(values)) + 1, "value": values,
+                      "weight": weights}).to_csv(inp, sep="\t", index=False)
+        scr.write_text(R_SCRIPT)
+        run = subprocess.run([exe, str(scr), str(inp), str(out), str(seed), str(alpha), str(nperm),
+                              str(min_width), str(undo_sd)], capture_output=True, text=True,
+                             env={**os.environ, "LC_ALL": "C"})
+        if run.returncode != 0:
+            raise RuntimeError(f"DNAcopy failed: {run.stderr[-2000:]}")
+        seg = pd.read_csv(out, sep="\t")
+    return pd.DataFrame({"chrom": ["chr" + str(c) for c in seg["chrom"]], "first": seg["startRow"] - 1,
+                         "last": seg["endRow"] - 1, "n_bins": seg["num.mark"], "mean": seg["seg.mean"]})
