@@ -199,8 +199,10 @@ def read_idat(path: str | Path) -> Idat:
 
 def _parse_idat(buf: bytes, path: Path) -> Idat:
     """Parse the bytes of a version-3 IDAT; every error names ``path``."""
-    if len(buf) < 8 or buf[:4] != MAGIC:
+    if buf[:4] != MAGIC:
         raise IdatError(f"'{path}' is not an IDAT file: it does not start with the bytes 'IDAT'")
+    if len(buf) < 8:
+        raise IdatError(f"'{path}' is truncated: {len(buf)} bytes, shorter than an IDAT header")
     # illuminaio reads the version as int32 first: 1 marks the encrypted (XML) format of old scanners
     if struct.unpack_from("<i", buf, 4)[0] == 1:
         raise IdatError(
@@ -272,6 +274,13 @@ def _parse_idat(buf: bytes, path: Path) -> Idat:
     for code in (BARCODE, CHIP_TYPE, MOSTLY_A):  # validate the strings users see (errors name the file)
         if code in offsets:
             _decode_string(buf, offsets[code], path)
+    if RUN_INFO in offsets:  # int32 block count, then 5 strings per block; a cut file ends inside it
+        pos = offsets[RUN_INFO]
+        if pos + 4 > len(buf):
+            raise IdatError(f"'{path}' is truncated inside the RunInfo field at byte {pos:,}")
+        n_blocks, pos = struct.unpack_from("<i", buf, pos)[0], pos + 4
+        for _ in range(5 * max(0, n_blocks)):
+            pos = _decode_string(buf, pos, path)[1]
     idat = Idat(
         illumina_ids=arrays[ILLUMINA_ID], mean=arrays[MEAN], sd=arrays[SD], n_beads=arrays[NBEADS],
         mid_block=mid_block, raw_fields=raw_fields,

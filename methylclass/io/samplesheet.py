@@ -181,12 +181,12 @@ def _locate_table(lines: list[str], path: Path) -> tuple[int, int, dict[str, str
     for i, line in enumerate(lines):
         first = _split(line)[0].strip() if line.strip() else ""
         if _is_section(first):
-            section = first.lower()
-            if section == "[data]":
+            section = first
+            if section.lower() == "[data]":
                 data_at = i + 1
                 break
             continue
-        if section == "[header]" and first:
+        if section.lower() == "[header]" and first:
             values = [c.strip() for c in _split(line)[1:] if c.strip()]
             header[first] = values[0] if values else ""
     if data_at is None:
