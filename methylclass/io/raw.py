@@ -1,0 +1,220 @@
+"""Read raw signals of many samples: IDAT pairs → manifest-aligned methylated / unmethylated intensities.
+
+:func:`read_raw` is the front door: a folder, a sample sheet or a list of IDAT basenames
+(:func:`methylclass.io.discover.find_samples` finds the pairs), the manifest auto-detected from the first IDAT
+(:func:`methylclass.io.manifest.detect_array`) unless given, and every pair mapped with
+:func:`methylclass.io.raw_types.raw_signals_from_idats` (minfi ``preprocessRaw`` channel rules, proven
+against minfi's output in the tests).
+
+A wrong manifest is caught instead of producing all-NaN output: each sample's IDAT must contain at least
+``min_address_coverage`` of the manifest's probe bead addresses. Samples that cannot be used (unreadable
+file, other array) are skipped and listed in :attr:`RawSet.problems`; if no sample is usable the first error
+is raised. Samples that are usable with a caveat (a few addresses missing) are listed in
+:attr:`RawSet.warnings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import IdatError, ManifestError, MethylclassError
+from .discover import Problem, find_samples, read_idat_pair
+from .idat import Idat
+from .manifest import detect_array, load_manifest
+from .manifest_registry import arrays_for_count, get_array
+from .manifest_types import Manifest
+from .raw_types import RawSignals, raw_signals_from_idats
+
+#: a sample whose IDAT holds less than this fraction of the manifest's probe addresses is refused
+MIN_ADDRESS_COVERAGE = 0.5
+#: below this fraction (but above the minimum) the sample is kept with a warning
+WARN_ADDRESS_COVERAGE = 0.99
+
+
+@dataclass
+class RawSet:
+    """Raw signals of several samples aligned to one manifest.
+
+    ``samples``: one :class:`RawSignals` per usable sample, in discovery order. ``sample_table``: one row per
+    sample (index = sample name): IDAT paths, barcode, position, address count, address coverage, plus the
+    sample-sheet columns. ``problems``: samples skipped (:class:`~methylclass.io.discover.Problem`, message
+    names the file). ``warnings``: notes on samples that were kept.
+    """
+
+    samples: list[RawSignals]
+    manifest: Manifest
+    sample_table: pd.DataFrame
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self) -> Iterator[RawSignals]:
+        return iter(self.samples)
+
+    def __getitem__(self, key: int | str) -> RawSignals:
+        if isinstance(key, str):
+            for s in self.samples:
+                if s.sample == key:
+                    return s
+            raise KeyError(key)
+        return self.samples[key]
+
+    @property
+    def names(self) -> list[str]:
+        """Sample names, in order."""
+        return [s.sample for s in self.samples]
+
+    def _frame(self, attr: str) -> pd.DataFrame:
+        data = np.column_stack([getattr(s, attr) for s in self.samples]) if self.samples else \
+            np.zeros((self.manifest.n_probes, 0), dtype=np.float32)
+        index = pd.Index(self.manifest.probes["probe_id"].to_numpy(), name="probe_id")
+        return pd.DataFrame(data, index=index, columns=pd.Index(self.names, name="sample"), copy=False)
+
+    @cached_property
+    def meth(self) -> pd.DataFrame:
+        """Methylated signal, probes × samples (float32, index ``probe_id``, NaN where an address is absent)."""
+        return self._frame("meth")
+
+    @cached_property
+    def unmeth(self) -> pd.DataFrame:
+        """Unmethylated signal, probes × samples (float32, index ``probe_id``)."""
+        return self._frame("unmeth")
+
+    def betas(self, offset: float = 100.0) -> pd.DataFrame:
+        """Raw betas ``M / (M + U + offset)`` (negative signals clipped to 0), probes × samples, float32.
+
+        ``offset=100`` is Illumina's/the Heidelberg classifier's choice; minfi's ``getBeta`` default is 0.
+        """
+        m = np.maximum(self.meth.to_numpy(), 0)
+        u = np.maximum(self.unmeth.to_numpy(), 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b = (m / (m + u + np.float32(offset))).astype(np.float32)
+        return pd.DataFrame(b, index=self.meth.index, columns=self.meth.columns, copy=False)
+
+
+def address_coverage(raw: RawSignals) -> float:
+    """Fraction of the manifest's probe bead addresses found in the sample's IDATs.
+
+    Derived from the mapped signals (an intensity is NaN exactly when its address is absent): Type II
+    probes have one address, Type I probes two.
+    """
+    t1 = raw.is_type1
+    found = np.isfinite(raw.meth).sum() + np.isfinite(raw.unmeth[t1]).sum()
+    total = len(raw.meth) + int(t1.sum())
+    return float(found / total) if total else 0.0
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}" if x == 0 or x >= 0.001 else f"{x:.3%}"
+
+
+def _mismatch_message(sample: str, grn: Idat, manifest: Manifest, coverage: float) -> str:
+    looks = [s.name for s in arrays_for_count(grn.n_probes) if s.name != manifest.array]
+    hint = f"; its {grn.n_probes:,} addresses look like {' / '.join(looks)}" if looks else \
+        f" ({grn.n_probes:,} addresses)"
+    return (f"sample '{sample}': only {_pct(coverage)} of the {manifest.array} manifest's probe addresses are "
+            f"in '{grn.path}'{hint} — the IDATs and the manifest are from different arrays; pass the right "
+            "manifest with --manifest PATH / manifest=… or leave it out to detect the array")
+
+
+def _resolve_manifest(manifest: Manifest | str | Path | None, first_grn: Idat) -> Manifest:
+    if isinstance(manifest, Manifest):
+        return manifest
+    if manifest is None:
+        return load_manifest(detect_array(first_grn))
+    text = str(manifest)
+    try:
+        spec = get_array(text)
+    except ManifestError:
+        spec = None
+    if spec is not None and not Path(text).is_file():
+        return load_manifest(spec.name)
+    return load_manifest(path=text)
+
+
+def rawset_from_idats(pairs: Iterable[tuple[str, Idat, Idat]], manifest: Manifest, *,
+                      sample_table: pd.DataFrame | None = None,
+                      min_address_coverage: float = MIN_ADDRESS_COVERAGE) -> RawSet:
+    """Build a :class:`RawSet` from in-memory ``(name, green, red)`` IDAT pairs (simulator, tests).
+
+    Each pair goes through :func:`raw_signals_from_idats`; a pair covering less than
+    ``min_address_coverage`` of the manifest's addresses raises :class:`ManifestError`
+    (``min_address_coverage=0`` accepts partial IDATs such as test subsets).
+    """
+    samples, rows, warns = [], [], []
+    for name, grn, red in pairs:
+        raw = raw_signals_from_idats(grn, red, manifest, name)
+        cov = address_coverage(raw)
+        if cov < min_address_coverage:
+            raise ManifestError(_mismatch_message(name, grn, manifest, cov))
+        if cov < WARN_ADDRESS_COVERAGE and min_address_coverage > 0:
+            warns.append(f"sample '{name}': {1 - cov:.2%} of the {manifest.array} manifest's probe addresses "
+                         f"are missing from '{grn.path}'; those signals are NaN")
+        samples.append(raw)
+        rows.append({"sample": name, "grn": str(grn.path or ""), "red": str(red.path or ""),
+                     "barcode": grn.barcode, "position": grn.position, "chip_type": grn.chip_type,
+                     "n_addresses": grn.n_probes, "address_coverage": cov})
+    table = pd.DataFrame(rows, columns=["sample", "grn", "red", "barcode", "position", "chip_type",
+                                        "n_addresses", "address_coverage"]).set_index("sample")
+    if sample_table is not None and len(sample_table):
+        extra = sample_table.drop(columns=[c for c in sample_table.columns if c in table.columns],
+                                  errors="ignore")
+        table = table.join(extra, how="left")
+    return RawSet(samples=samples, manifest=manifest, sample_table=table, warnings=warns)
+
+
+def read_raw(source: str | Path | Iterable[str | Path], *, manifest: Manifest | str | Path | None = None,
+             sheet: str | Path | None = None,
+             min_address_coverage: float = MIN_ADDRESS_COVERAGE) -> RawSet:
+    """Read the raw signals of every sample in ``source`` (a folder, a sample sheet, IDAT basenames).
+
+    ``manifest``: a :class:`Manifest`, an array name (``"HM450"``), a manifest file path, or None to detect
+    the array from the first IDAT. ``sheet``: a sample sheet for a folder ``source`` (its columns end up in
+    :attr:`RawSet.sample_table`). Unusable samples are skipped into :attr:`RawSet.problems`; when none is
+    usable the first error is raised (:class:`ManifestError` for a manifest/array mismatch, naming the IDAT).
+    """
+    found = find_samples(source, sheet=sheet)
+    problems: list[Problem] = list(found.problems)
+    if not found.samples:
+        detail = "; ".join(str(p) for p in problems[:3]) or "nothing found"
+        raise IdatError(f"no usable IDAT pair in '{found.source or source}': {detail}")
+    man: Manifest | None = manifest if isinstance(manifest, Manifest) else None
+    samples: list[RawSignals] = []
+    rows: list[dict] = []
+    warns: list[str] = []
+    first_error: MethylclassError | None = None
+    for ref in found.samples:
+        try:
+            grn, red = read_idat_pair(ref)
+            if man is None:
+                man = _resolve_manifest(manifest, grn)
+            one = rawset_from_idats([(ref.name, grn, red)], man, min_address_coverage=min_address_coverage)
+        except (IdatError, ManifestError) as exc:
+            if isinstance(exc, ManifestError) and man is None:
+                raise  # the manifest itself could not be loaded or detected: nothing can be read
+            first_error = first_error or exc
+            problems.append(Problem(ref.name, ref.grn, str(exc) if ref.name in str(exc)
+                                    else f"sample '{ref.name}': {exc}"))
+            continue
+        samples.extend(one.samples)
+        warns.extend(one.warnings)
+        row = one.sample_table.reset_index().iloc[0].to_dict()
+        row.update({f"sheet_{k}" if k in row else k: v for k, v in ref.meta.items() if k != "sample"})
+        rows.append(row)
+    if not samples:
+        assert first_error is not None
+        n = len(found.samples)
+        if n > 1:
+            raise type(first_error)(f"{first_error} (and the other {n - 1} sample(s) failed too)")
+        raise first_error
+    assert man is not None
+    table = pd.DataFrame(rows).set_index("sample")
+    return RawSet(samples=samples, manifest=man, sample_table=table, problems=problems, warnings=warns)
