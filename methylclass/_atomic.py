@@ -1,0 +1,51 @@
+"""Atomic file writes: write to a hidden temporary name in the target folder, then rename.
+
+A reader (or a crash) never sees a half-written file. Files get the usual permissions (``0666 & ~umask``),
+not the ``0600`` of :func:`tempfile.mkstemp`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()
+DIR_MODE = 0o777 & ~_umask()
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], *, binary: bool = False) -> Path:
+    """Call ``write(fh)`` on a temporary file beside ``path`` and rename it to ``path`` when it succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write(path, lambda fh: fh.write(text))
+
+
+def make_temp_dir(parent: str | Path, name: str) -> Path:
+    """A fresh hidden folder ``.<name>.*.partial`` in ``parent`` with the usual permissions."""
+    path = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent))
+    os.chmod(path, DIR_MODE)
+    return path

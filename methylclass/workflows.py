@@ -1,0 +1,348 @@
+"""Workflows: each a function of a resolved config (see :mod:`methylclass.config`); the CLI only parses.
+
+* :func:`benchmark` — nested CV of every configured model on one labelled beta table; writes a run folder
+  ``<out_dir>/<experiment>/<timestamp>/`` with the resolved config, metrics (CSV + JSON), per-class metrics,
+  out-of-fold probabilities, fold timings, plots and a self-contained HTML report. :func:`evaluate` is the
+  same for one model.
+* :func:`train` — fit one model on all rows and save a model bundle (``methylclass.models.save_bundle``).
+* :func:`predict_table` — apply a bundle to a beta table; one row per sample with ``sample, prediction``
+  (class or ``no_match``), ``score`` and ``proba_<class>`` columns (plus conformal-set / OOD columns when
+  the bundle provides them).
+
+Run folders are built under a hidden ``.<timestamp>.partial`` name and renamed when complete, so a crash
+never leaves a half-written run behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import functools
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._atomic import atomic_text, atomic_write, make_temp_dir
+from .config import save_config
+from .errors import ConfigError, DataError
+from .io.betas_table import read_beta_table
+
+log = logging.getLogger(__name__)
+Echo = Callable[[str], None]
+
+
+# ------------------------------------------------------------------------------------------------ data
+@dataclass
+class Dataset:
+    """A labelled beta table ready for cross-validation, with its summary for reports."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    groups: pd.Series | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str | None:
+    """SHA-256 of a file (None for folders)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_summary(X: pd.DataFrame, y: pd.Series | None, source: str | Path) -> dict[str, Any]:
+    """Sample/feature counts, class counts, missing-value share, source path and its SHA-256."""
+    values = X.to_numpy()
+    return {"source": str(source), "sha256": file_sha256(source), "n_samples": int(X.shape[0]),
+            "n_features": int(X.shape[1]),
+            "missing_fraction": float(np.isnan(values).mean()) if values.size else 0.0,
+            "class_counts": {} if y is None else {str(k): int(v) for k, v in y.value_counts().items()}}
+
+
+def _read_groups(data: Mapping[str, Any], index: pd.Index) -> pd.Series | None:
+    col = data.get("groups_column")
+    if not col:
+        return None
+    src = Path(data.get("labels") or data["betas"])
+    scol = data.get("sample_column")
+    try:
+        if src.name.lower().endswith((".parquet", ".pq")):
+            df = pd.read_parquet(src)
+            df = df.reset_index() if df.index.name else df
+        else:
+            df = pd.read_csv(src, sep=None, engine="python", usecols=lambda c: c in (col, scol) or c == 0)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"'{src}': cannot read group column '{col}': {exc}") from None
+    if col not in df.columns:
+        raise DataError(f"'{src}' has no group column '{col}' (data.groups_column)")
+    sid = scol if scol in df.columns else df.columns[0]
+    groups = pd.Series(df[col].to_numpy(), index=df[sid].astype(str).str.strip()).reindex(index)
+    if groups.isna().any():
+        raise DataError(f"'{src}': {int(groups.isna().sum())} samples have no value in group column '{col}'")
+    return groups.astype(str)
+
+
+def load_dataset(data: Mapping[str, Any]) -> Dataset:
+    """Read the labelled table described by a config's ``data`` block (labels required)."""
+    if not data.get("betas"):
+        raise ConfigError("no beta table configured (data.betas / --betas)")
+    if not data.get("label_column") and not data.get("labels"):
+        raise ConfigError("no labels configured: give data.label_column (--label-column) or data.labels "
+                          "(--labels FILE)")
+    path = Path(data["betas"])
+    if not path.exists():
+        hint = f"; produce it with: {data['producer']}" if data.get("producer") else ""
+        raise DataError(f"beta table '{path}' does not exist{hint}")
+    X, y = read_beta_table(path, label_column=data.get("label_column"), sample_column=data.get("sample_column"),
+                           labels=data.get("labels"), orientation=data.get("orientation", "auto"))
+    assert y is not None
+    groups = _read_groups(data, X.index)
+    return Dataset(X=X, y=y, groups=groups, summary=data_summary(X, y, path))
+
+
+# ------------------------------------------------------------------------------------------------ models
+def pipeline_kwargs(model_cfg: Mapping[str, Any], *, inner: int | None, seed: int) -> dict[str, Any]:
+    """Keyword arguments of ``make_pipeline`` for one resolved model entry."""
+    kw = dict(model_cfg.get("pipeline") or {})
+    if inner is None:
+        kw["calibrate"] = None
+    else:
+        kw["inner_cv"] = int(inner)
+    kw.update(random_state=seed, n_jobs=1)
+    kw.update(model_cfg.get("params") or {})
+    return kw
+
+
+def estimator_factory(model_cfg: Mapping[str, Any], *, inner: int | None, seed: int) -> Callable[[], Any]:
+    """A picklable zero-argument factory of the model's unfitted pipeline (options checked now)."""
+    from .models import make_pipeline
+
+    factory = functools.partial(make_pipeline, model_cfg.get("estimator"),
+                                **pipeline_kwargs(model_cfg, inner=inner, seed=seed))
+    factory()  # ConfigError now rather than inside a worker
+    return factory
+
+
+# ------------------------------------------------------------------------------------------------ run folders
+class RunFolder:
+    """A run directory written under a temporary name and published by :meth:`commit` (atomic rename)."""
+
+    def __init__(self, out_dir: str | Path, experiment: str):
+        base = Path(out_dir) / experiment
+        base.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        final, i = base / stamp, 1
+        while final.exists():
+            i += 1
+            final = base / f"{stamp}-{i}"
+        self.final = final
+        self.path = make_temp_dir(base, final.name)
+        self.run_id = final.name
+
+    def commit(self) -> Path:
+        """Rename the finished folder to its final name and point ``latest`` at it."""
+        os.replace(self.path, self.final)
+        link = self.final.parent / "latest"
+        tmp = self.final.parent / f".latest.{os.getpid()}"
+        try:
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(self.final.name)
+            os.replace(tmp, link)
+        except OSError:  # file systems without symlinks: the timestamped folder is what matters
+            tmp.unlink(missing_ok=True)
+        return self.final
+
+    def abort(self) -> None:
+        """Remove the unfinished folder."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path, **kw) -> None:
+    atomic_write(path, lambda fh: df.to_csv(fh, **kw))
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def _clean_nan(node):
+    if isinstance(node, dict):
+        return {k: _clean_nan(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_clean_nan(v) for v in node]
+    if isinstance(node, float) and not math.isfinite(node):
+        return None
+    return node
+
+
+# ------------------------------------------------------------------------------------------------ benchmark
+@dataclass
+class BenchmarkRun:
+    """Result of :func:`benchmark`: the run folder, the side-by-side metric table and the acceptance check."""
+
+    path: Path
+    metrics: pd.DataFrame
+    criteria: dict[str, Any] | None
+    wall_seconds: float
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def _cv_scheme(cv: Mapping[str, Any]) -> str:
+    inner = cv.get("inner")
+    text = f"{cv.get('outer', 5)}-fold stratified outer CV"
+    text += f" × {inner}-fold inner CV (calibration)" if inner else " (no inner CV, uncalibrated)"
+    if cv.get("repeats", 1) > 1:
+        text += f", {cv['repeats']} repeats"
+    return text
+
+
+def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Echo | None = None,
+              dataset: Dataset | None = None) -> BenchmarkRun:
+    """Nested CV of every model in ``cfg["models"]`` and a run folder with all results (module docstring).
+
+    ``dataset`` skips reading ``cfg["data"]`` (already loaded). ``echo`` receives one progress line per model.
+    """
+    from .pl import figure_to_base64, plot_confusion, plot_reliability, save_figure
+    from .report import ModelResult, check_criteria, write_benchmark_report
+    from .tl.cv import nested_cv
+
+    say = echo or (lambda msg: log.info(msg))
+    t_start = time.perf_counter()
+    cfg = copy.deepcopy(dict(cfg))
+    exp = cfg.get("experiment") or {}
+    cv = cfg.get("cv") or {}
+    decision = cfg.get("decision") or {}
+    rep = cfg.get("report") or {}
+    seed = int(exp.get("seed", 0))
+    n_jobs = int(exp.get("n_jobs", 2))
+    threshold: float | dict = float(decision.get("threshold", 0.9))
+    if decision.get("class_thresholds"):
+        threshold = {**decision["class_thresholds"], "default": threshold}
+    n_bins = int(rep.get("n_bins", 15))
+    formats = list(rep.get("formats") or ["png", "svg"])
+    inner = cv.get("inner", 3)
+    factories = {name: estimator_factory(m, inner=inner, seed=seed) for name, m in cfg["models"].items()}
+    ds = dataset or load_dataset(cfg["data"])
+    say(f"data: {ds.summary['n_samples']} samples × {ds.summary['n_features']} features, "
+        f"{len(ds.summary['class_counts'])} classes ({ds.summary['source']})")
+
+    run = RunFolder(exp.get("out_dir", "runs"), exp.get("name", "default"))
+    try:
+        save_config(cfg, run.path / "config.yaml")
+        results: list[ModelResult] = []
+        rows, per_class, timings = [], [], []
+        detail: dict[str, Any] = {}
+        rare_note = ""
+        for name, factory in factories.items():
+            t0 = time.perf_counter()
+            res = nested_cv(ds.X, ds.y, factory, outer=int(cv.get("outer", 5)), inner=inner,
+                            repeats=int(cv.get("repeats", 1)), seed=seed, n_jobs=n_jobs, groups=ds.groups,
+                            rare=cv.get("rare", "refuse"), rare_label=cv.get("rare_label", "rare_merged"),
+                            progress=progress, desc=name)
+            wall = time.perf_counter() - t0
+            ev = res.evaluate(threshold=threshold, n_bins=n_bins)
+            rare_note = res.rare.describe()
+            label = cfg["models"][name].get("label", name)
+            fig_c = plot_confusion(ev.confusion, title=f"{name}: out-of-fold confusion")
+            fig_r = plot_reliability(ev.reliability, ece=ev.scalars["ece"],
+                                     threshold=None if isinstance(threshold, Mapping) else threshold,
+                                     title=f"{name}: reliability")
+            save_figure(fig_c, run.path / "plots" / f"{name}_confusion", formats)
+            save_figure(fig_r, run.path / "plots" / f"{name}_reliability", formats)
+            images = {"confusion": figure_to_base64(fig_c), "reliability": figure_to_base64(fig_r)}
+            oof = res.oof_table()
+            if res.sets is not None:
+                oof["conformal_set"] = [";".join(c for c, on in zip(res.classes, row) if on)
+                                        for row in res.sets.to_numpy()]
+            if res.ood is not None:
+                oof["ood_score"] = res.ood.to_numpy()
+            _atomic_csv(oof, run.path / "oof" / f"{name}.csv", index=False)
+            results.append(ModelResult(name=name, evaluation=ev, timings=res.timings, wall_seconds=wall,
+                                       images=images, label=label))
+            rows.append({"model": name, "label": label, "wall_seconds": wall, **ev.scalars})
+            per_class.append(ev.per_class.reset_index().assign(model=name))
+            timings.append(res.timings.assign(model=name))
+            detail[name] = {**ev.to_dict(), "wall_seconds": wall, "cv": res.settings,
+                            "rare_classes": res.rare.describe(),
+                            "timings": res.timings.to_dict(orient="records")}
+            s = ev.scalars
+            say(f"{name}: balanced accuracy {s['balanced_accuracy']:.3f}, Brier {s['brier']:.4f}, "
+                f"ECE {s['ece']:.4f}, classifiable {s['classifiable']:.1%} ({wall:.1f} s)")
+        metrics = pd.DataFrame(rows).set_index("model")
+        _atomic_csv(metrics, run.path / "metrics.csv")
+        _atomic_csv(pd.concat(per_class, ignore_index=True)[["model", "class", "precision", "recall", "f1",
+                                                             "support"]],
+                    run.path / "per_class.csv", index=False)
+        _atomic_csv(pd.concat(timings, ignore_index=True), run.path / "timings.csv", index=False)
+        criteria = check_criteria(results, rep.get("criteria"), int(rep.get("criteria_min_models", 1)))
+        wall_total = time.perf_counter() - t_start
+        summary = {**ds.summary, "rare": rare_note}
+        payload = {"experiment": exp.get("name"), "run_id": run.run_id, "wall_seconds": wall_total,
+                   "cv_scheme": _cv_scheme(cv), "threshold": threshold, "data": summary, "models": detail,
+                   "criteria": criteria}
+        atomic_text(run.path / "metrics.json",
+                     json.dumps(_clean_nan(payload), indent=1, default=_json_default))
+        write_benchmark_report(
+            run.path / "report.html", results, title=rep.get("title", "methylclass benchmark"),
+            experiment=exp.get("name", "default"), run_id=run.run_id, data_summary=summary, config=cfg,
+            wall_seconds=wall_total, cv_scheme=_cv_scheme(cv),
+            threshold=None if isinstance(threshold, Mapping) else threshold, criteria=criteria, n_jobs=n_jobs)
+        final = run.commit()
+    except BaseException:
+        run.abort()
+        raise
+    say(f"run written to {final} (report: {final / 'report.html'}, {wall_total:.1f} s)")
+    return BenchmarkRun(path=final, metrics=metrics, criteria=criteria, wall_seconds=wall_total,
+                        results={r.name: r for r in results})
+
+
+def evaluate(cfg: Mapping[str, Any], model: str | None = None, **kwargs) -> BenchmarkRun:
+    """Nested CV of one model (``model`` or the only model of ``cfg``); same outputs as :func:`benchmark`."""
+    cfg = copy.deepcopy(dict(cfg))
+    if model is not None:
+        if model not in cfg["models"]:
+            raise ConfigError(f"model '{model}' is not configured; configured: {', '.join(cfg['models'])}")
+        cfg["models"] = {model: cfg["models"][model]}
+    elif len(cfg["models"]) != 1:
+        raise ConfigError(f"evaluate needs one model; the config selects {', '.join(cfg['models'])}")
+    return benchmark(cfg, **kwargs)
+
+
+def cli_data_block(*, betas: str | Path, label_column: str | None = None, sample_column: str | None = None,
+                   labels: str | Path | None = None, orientation: str = "auto",
+                   groups_column: str | None = None) -> dict[str, Any]:
+    """A ``data`` config block from command-line options (replaces the configured data wholesale)."""
+    return {"name": Path(betas).name, "betas": str(betas), "label_column": label_column,
+            "sample_column": sample_column, "labels": None if labels is None else str(labels),
+            "orientation": orientation, "groups_column": groups_column}
+
+
+def scalar_table(metrics: pd.DataFrame, keys: Sequence[str] = ("balanced_accuracy", "accuracy", "brier",
+                                                                 "log_loss", "auc_hand_till", "ece",
+                                                                 "classifiable", "fit_seconds")) -> str:
+    """Plain-text table of the main metrics (models as rows) for terminals and logs."""
+    cols = [k for k in keys if k in metrics.columns]
+    return metrics[cols].to_string(float_format=lambda v: f"{v:.4f}")
