@@ -31,17 +31,18 @@ from .idat import _ARRAY_FIELDS, BARCODE, CHIP_TYPE, MAGIC, MOSTLY_A, NSNPS, Ida
 from .samplesheet import IDAT_NAME, IdatIndex, read_sample_sheet, scan_idats, sentrix_from_stem
 
 # -- array guess -----------------------------------------------------------------------------------------
-#: (array, typical address count, lowest, highest) of the IDATs of each array family. Sources: minfi
-#: ``read.metharray`` and mepylome ``ArrayType.from_probe_count`` ranges; typical counts from real IDATs
-#: (HM27 4207113116_A, minfi's 450k 5723646052_R02C02, EPIC v1 B4/B2, EPICv2 A1; MSA48 per mepylome ≥ 0.12 —
-#: its manifest alone has 361,738 distinct addresses). MM285 is the mouse array (not a human tumour array).
+#: (array, typical address count, lowest, highest) of the IDATs of each array family. Ranges follow minfi
+#: ``read.metharray`` and mepylome ``ArrayType.from_probe_count``. Typical counts: HM27 and HM450 measured on
+#: the real files of the shared data (4207113116_A, minfiData 5723646052_R02C02); EPIC/EPICv2 as reported for
+#: real scans; MSA48 per mepylome (its manifest alone holds 361,738 distinct bead addresses, so its IDATs
+#: cannot hold fewer). MM285 is the mouse array (not a human tumour array).
 ARRAY_ADDRESS_COUNTS: tuple[tuple[str, int, int, int], ...] = (
     ("HM27", 55_300, 54_000, 56_000),
     ("MM285", 315_639, 315_000, 362_000),
     ("MSA", 384_500, 384_000, 385_000),
     ("HM450", 622_399, 622_000, 623_000),
     ("EPIC", 1_032_200, 1_032_000, 1_033_000),     # early EPIC v1 scans
-    ("EPIC", 1_052_641, 1_050_000, 1_056_000),     # EPIC v1 B4 (1,052,641) / B2 (1,051,943), EPIC+ 1,055,583
+    ("EPIC", 1_052_641, 1_050_000, 1_056_000),     # EPIC v1 B2/B4 scans (1,052,641; 1,051,943), EPIC+ 1,055,583
     ("EPICv2", 1_105_209, 1_100_000, 1_110_000),
 )
 

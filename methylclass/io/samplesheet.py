@@ -209,7 +209,7 @@ def _rows_to_frame(lines: list[str], start: int, end: int, path: Path) -> tuple[
     if start >= end:
         raise SampleSheetError(f"'{path}' lists no samples")
     sep = _delimiter(lines[start])
-    reader = csv.reader(io.StringIO("\n".join(lines[start:end])), delimiter=sep)
+    reader = csv.reader(io.StringIO("\n".join(lines[start:end])), delimiter=sep, strict=True)
     try:
         head = [c.strip() for c in next(reader)]
         rows, line_nos = [], []
@@ -219,8 +219,9 @@ def _rows_to_frame(lines: list[str], start: int, end: int, path: Path) -> tuple[
                 continue
             rows.append(cells)
             line_nos.append(start + reader.line_num)
-    except csv.Error as exc:
-        raise SampleSheetError(f"'{path}' cannot be parsed as a table: {exc}") from None
+    except csv.Error as exc:  # strict: an unclosed quote would otherwise swallow the following rows
+        raise SampleSheetError(f"'{path}' cannot be parsed near line {start + reader.line_num}: {exc} "
+                               "(unbalanced quotes?)") from None
     width = len(head)
     while width and not head[width - 1] and all(len(r) < width or not r[width - 1] for r in rows):
         width -= 1  # trailing empty columns written by spreadsheets

@@ -80,6 +80,7 @@ def test_disagreeing_pairs_are_refused(tmp_path: Path, write_pair, what: str, kw
     grn, red = write_pair(tmp_path, "200012345678_R01C01", ids=ids, **kwargs)
     with pytest.raises(IdatError) as info:
         read_idat_pair(grn)
+    assert type(info.value) is IdatError
     msg = str(info.value)
     assert fragment in msg and str(grn) in msg and str(red) in msg
 

@@ -108,10 +108,10 @@ def _assert_idat_error(path: Path, *fragments: str) -> str:
     with pytest.raises(IdatError) as info:
         read_idat(path)
     msg = str(info.value)
+    assert type(info.value) is IdatError and isinstance(info.value, MethylclassError)
     assert str(path) in msg
     for frag in fragments:
         assert frag in msg, msg
-    assert isinstance(info.value, MethylclassError)
     return msg
 
 

@@ -3,6 +3,7 @@ resolution (minfi read.metharray.sheet rules) and the errors users meet."""
 
 from __future__ import annotations
 
+import gzip
 import io
 from pathlib import Path
 
@@ -235,6 +236,9 @@ def test_geo_series_matrix(tmp_path: Path) -> None:
     assert df["basename"].tolist() == [str(tmp_path / "GSM100_5723646052_R02C02"),
                                        str(tmp_path / "GSM101_5723646052_R04C01")]
     assert df["sentrix_id"].tolist() == ["5723646052"] * 2
+    packed = tmp_path / "GSE1_series_matrix.txt.gz"  # as downloaded from GEO
+    packed.write_bytes(gzip.compress(text.encode()))
+    pd.testing.assert_frame_equal(read_sample_sheet(packed), df)
 
 
 def test_preamble_without_sections(tmp_path: Path) -> None:
@@ -250,6 +254,7 @@ def _error(path: Path, *fragments: str) -> str:
     with pytest.raises(SampleSheetError) as info:
         read_sample_sheet(path)
     msg = str(info.value)
+    assert type(info.value) is SampleSheetError
     assert str(path) in msg, msg
     for frag in fragments:
         assert frag in msg, msg
@@ -260,6 +265,11 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     """Reference: planted bad sheets — missing, Excel workbook, binary, no sample columns, no rows,
     duplicates, scientific-notation barcodes, a [Header] without [Data], a ragged row, a blank name."""
     _error(tmp_path / "missing.csv", "does not exist")
+    (tmp_path / "folder.csv").mkdir()
+    _error(tmp_path / "folder.csv", "cannot be read")
+    gz = tmp_path / "broken.csv.gz"
+    gz.write_bytes(b"\x1f\x8b\x08\x00" + bytes(50))
+    _error(gz, "corrupt gzip")
     cases = {
         "book.csv": (b"PK\x03\x04" + bytes(100), ("Excel",)),
         "bin.csv": (b"abc\x00\x01\x02", ("binary",)),
@@ -273,6 +283,7 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         "nodata.csv": (b"[Header]\nInvestigator Name,X\n[Manifests]\nA,x.bpm\n", ("no [Data] section",)),
         "ragged.csv": (b"Sample_Name,Sentrix_ID\nA,1,extra\n", ("line 2 has 3 values",)),
         "noname.csv": (b"Sample_Name,group\nA,x\n,y\n", ("line 3 has no sample name",)),
+        "quote.csv": (b"Sample_Name,note\nA,\"unclosed\nB,x\n", ("near line 3", "unbalanced quotes")),
     }
     for name, (content, fragments) in cases.items():
         path = tmp_path / name
