@@ -26,10 +26,10 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -174,7 +174,7 @@ class Store:
     complete: bool = True
 
     @classmethod
-    def open(cls, path: str | Path, *, allow_incomplete: bool = False) -> "Store":
+    def open(cls, path: str | Path, *, allow_incomplete: bool = False) -> Store:
         """Open a store; an incomplete one (interrupted run) raises DataError unless ``allow_incomplete``,
         in which case the sample table is rebuilt from the sample files' footers."""
         path = Path(path)
@@ -376,7 +376,7 @@ class StoreWriter:
         self._locked = False
 
     # context management
-    def __enter__(self) -> "StoreWriter":
+    def __enter__(self) -> StoreWriter:  # noqa: PYI034 - a final class
         self._begin()
         return self
 
@@ -517,12 +517,12 @@ class ProbeMoments:
     m2: np.ndarray
 
     @classmethod
-    def zeros(cls, n: int) -> "ProbeMoments":
+    def zeros(cls, n: int) -> ProbeMoments:
         """Moments of no data."""
         return cls(np.zeros(n, np.int64), np.zeros(n, np.float64), np.zeros(n, np.float64))
 
     @classmethod
-    def from_block(cls, block: np.ndarray) -> "ProbeMoments":
+    def from_block(cls, block: np.ndarray) -> ProbeMoments:
         """Moments of a (samples × probes) block; NaN entries are skipped."""
         block = np.asarray(block, dtype=np.float64)
         valid = ~np.isnan(block)
@@ -532,7 +532,7 @@ class ProbeMoments:
         dev = np.where(valid, block - mean, 0.0)
         return cls(count, mean, np.einsum("ij,ij->j", dev, dev))
 
-    def merge(self, other: "ProbeMoments") -> "ProbeMoments":
+    def merge(self, other: ProbeMoments) -> ProbeMoments:
         """Moments of the union of the two data sets."""
         na, nb = self.count.astype(np.float64), other.count.astype(np.float64)
         n = na + nb

@@ -6,6 +6,9 @@ matched against the array registry (:mod:`methylclass.io.manifest_registry`); th
 most samples have (or the one the user names), and samples whose IDATs are of another registered array are
 marked as failing references before any work is distributed. Samples whose count matches no registered array
 go through the kernel, whose address-coverage check then decides.
+
+The header is read here rather than with :func:`methylclass.io.discover.peek_idat` because that one
+decompresses a whole ``.idat.gz`` (~50 ms for a 450k file); this reads its first 64 KB.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import struct
 from collections import Counter
 from pathlib import Path
 
-from ..errors import ManifestError
+from ..errors import ManifestError, MethylclassError
 from ..io.manifest_types import Manifest
 
 _NSNPS = 1000
@@ -47,22 +50,35 @@ def idat_address_count(path: str | Path) -> int | None:
     return None
 
 
-def _array_of_count(n: int | None) -> str | None:
+def _array_of_count(n: int | None, grn: str, memo: dict) -> str | None:
+    """Array of an IDAT with ``n`` addresses: the registry's count ranges, confirmed by address overlap
+    (:func:`~methylclass.io.manifest.detect_array`, reading this one file) only when the count is ambiguous;
+    memoised per count so a cohort costs at most one full read per distinct count."""
     if n is None:
         return None
-    from ..io.manifest_registry import arrays_for_count
+    if n not in memo:
+        from ..io.manifest import detect_array
+        from ..io.manifest_registry import arrays_for_count
 
-    found = arrays_for_count(n)
-    return found[0].name if found else None
+        found = arrays_for_count(n)
+        if len(found) == 1:
+            memo[n] = found[0].name
+        else:
+            try:
+                memo[n] = detect_array(grn)
+            except MethylclassError:
+                memo[n] = None
+    return memo[n]
 
 
 def annotate_counts(refs: list[dict]) -> list[dict]:
     """Add ``n_addresses`` and ``detected_array`` to every reference that has a Grn file (in place)."""
+    memo: dict[int, str | None] = {}
     for ref in refs:
         if ref.get("problem") or not ref.get("grn") or "n_addresses" in ref:
             continue
         ref["n_addresses"] = idat_address_count(ref["grn"])
-        ref["detected_array"] = _array_of_count(ref["n_addresses"])
+        ref["detected_array"] = _array_of_count(ref["n_addresses"], ref["grn"], memo)
     return refs
 
 
@@ -78,28 +94,15 @@ def detect_cohort_array(refs: list[dict]) -> str:
     return votes.most_common(1)[0][0]
 
 
-def _load_manifest_file(path: Path, array: str | None) -> Manifest:
-    from ..io import manifest as mf
-
-    for name in ("load_manifest_file", "read_manifest"):
-        fn = getattr(mf, name, None)
-        if fn is not None:
-            return fn(path, array=array) if array else fn(path)
-    return mf.load_sesame_tsv(path, array=array or path.name.split(".")[0])
-
-
 def resolve_manifest(refs: list[dict], *, manifest: Manifest | str | Path | None = None,
                      array: str | None = None) -> Manifest:
     """The cohort's manifest: the one given, a manifest file, a named array, or the detected array."""
     if isinstance(manifest, Manifest):
         return manifest
-    if manifest is not None:
-        path = Path(manifest)
-        if not path.is_file():
-            raise ManifestError(f"manifest file '{path}' does not exist")
-        return _load_manifest_file(path, array)
     from ..io.manifest import load_manifest
 
+    if manifest is not None:
+        return load_manifest(array, path=Path(manifest))
     return load_manifest(array or detect_cohort_array(refs))
 
 

@@ -2,11 +2,12 @@
 
 One kernel, :func:`process_sample` (read the pair, map addresses to probes, ``normalize``), serves both paths:
 
-* :func:`ingest` with Spark (default): the small list of sample references (paths + sheet metadata) is
+* :func:`ingest_cohort` with Spark (default): the small list of sample references (paths + sheet metadata) is
   distributed one sample per task; executors run the kernel with the manifest broadcast once, write the
   sample's arrays straight into the store (atomic rename) and return only a small record. The driver holds
   the manifest, the list of references and the records: memory is flat in the number of samples.
-* :func:`ingest` with ``local=True``, and :func:`preprocess_local` (in memory, no store): the same kernel in a
+* :func:`ingest_cohort` with ``local=True``, and :func:`preprocess_local` (in memory, no store): the same
+  kernel in a
   Python loop, for a single sample or a handful, with no Spark start-up.
 
 Bad input never stops a cohort: a truncated IDAT, a sample without its Red/Grn partner or a sample of another
@@ -19,15 +20,17 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..errors import ConfigError, IdatError, MethylclassError
+from ..io.discover import check_pair
 from ..io.idat import read_idat
 from ..io.manifest_types import Manifest
 from ..io.raw_types import raw_signals_from_idats
@@ -66,8 +69,10 @@ def refs_from_discovery(discovery: Any) -> list[dict]:
         name = str(getattr(p, "sample", "") or Path(str(getattr(p, "path", "?"))).name)
         if name in known:
             continue
-        refs.append({"sample": name, "grn": None, "red": None, "meta": {},
-                     "problem": f"{getattr(p, 'message', p)} ({getattr(p, 'path', '')})".replace(" ()", "")})
+        message, path = str(getattr(p, "message", p)), str(getattr(p, "path", "") or "")
+        if path and path not in message:
+            message = f"{message} ({path})"
+        refs.append({"sample": name, "grn": None, "red": None, "meta": {}, "problem": message})
         known.add(name)
     return refs
 
@@ -80,16 +85,23 @@ def discover(source: str | Path, *, sheet: str | Path | None = None) -> list[dic
 
 
 # -- the kernel ------------------------------------------------------------------------------------------
-def _flatten_qc(qc: dict) -> dict:
+def _flatten_qc(qc: dict, prefix: str = "qc") -> dict:
+    """Nested QC dict → flat ``qc_a_b`` scalar columns (lists joined with "; ")."""
     out: dict[str, Any] = {}
     for key, value in (qc or {}).items():
-        name = key if str(key).startswith("qc_") else f"qc_{key}"
+        if prefix == "qc" and key == "sample":
+            continue
+        name = f"{prefix}_{key}"
         if isinstance(value, dict):
-            for sub, v in value.items():
-                if np.isscalar(v) or v is None:
-                    out[f"{name}_{sub}"] = v.item() if isinstance(v, np.generic) else v
-        elif np.isscalar(value) or value is None:
-            out[name] = value.item() if isinstance(value, np.generic) else value
+            out.update(_flatten_qc(value, name))
+        elif isinstance(value, (list, tuple)):
+            out[name] = "; ".join(map(str, value))
+        elif isinstance(value, np.generic):
+            out[name] = value.item()
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            out[name] = value
+        else:
+            out[name] = str(value)
     return out
 
 
@@ -116,7 +128,8 @@ def run_kernel(ref: dict, manifest: Manifest, method: str, *, options: dict | No
             missing = "Grn" if not ref.get("grn") else "Red"
             raise IdatError(f"sample '{ref['sample']}': the {missing} IDAT of the pair is missing "
                             f"(have {ref.get('grn') or ref.get('red')})")
-        grn, red = read_idat(ref["grn"]), read_idat(ref["red"])
+        grn = read_idat(ref["grn"])
+        red = check_pair(grn, read_idat(ref["red"]))
         rec.update(barcode=grn.barcode or None, position=grn.position or None, chip_type=grn.chip_type)
         raw = raw_signals_from_idats(grn, red, manifest, ref["sample"])
         present = float(np.mean(~np.isnan(raw.meth) & ~np.isnan(raw.unmeth))) if manifest.n_probes else 0.0
@@ -139,7 +152,7 @@ def run_kernel(ref: dict, manifest: Manifest, method: str, *, options: dict | No
         rec["reason"] = str(exc)
     except MemoryError:
         raise
-    except Exception as exc:  # a kernel bug on one odd sample must not sink the cohort; it is recorded
+    except Exception as exc:  # noqa: BLE001 - a kernel bug on one odd sample must not sink the cohort
         rec["reason"] = f"unexpected error while processing: {type(exc).__name__}: {exc}"
     return rec, None
 
@@ -153,7 +166,7 @@ def process_sample(ref: dict, manifest: Manifest, method: str, store: str | Path
     arrays = {"beta": ns.beta, "detection_p": ns.detection_p, "meth": ns.meth, "unmeth": ns.unmeth}
     try:
         rec["file"] = write_sample_file(store, rec["sample"], arrays, rec)
-    except Exception as exc:  # disk full, permissions: recorded, retried by the next run
+    except Exception as exc:  # noqa: BLE001 - disk full, permissions: recorded, retried next run
         rec.update(status="failed", file=None, reason=f"cannot write the sample file: {exc}")
     return rec
 
@@ -175,7 +188,7 @@ class _SparkTask:
 # -- orchestration ----------------------------------------------------------------------------------------
 @dataclass
 class IngestResult:
-    """What :func:`ingest` did: the store, its full sample table and the counts of this run."""
+    """What :func:`ingest_cohort` did: the store, its full sample table and the counts of this run."""
 
     store: Path
     samples: pd.DataFrame
@@ -226,7 +239,7 @@ def _prepare(source, sheet, manifest, array) -> tuple[list[dict], Manifest]:
     return refs, man
 
 
-def ingest(source: str | Path | Sequence[Any], out: str | Path, *, method: str = "noob",
+def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method: str = "noob",
            manifest: Manifest | str | Path | None = None, array: str | None = None,
            sheet: str | Path | None = None, master: str | None = None, spark=None, local: bool = False,
            overwrite: bool = False, options: dict | None = None,
@@ -248,7 +261,7 @@ def ingest(source: str | Path | Sequence[Any], out: str | Path, *, method: str =
             "genome_build": man.genome_build, "manifest_sha256": man.sha256 or None,
             "manifest_source": str(man.source) if man.source else None, "method": method,
             "method_options": dict(options or {}), "methylclass_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
     with StoreWriter(out, info, man.probes, overwrite=overwrite) as writer:
         todo = [r for r in refs if r["sample"] not in writer.stored]
         n_skipped = len(refs) - len(todo)
@@ -266,6 +279,8 @@ def ingest(source: str | Path | Sequence[Any], out: str | Path, *, method: str =
                 spark = get_spark(master, driver_memory=driver_memory)
             records += _run_spark(spark, work, man, method, str(writer.path), options or {},
                                   min_address_fraction, samples_per_task)
+        order = {r["sample"]: i for i, r in enumerate(refs)}
+        records.sort(key=lambda r: order.get(r["sample"], len(order)))
         table = writer.finish(records)
     n_failed = sum(1 for r in records if r["status"] != "ok")
     res = IngestResult(store=Path(out), samples=table, array=man.array, method=method,

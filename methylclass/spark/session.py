@@ -73,11 +73,11 @@ def _log4j_options() -> str:
 
 
 def _is_local(master: str) -> bool:
-    return master == "local" or master.startswith("local[") or master.startswith("local-cluster")
+    return master == "local" or master.startswith(("local[", "local-cluster"))
 
 
 def get_spark(master: str | None = None, *, driver_memory: str = "2g", app_name: str = "methylclass",
-              conf: dict[str, str] | None = None) -> "SparkSession":
+              conf: dict[str, str] | None = None) -> SparkSession:
     """Return a Spark session (creating it on first call in the process).
 
     ``master`` defaults to ``$METHYLCLASS_SPARK_MASTER`` or ``local[*]`` (an embedded master using every
@@ -120,7 +120,7 @@ def get_spark(master: str | None = None, *, driver_memory: str = "2g", app_name:
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
-    except Exception as exc:  # JVM missing, bad master URL, port trouble: one clear line, no Java trace
+    except Exception as exc:  # noqa: BLE001 - JVM missing, bad master URL: one clear line, no Java trace
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot start Spark (master {master}): {first}; is Java 17 installed "
                           "and on PATH?") from None

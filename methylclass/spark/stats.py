@@ -9,8 +9,8 @@ samples × probes matrix never exists anywhere.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import pandas as pd
 
