@@ -69,7 +69,7 @@ def _control_red(controls: pd.DataFrame, grn_norm_level: float, dye: float, rng:
     norm_red = np.isin(t, ["NORM_A", "NORM_T"])
     out[norm_red] = rng.lognormal(np.log(grn_norm_level * dye), 0.12, norm_red.sum())
     out[(t == "STAINING") & has(r"DNP \(High\)")] = high[(t == "STAINING") & has(r"DNP \(High\)")] * 2
-    out[(t == "EXTENSION") & has(r"\((A|T)\)")] = high[(t == "EXTENSION") & has(r"\((A|T)\)")] * 1.5
+    out[(t == "EXTENSION") & has(r"\((?:A|T)\)")] = high[(t == "EXTENSION") & has(r"\((?:A|T)\)")] * 1.5
     bs1_red_c = (t == "BISULFITE CONVERSION I") & has(r"C[456]$")
     out[bs1_red_c] = high[bs1_red_c] * 0.6
     bs1_red_u = (t == "BISULFITE CONVERSION I") & has(r"U[456]$")
@@ -78,7 +78,7 @@ def _control_red(controls: pd.DataFrame, grn_norm_level: float, dye: float, rng:
     spec1_pm = (t == "SPECIFICITY I") & has(r"[456] \(PM\)")
     out[spec1_pm] = high[spec1_pm] * 0.8
     out[t == "SPECIFICITY II"] = high[t == "SPECIFICITY II"] * 0.7
-    np_red = (t == "NON-POLYMORPHIC") & has(r"\((A|T)\)")
+    np_red = (t == "NON-POLYMORPHIC") & has(r"\((?:A|T)\)")
     out[np_red] = high[np_red]
     return out
 
