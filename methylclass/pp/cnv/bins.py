@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,7 @@ class Bins:
         """Bin midpoints (conumee: ``as.integer(start + (end - start) / 2)``)."""
         return self.start + (self.end - self.start) // 2
 
-    @property
+    @cached_property
     def names(self) -> np.ndarray:
         """Bin names ``chr1-0001`` … (numbered within each chromosome, zero-padded as conumee)."""
         out = np.empty(self.n_bins, dtype=object)
@@ -91,13 +92,13 @@ class Bins:
             out[idx] = [f"{c}-{k + 1:0{width}d}" for k in range(len(idx))]
         return out.astype(str)
 
-    @property
+    @cached_property
     def bin_order(self) -> np.ndarray:
         """Fit-probe positions grouped by bin (probes in no bin excluded), with :attr:`bin_ptr`."""
         inbin = np.flatnonzero(self.probe_bin >= 0)
         return inbin[np.argsort(self.probe_bin[inbin], kind="stable")]
 
-    @property
+    @cached_property
     def bin_ptr(self) -> np.ndarray:
         """CSR offsets: probes of bin ``b`` are ``bin_order[bin_ptr[b]:bin_ptr[b+1]]``."""
         counts = np.bincount(self.probe_bin[self.probe_bin >= 0], minlength=self.n_bins)

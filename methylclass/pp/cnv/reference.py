@@ -127,7 +127,9 @@ def fit_reference(query_log2: np.ndarray, ref_log2: np.ndarray, *, intercept: bo
     else:
         coef = _solve(G[np.ix_(use, use)], xy[use])
         b0 = 0.0
-    pred = coef @ X[use] + b0
+    coef_full = np.zeros(n_ref)
+    coef_full[use] = coef
+    pred = coef_full @ X + b0
     ratio = y - np.maximum(pred, 0.0)
     if complete:
         ratios = ratio

@@ -12,19 +12,28 @@ import numpy as np
 import pandas as pd
 
 R_SCRIPT = r"""
+# DNAcopy's weighted segmentation, one chromosome at a time with that chromosome's own weights.
+# (DNAcopy 1.72 segment() hands the whole-sample weight vector to every chromosome, so from the second
+# chromosome on the weights are misaligned; we call its per-chromosome kernel the way segment() intends:
+# same trimmed SD over the whole sample, same sequential boundary, hybrid p-values, sdundo.)
 args <- commandArgs(trailingOnly = TRUE)
 suppressMessages(library(DNAcopy))
 d <- read.delim(args[1])
 set.seed(as.integer(args[3]))
-x <- CNA(genomdat = d$value, chrom = d$chrom, maploc = d$pos, data.type = "logratio", sampleid = "s",
-         presorted = TRUE)
-s <- segment(x, weights = d$weight, alpha = as.numeric(args[4]), nperm = as.integer(args[5]),
-             min.width = as.integer(args[6]), undo.splits = "sdundo", undo.SD = as.numeric(args[7]),
-             verbose = 0)
-out <- s$output
-out$startRow <- s$segRows$startRow
-out$endRow <- s$segRows$endRow
-write.table(out, args[2], sep = "\t", quote = FALSE, row.names = FALSE)
+alpha <- as.numeric(args[4]); nperm <- as.integer(args[5]); min.width <- as.integer(args[6])
+undo.SD <- as.numeric(args[7])
+tsd <- sqrt(DNAcopy:::trimmed.variance(d$value, 0.025))
+sbdry <- getbdry(0.05, nperm, floor(nperm * alpha) + 1)
+res <- NULL
+for (ic in unique(d$chrom)) {
+  sel <- which(d$chrom == ic)
+  cp <- DNAcopy:::changepoints(d$value[sel], "logratio", alpha, d$weight[sel], sbdry, length(sbdry), nperm,
+                               "hybrid", min.width, 25, 200, tsd, "sdundo", 0.05, undo.SD, 0)
+  ends <- cumsum(cp$lseg)
+  res <- rbind(res, data.frame(chrom = ic, startRow = sel[1] + c(0, ends[-length(ends)]),
+                               endRow = sel[1] + ends - 1, num.mark = cp$lseg, seg.mean = cp$segmeans))
+}
+write.table(res, args[2], sep = "\t", quote = FALSE, row.names = FALSE)
 """
 
 
