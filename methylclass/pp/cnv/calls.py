@@ -6,11 +6,13 @@
 * Arm calls: bins split at the centromere (cytoband ``acen``); the arm value is the median over the arm's
   bins of their (shifted) segment mean, i.e. the state of most of the arm; ``gain`` ≥ ``gain``, ``loss`` ≤
   ``loss``; arms with fewer than ``min_arm_bins`` bins (acrocentric p arms) are not called.
-* Focal genes: value = median (shifted) log2 ratio of the probes inside the gene (conumee ``CNV.detail``);
-  ``amplification`` / ``deletion`` beyond ±``focal`` and ``gain`` / ``loss`` beyond the arm thresholds, each
-  only when the value is ≥ ``z`` standard errors from 0 (standard error = 1.2533 · σ / √n, σ the robust
-  probe-level SD around the segmentation). This replaces conumee2's bootstrap thresholds (which need the
-  ``nullranges`` package) with a closed-form test of the same question.
+* Focal genes: value = median (shifted) log2 ratio of the probes inside the gene (conumee ``CNV.detail``).
+  ``amplification`` / ``deletion`` when the value lies ``focal_amp`` above / ``focal_del`` below the level
+  of its chromosome arm (a focal event on top of a broad one, like EGFR on a gained chr7 or a homozygous
+  CDKN2A deletion on a lost 9p), ``gain`` / ``loss`` beyond the arm thresholds; each only when ≥ ``z``
+  standard errors away (standard error = 1.2533 · σ / √n, σ the robust probe-level SD around the
+  segmentation). Like conumee2's ``CNV.focal``, thresholds are relative to the copy-number state around the
+  gene; its bootstrap (``nullranges``) is replaced by this closed-form test.
 * Fraction of genome altered = share of the binned genome (bp) whose segment mean is beyond the thresholds.
 """
 
@@ -152,39 +154,76 @@ def probe_noise(ratios: np.ndarray, seg_per_bin: np.ndarray, bins: Bins, shift: 
     return float(1.4826 * np.median(np.abs(r - np.median(r))))
 
 
+def arm_value_per_bin(arms: pd.DataFrame, bins: Bins) -> np.ndarray:
+    """The arm value (from :func:`call_arms`) of every bin's arm (NaN for uncalled arms)."""
+    lookup = {(c, a[-1]): v for a, c, v in zip(arms["arm"], arms["chrom"], arms["value"])}
+    keys = pd.Series(list(zip(bins.chrom, bins.arm)))
+    return keys.map(lookup).to_numpy(np.float64)
+
+
+def _gene_bins(lo: np.ndarray, hi: np.ndarray, regions: pd.DataFrame, bins: Bins) -> np.ndarray:
+    """A representative bin per region: the bin of its middle binned probe, else the nearest bin midpoint on
+    its chromosome (-1 when the chromosome has no bins)."""
+    out = np.full(len(regions), -1, dtype=np.int64)
+    mids = bins.midpoint
+    for k in range(len(regions)):
+        pb = bins.probe_bin[lo[k]:hi[k]]
+        pb = pb[pb >= 0]
+        if pb.size:
+            out[k] = int(pb[pb.size // 2])
+            continue
+        idx = np.flatnonzero(bins.chrom == regions["chrom"].iat[k])
+        if idx.size:
+            centre = (regions["start"].iat[k] + regions["end"].iat[k]) / 2
+            out[k] = int(idx[np.argmin(np.abs(mids[idx] - centre))])
+    return out
+
+
 def call_focal(ratios: np.ndarray, shift: float, regions: pd.DataFrame, bins: Bins, seg_per_bin: np.ndarray,
                sigma: float, thresholds: CallThresholds = CallThresholds(),
-               ranges: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
-    """Focal calls for ``regions`` (chrom/start/end/name): ``gene``, ``chrom``, ``start``, ``end``,
-    ``n_probes``, ``value`` (median shifted probe ratio), ``segment`` (segment value at the gene), ``z``,
-    ``call`` ∈ amplification / gain / balanced / loss / deletion / NA (no probes)."""
+               ranges: tuple[np.ndarray, np.ndarray] | None = None,
+               arm_values: np.ndarray | None = None) -> pd.DataFrame:
+    """Focal calls for ``regions`` (chrom/start/end/name).
+
+    Columns: ``gene``, ``chrom``, ``start``, ``end``, ``n_probes``, ``value`` (median shifted probe ratio),
+    ``segment`` (segment value at the gene), ``arm_value`` (broad level of the gene's arm, from
+    ``arm_values`` per bin), ``z`` (value / standard error), ``call``:
+
+    * ``amplification``: ≥ ``focal_amp`` above the arm level (or above 0 on a lost arm) and ≥ ``z`` SE;
+    * ``deletion``: ≤ ``focal_del`` below the arm level (or below 0 on a gained arm) and ≥ ``z`` SE;
+    * otherwise ``gain`` / ``loss`` when the value passes the arm thresholds with ≥ ``z`` SE from 0,
+      ``balanced``, or ``NA`` (no probes in the gene).
+    """
     lo, hi = ranges if ranges is not None else region_probe_ranges(regions, bins)
     n = hi - lo
     value = np.full(len(regions), np.nan)
-    segv = np.full(len(regions), np.nan)
     r = np.asarray(ratios, dtype=np.float64)
     for k in np.flatnonzero(n > 0):
         vals = r[lo[k]:hi[k]]
         vals = vals[np.isfinite(vals)]
         if vals.size:
             value[k] = np.median(vals) - shift
-        pb = bins.probe_bin[lo[k]:hi[k]]
-        pb = pb[pb >= 0]
-        if pb.size:
-            segv[k] = float(np.nanmedian(seg_per_bin[pb]))
+    gb = _gene_bins(lo, hi, regions, bins)
+    has = gb >= 0
+    segv = np.where(has, seg_per_bin[np.maximum(gb, 0)], np.nan)
+    armv = np.where(has, (arm_values if arm_values is not None else np.zeros(bins.n_bins))[np.maximum(gb, 0)],
+                    np.nan)
+    base = np.nan_to_num(armv, nan=0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = 1.2533 * sigma / np.sqrt(n)
         z = value / se
+        z_amp = (value - np.maximum(base, 0)) / se
+        z_del = (value - np.minimum(base, 0)) / se
     t = thresholds
-    sig = np.abs(z) >= t.z
+    amp = (value - np.maximum(base, 0) >= t.focal_amp) & (z_amp >= t.z)
+    dele = (value - np.minimum(base, 0) <= t.focal_del) & (z_del <= -t.z)
     call = np.select(
-        [~np.isfinite(value), sig & (value >= t.focal_amp), sig & (value <= t.focal_del),
-         sig & (value >= t.gain), sig & (value <= t.loss)],
+        [~np.isfinite(value), amp, dele, (value >= t.gain) & (z >= t.z), (value <= t.loss) & (z <= -t.z)],
         ["NA", "amplification", "deletion", "gain", "loss"], default="balanced")
     return pd.DataFrame({"gene": regions["name"].to_numpy(), "chrom": regions["chrom"].to_numpy(),
                          "start": regions["start"].to_numpy(), "end": regions["end"].to_numpy(),
-                         "n_probes": n.astype(np.int64), "value": value, "segment": segv, "z": z,
-                         "call": call})
+                         "n_probes": n.astype(np.int64), "value": value, "segment": segv, "arm_value": armv,
+                         "z": z, "call": call})
 
 
 def fraction_altered(seg_per_bin: np.ndarray, bins: Bins,

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .bins import Bins
-from .calls import (CallThresholds, bin_values, call_arms, call_focal, fraction_altered, probe_noise,
-                    region_probe_ranges, segment_value_per_bin, shorth_shift)
+from .calls import (CallThresholds, arm_value_per_bin, bin_values, call_arms, call_focal, fraction_altered,
+                    probe_noise, region_probe_ranges, segment_value_per_bin, shorth_shift)
 from .genome import load_regions
 from .reference import CNVReference
 from .segment import CBSParams, segment
@@ -126,7 +126,8 @@ def cnv_sample(total_intensity: np.ndarray, reference: CNVReference, bins: Bins,
         ranges = region_probe_ranges(regs, bins)
         if not isinstance(detail, pd.DataFrame):
             _RANGE_CACHE[ck] = ranges
-    focal = call_focal(fit.ratios, shift, regs, bins, spb, sigma, thresholds, ranges=ranges)
+    focal = call_focal(fit.ratios, shift, regs, bins, spb, sigma, thresholds, ranges=ranges,
+                       arm_values=arm_value_per_bin(arms, bins))
     fga = fraction_altered(spb, bins, thresholds)
     return CNVResult(sample=sample, bins_key=bins.key, shift=shift, noise=fit.noise, sigma=sigma,
                      bin_value=med.astype(np.float32), bin_var=var.astype(np.float32), segments=seg,
