@@ -26,8 +26,9 @@ no MASS::huber with *fixed* MAD scale, and calling statsmodels for one location 
 dependency for ten lines of arithmetic.
 
 **Illumina** (minfi ``bgcorrect.illumina``): per channel, subtract the 31st smallest negative-control intensity
-(≈ the 5th percentile of the 614 negative controls on 450k; ``ceil(5 %)`` of the count on arrays with fewer
-than 31) and clip at 0.
+(the 5th percentile of the 614 negative controls on 450k; minfi and the Heidelberg pipeline use the same fixed
+rank on EPIC's 411) and clip at 0. With fewer than :data:`ILLUMINA_MIN_NEGATIVES` negative controls (HM27 has
+32, where rank 31 would be the near-maximum) the ``ceil(5 %)`` order statistic is used instead.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ HUBER_TOL = 1e-6
 MAD_CONSTANT = 1.4826
 #: minfi bgcorrect.illumina: rank (1-based) of the negative-control intensity used as background
 ILLUMINA_BG_RANK = 31
+#: below this many negative controls the background is the ceil(5 %) order statistic instead of rank 31
+ILLUMINA_MIN_NEGATIVES = 100
 #: largest intensity for which the integer fast paths tabulate (IDAT means are uint16)
 _LUT_MAX = 65535
 
@@ -297,14 +300,16 @@ def _nth_smallest(values: np.ndarray, rank: int) -> float:
 
 def illumina_background(raw: RawSignals, *, rank: int | None = None) -> tuple[float, float]:
     """Background level ``(green, red)`` of minfi ``bgcorrect.illumina``: the ``rank``-th smallest negative
-    control intensity per channel (31 by default; ``ceil(5 %)`` of the count when fewer than 31 exist)."""
+    control intensity per channel (31 by default; ``ceil(5 %)`` of the count when there are fewer than
+    :data:`ILLUMINA_MIN_NEGATIVES` negative controls)."""
     ix = channel_index(raw.manifest)
     neg = ix.control_rows("NEGATIVE")
     if neg.size == 0:
         raise DataError(f"sample '{raw.sample}': the manifest has no NEGATIVE control probes, which the "
                         "Illumina background correction needs")
     if rank is None:
-        rank = ILLUMINA_BG_RANK if neg.size >= ILLUMINA_BG_RANK else max(1, int(np.ceil(0.05 * neg.size)))
+        rank = (ILLUMINA_BG_RANK if neg.size >= ILLUMINA_MIN_NEGATIVES
+                else max(1, int(np.ceil(0.05 * neg.size))))
     grn = raw.controls["grn"].to_numpy(np.float64)[neg]
     red = raw.controls["red"].to_numpy(np.float64)[neg]
     return _nth_smallest(grn, rank), _nth_smallest(red, rank)

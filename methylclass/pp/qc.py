@@ -13,7 +13,8 @@
   Reporter, as implemented by ewastools ``control_metrics`` (Heiss & Just 2018): staining, extension and
   non-polymorphic ratios ≥ 5; hybridization, bisulfite conversion I/II and specificity I/II ratios ≥ 1. A
   metric whose control probes are absent from the manifest (e.g. HM27) is reported as ``None`` and not judged.
-* dye bias — red/green ratio of the normalisation controls (NORM_A+T red over NORM_C+G green); outside
+* dye bias — red/green ratio of the normalisation controls (NORM_A+T red over NORM_C+G green, HM27:
+  Normalization-Red over -Green); outside
   :data:`DYE_BIAS_RANGE` it is a warning only, since dye-bias correction removes it.
 * sex — minfi ``getSex``: ``d = median log2(M+U) of chrY probes - median of chrX probes``; ``"F"`` when
   ``d < -2`` (:data:`SEX_CUTOFF`), ``"M"`` otherwise; ``"unknown"`` when fewer than :data:`MIN_SEX_PROBES`
@@ -26,9 +27,11 @@ import re
 
 import numpy as np
 
+from ..errors import DataError
 from ..io.raw_types import RawSignals
 from .background import channel_index
 from .detection import P_THRESHOLD, failed_mask
+from .dyebias import normalization_control_means
 
 MAX_FAILED_FRACTION = 0.10
 WARN_FAILED_FRACTION = 0.05
@@ -103,15 +106,13 @@ def control_metrics(raw: RawSignals) -> dict[str, float | None]:
 
 
 def dye_bias_ratio(raw: RawSignals) -> float | None:
-    """Red/green ratio of the normalisation controls (mean NORM_A+T red / mean NORM_C+G green)."""
-    ix = channel_index(raw.manifest)
-    g = raw.controls["grn"].to_numpy(np.float64)[ix.control_rows("NORM_C", "NORM_G")] if len(raw.controls) else []
-    r = raw.controls["red"].to_numpy(np.float64)[ix.control_rows("NORM_A", "NORM_T")] if len(raw.controls) else []
-    g, r = np.asarray(g), np.asarray(r)
-    g, r = g[np.isfinite(g)], r[np.isfinite(r)]
-    if g.size == 0 or r.size == 0 or g.mean() <= 0:
+    """Red/green ratio of the normalisation controls (mean NORM_A+T red / mean NORM_C+G green; HM27's
+    Normalization-Red/-Green), ``None`` when the manifest has none."""
+    try:
+        g, r = normalization_control_means(raw)
+    except DataError:
         return None
-    return float(r.mean() / g.mean())
+    return float(r / g) if g > 0 else None
 
 
 def predict_sex(raw: RawSignals) -> dict:

@@ -136,10 +136,11 @@ def _neg_controls(n: int) -> pd.DataFrame:
                          "channel": ["Red"] * n, "name": [f"Negative {i}" for i in range(n)]})
 
 
-@pytest.mark.parametrize("n_neg, expected", [(40, 31.0), (614, 31.0), (20, 1.0)])
+@pytest.mark.parametrize("n_neg, expected", [(614, 31.0), (411, 31.0), (40, 2.0), (20, 1.0)])
 def test_illumina_background_is_minfi_rank(pp_tiny, n_neg, expected):
-    """Reference: minfi bgcorrect.illumina takes ``sort(neg)[31]``; with fewer than 31 negatives we take the
-    ceil(5 %) order statistic. Negatives are 1..n (shuffled), so the answer is the rank itself."""
+    """Reference: minfi bgcorrect.illumina takes ``sort(neg)[31]`` (450k: 614 negatives, EPIC: 411); with fewer
+    than 100 negatives we take the ceil(5 %) order statistic (40 → 2nd, 20 → 1st). Negatives are 1..n
+    (shuffled), so the answer is the rank itself."""
     man = pp_tiny.manifest(["II"], [""], controls=_neg_controls(n_neg))
     vals = np.random.default_rng(0).permutation(np.arange(1, n_neg + 1)).astype(float)
     raw = pp_tiny.raw(man, [1], [1], ctrl_grn=vals, ctrl_red=vals * 2)

@@ -55,7 +55,7 @@ def test_raw_beta_offset_parameter(minfi_subset):
 
 
 def _illumina_manifest(pp_tiny):
-    types = ["NORM_C", "NORM_G", "NORM_A", "NORM_T"] + ["NEGATIVE"] * 40
+    types = ["NORM_C", "NORM_G", "NORM_A", "NORM_T"] + ["NEGATIVE"] * 614
     ctrl = pd.DataFrame({"address": np.arange(7000, 7000 + len(types)), "type": types,
                          "channel": [""] * len(types), "name": [f"c{i}" for i in range(len(types))]})
     return pp_tiny.manifest(["II", "I", "I"], ["", "Red", "Grn"], controls=ctrl)
@@ -63,11 +63,12 @@ def _illumina_manifest(pp_tiny):
 
 def test_illumina_hand_computed(pp_tiny):
     """Hand-computed Heidelberg preprocessIllumina: green NORM_C/G = 4000, 6000 → mean 5000 → ×2; red NORM_A/T
-    = 2000, 3000 → mean 2500 → ×4; negatives 1..40 in both channels → after scaling the 31st smallest is 62
-    (green) and 124 (red). Type II: M = 1000·2 - 62 = 1938, U = 500·4 - 124 = 1876; Type I Red: M = 300·4 - 124 =
-    1076, U = max(10·4 - 124, 0) = 0; Type I Grn: M = 700·2 - 62 = 1338, U = 40·2 - 62 = 18. beta offset 100."""
+    = 2000, 3000 → mean 2500 → ×4; 614 negatives (as on 450k) with values 1..614 in both channels → after
+    scaling the 31st smallest is 62 (green) and 124 (red). Type II: M = 1000·2 - 62 = 1938, U = 500·4 - 124 =
+    1876; Type I Red: M = 300·4 - 124 = 1076, U = max(10·4 - 124, 0) = 0; Type I Grn: M = 700·2 - 62 = 1338,
+    U = 40·2 - 62 = 18. beta offset 100."""
     man = _illumina_manifest(pp_tiny)
-    neg = np.arange(1, 41, dtype=float)
+    neg = np.random.default_rng(1).permutation(np.arange(1, 615, dtype=float))
     raw = pp_tiny.raw(man, meth=[1000, 300, 700], unmeth=[500, 10, 40],
                       oob_meth=[np.nan, 5, 5], oob_unmeth=[np.nan, 5, 5],
                       ctrl_grn=np.r_[4000, 6000, 1, 1, neg], ctrl_red=np.r_[1, 1, 2000, 3000, neg])
@@ -140,3 +141,24 @@ def test_bad_options_are_config_errors(pp_tiny, kwargs, match):
     man = pp_tiny.manifest(["II"], [""])
     with pytest.raises(ConfigError, match=match):
         normalize(pp_tiny.raw(man, [1], [1]), **kwargs)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_real_hm27_sample(data_dir, method):
+    """Real data: sesameData HM27 sample 4207113116_A (all Type I, HM27 'Normalization-Green/-Red' controls and
+    32 negatives). Every probe gets a beta (data README), the distribution stays bimodal (most CpGs near 0 or
+    1), the detection failures are few and the sample passes QC; noob and Illumina agree with raw betas."""
+    from methylclass.io.idat import read_idat
+    from methylclass.io.manifest import load_manifest
+    man = load_manifest("HM27")
+    d = data_dir / "idat" / "hm27"
+    raw = raw_signals_from_idats(read_idat(d / "4207113116_A_Grn.idat"), read_idat(d / "4207113116_A_Red.idat"),
+                                 man, "4207113116_A")
+    ns = normalize(raw, method=method)
+    assert np.isfinite(ns.beta).all()
+    assert ((ns.beta < 0.2) | (ns.beta > 0.8)).mean() > 0.6
+    assert ns.qc["passed"], ns.qc["reasons"]
+    assert ns.qc["failed_fraction"] < 0.05
+    assert ns.qc["dye_bias_red_green"] is not None
+    base = normalize(raw, method="raw", qc=False, detection=None)
+    assert np.corrcoef(ns.beta, base.beta)[0, 1] > 0.97
