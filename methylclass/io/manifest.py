@@ -41,11 +41,13 @@ from .manifest_registry import ArraySpec, arrays_for_count, get_array, list_arra
 from .manifest_tables import (
     build_control_table,
     build_probe_table,
+    member_of,
     normalize_build,
     normalize_channel,
     normalize_chrom,
     normalize_design,
     normalize_pos,
+    sorted_unique,
     strip_replicate_suffix,
     to_address,
 )
@@ -252,6 +254,8 @@ def load_manifest(array: str | None = None, *, path: str | Path | None = None,
         coords = coords if coords is not None else spec.resolve(spec.coords)
         coords_alignment = spec.coords_alignment
     path = Path(path)
+    if path.is_dir():
+        raise ManifestError(f"'{path}' is a folder, not a manifest file")
     if not path.is_file():
         raise ManifestError(f"manifest file '{path}' does not exist")
     fmt = _sniff(path)
@@ -305,11 +309,24 @@ def clear_loaded_manifests() -> None:
 # --------------------------------------------------------------------------------------------------------
 def _addresses(obj: Idat | str | Path | Sequence[int] | np.ndarray) -> tuple[np.ndarray, str]:
     if isinstance(obj, Idat):
-        return np.unique(np.asarray(obj.illumina_ids, dtype=np.int64)), f"'{obj.path}'" if obj.path else "IDAT"
+        return sorted_unique(np.asarray(obj.illumina_ids, dtype=np.int64)), f"'{obj.path}'" if obj.path else "IDAT"
     if isinstance(obj, (str, Path)):
         idat = read_idat(obj)
-        return np.unique(np.asarray(idat.illumina_ids, dtype=np.int64)), f"'{obj}'"
-    return np.unique(np.asarray(obj, dtype=np.int64)), "address set"
+        return sorted_unique(np.asarray(idat.illumina_ids, dtype=np.int64)), f"'{obj}'"
+    return sorted_unique(np.asarray(obj, dtype=np.int64)), "address set"
+
+
+def _address_sets(manifest: Manifest) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique probe addresses and all addresses (probes + controls), memoised in ``manifest.extra``."""
+    memo = manifest.extra.get("_address_sets") if isinstance(manifest.extra, dict) else None
+    if memo is None:
+        p = manifest.probes
+        probe = sorted_unique(np.concatenate([p["address_u"].to_numpy(np.int64),
+                                              p["address_m"].to_numpy(np.int64)]))
+        memo = (probe[probe >= 0], manifest.addresses)
+        if isinstance(manifest.extra, dict):
+            manifest.extra["_address_sets"] = memo
+    return memo
 
 
 def address_overlap(manifest: Manifest, addresses: np.ndarray) -> tuple[float, float]:
@@ -318,15 +335,12 @@ def address_overlap(manifest: Manifest, addresses: np.ndarray) -> tuple[float, f
     ``coverage``: fraction of the manifest's probe addresses present in ``addresses``; ``explained``:
     fraction of ``addresses`` that are probe or control addresses of the manifest.
     """
-    ids = np.unique(np.asarray(addresses, dtype=np.int64))
-    p = manifest.probes
-    probe_addr = np.unique(np.concatenate([p["address_u"].to_numpy(np.int64),
-                                           p["address_m"].to_numpy(np.int64)]))
-    probe_addr = probe_addr[probe_addr >= 0]
+    ids = sorted_unique(np.asarray(addresses, dtype=np.int64))
+    probe_addr, all_addr = _address_sets(manifest)
     if len(probe_addr) == 0 or len(ids) == 0:
         return 0.0, 0.0
-    coverage = float(np.isin(probe_addr, ids, assume_unique=True).mean())
-    explained = float(np.isin(ids, manifest.addresses, assume_unique=True).mean())
+    coverage = float(member_of(probe_addr, ids).mean())
+    explained = float(member_of(ids, all_addr).mean())
     return coverage, explained
 
 
@@ -402,13 +416,14 @@ def collapse_replicates(df: pd.DataFrame, manifest: Manifest | None = None, *,
         looked = mapping.reindex(ids.to_numpy()).to_numpy(dtype=object)
         found = pd.notna(looked)
         cpg = np.where(found, looked, cpg)
-    if not pd.Series(cpg).duplicated().any():
+    codes, uniq = pd.factorize(cpg)  # first-occurrence order
+    if len(uniq) == len(cpg):
         out = df.copy()
         out.index = pd.Index(cpg, name="cpg_id")
         return out
-    grouped = df.groupby(cpg, sort=False)
+    grouped = df.groupby(codes, sort=True)  # codes ascend in first-occurrence order
     out = grouped.mean() if method == "mean" else grouped.first()
-    out = out.astype(df.dtypes.to_dict(), copy=False) if all(
-        np.issubdtype(t, np.floating) for t in df.dtypes) else out
-    out.index.name = "cpg_id"
+    if all(np.issubdtype(t, np.floating) for t in df.dtypes):
+        out = out.astype(df.dtypes.to_dict(), copy=False)
+    out.index = pd.Index(np.asarray(uniq, dtype=object), name="cpg_id")
     return out

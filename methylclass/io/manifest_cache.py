@@ -32,12 +32,12 @@ from ..paths import cache_dir
 from .manifest_types import CONTROL_COLUMNS, PROBE_COLUMNS, Manifest
 
 #: bump when a loader's output changes for the same input files (invalidates every cache entry)
-LOADER_VERSION = 3
+LOADER_VERSION = 4
 
 _DICT_COLUMNS = ("design", "channel", "chrom")
 
 
-def file_sha256(path: str | Path) -> str:
+def file_sha256(path: str | Path, *, what: str = "manifest file") -> str:
     """sha256 hex digest of a file's bytes; :class:`ManifestError` naming the file when it cannot be read."""
     path = Path(path)
     h = hashlib.sha256()
@@ -46,9 +46,9 @@ def file_sha256(path: str | Path) -> str:
             for chunk in iter(lambda: fh.read(1 << 22), b""):
                 h.update(chunk)
     except FileNotFoundError:
-        raise ManifestError(f"manifest file '{path}' does not exist") from None
+        raise ManifestError(f"{what} '{path}' does not exist") from None
     except OSError as exc:
-        raise ManifestError(f"manifest file '{path}' cannot be read: {exc}") from None
+        raise ManifestError(f"{what} '{path}' cannot be read: {exc}") from None
     return h.hexdigest()
 
 
@@ -58,7 +58,8 @@ def manifest_key(sources: dict[str, Path | None], params: dict) -> tuple[str, di
     Returns ``(key, {role: sha256})``. The key is also the manifest's content identity
     (:attr:`Manifest.sha256`).
     """
-    shas = {role: file_sha256(p) for role, p in sources.items() if p is not None}
+    shas = {role: file_sha256(p, what="manifest file" if role == "probes" else f"{role} file")
+            for role, p in sources.items() if p is not None}
     payload = json.dumps({"loader": LOADER_VERSION, "files": shas, "params": params}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest(), shas
 
@@ -101,12 +102,13 @@ def _assemble(arrays: dict[str, np.ndarray], columns: tuple[str, ...]) -> pd.Dat
 
 def store_cached(key: str, manifest: Manifest) -> Path | None:
     """Write ``manifest`` under ``key`` atomically; returns the entry folder (``None`` if writing failed)."""
-    root = _root()
-    final = root / key
-    if final.is_dir():
-        return final
-    tmp = root / f".tmp-{key[:16]}-{uuid.uuid4().hex[:8]}"
+    root = tmp = None
     try:
+        root = _root()
+        final = root / key
+        if final.is_dir():
+            return final
+        tmp = root / f".tmp-{key[:16]}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         probes = manifest.probes
         same_cpg = bool((probes["cpg_id"].to_numpy() == probes["probe_id"].to_numpy()).all())
@@ -126,7 +128,8 @@ def store_cached(key: str, manifest: Manifest) -> Path | None:
             shutil.rmtree(tmp, ignore_errors=True)
         return final
     except (OSError, pa.ArrowException, TypeError, ValueError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         warnings.warn(f"could not cache manifest {manifest.array} in '{root}': {exc}", RuntimeWarning,
                       stacklevel=2)
         return None
@@ -134,8 +137,11 @@ def store_cached(key: str, manifest: Manifest) -> Path | None:
 
 def load_cached(key: str, *, source: Path | None = None) -> Manifest | None:
     """The manifest stored under ``key``, or ``None`` when absent or damaged (a damaged entry is removed)."""
-    entry = _root() / key
-    if not entry.is_dir():
+    try:
+        entry = _root() / key
+        if not entry.is_dir():
+            return None
+    except OSError:  # the cache folder cannot be created: work without it
         return None
     try:
         meta = json.loads((entry / "meta.json").read_text())

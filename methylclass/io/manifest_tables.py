@@ -11,7 +11,8 @@ Each loader reads its own file layout and hands the raw columns to :func:`build_
 * rows that contradict themselves (a Type I probe without a second address or without a colour channel, a
   Type II probe with a second address) are dropped and reported, because mapping them would read the wrong
   bead or the wrong channel;
-* control types are upper-cased with single spaces (``Bisulfite Conversion I`` → ``BISULFITE CONVERSION I``).
+* control types are upper-cased with single spaces (``Bisulfite Conversion I`` and ``BISULFITE_CONVERSION_I``
+  → ``BISULFITE CONVERSION I``; ``NORM_A`` … keep their underscore).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import ManifestError
 from .manifest_types import CONTROL_COLUMNS, PROBE_COLUMNS
@@ -29,6 +32,7 @@ from .manifest_types import CONTROL_COLUMNS, PROBE_COLUMNS
 #: digit + replicate number, e.g. ``cg00000029_TC21`` → CpG ``cg00000029``
 REPLICATE_SUFFIX = re.compile(r"_(?:TC|BC|TO|BO)\d+$")
 
+_NORM_TYPE = re.compile(r"NORM_[ACGTU]")
 _CANONICAL = {str(i) for i in range(1, 23)} | {"X", "Y", "M"}
 _BUILD_ALIASES = {
     "hg19": "hg19", "grch37": "hg19", "37": "hg19", "37.1": "hg19", "b37": "hg19",
@@ -47,6 +51,28 @@ def normalize_build(build: object, *, source: str = "") -> str:
     return _BUILD_ALIASES[key]
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array via one sort.
+
+    numpy 2.4's plain ``np.unique`` switched to a hash path that takes ~1 s for 10⁶ int64 addresses
+    (``np.sort`` takes ~20 ms), and ``np.isin`` on non-unique input calls it; address sets go through this
+    and :func:`member_of` instead.
+    """
+    a = np.sort(np.asarray(values).ravel(), kind="stable")
+    if len(a) < 2:
+        return a
+    return a[np.concatenate(([True], a[1:] != a[:-1]))]
+
+
+def member_of(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Boolean mask: which ``values`` occur in ``sorted_set`` (ascending, e.g. from :func:`sorted_unique`)."""
+    values = np.asarray(values)
+    if len(sorted_set) == 0:
+        return np.zeros(values.shape, dtype=bool)
+    pos = np.clip(np.searchsorted(sorted_set, values), 0, len(sorted_set) - 1)
+    return sorted_set[pos] == values
+
+
 def map_unique(values: pd.Series | np.ndarray, func) -> np.ndarray:
     """Apply ``func`` (str → str) to each *distinct* value and broadcast back (object array).
 
@@ -59,11 +85,17 @@ def map_unique(values: pd.Series | np.ndarray, func) -> np.ndarray:
 
 
 def strip_replicate_suffix(probe_ids: pd.Series) -> pd.Series:
-    """CpG ids: probe ids without their EPICv2-style replicate suffix (``_TC21``, ``_BC11``, ``_TO21``…)."""
+    """CpG ids: probe ids without their EPICv2-style replicate suffix (``_TC21``, ``_BC11``, ``_TO21``…).
+
+    Uses Arrow's RE2 kernel (3× faster than ``Series.str.replace`` on the 936k EPICv2 ids).
+    """
     ids = pd.Series(probe_ids, copy=False).astype(str)
-    if "_" not in "".join(ids.to_numpy(dtype=object)):  # one C-level pass; most arrays have no suffixes
+    values = ids.to_numpy(dtype=object)
+    if "_" not in "".join(values):  # one C-level pass; most arrays have no suffixes
         return ids
-    return ids.str.replace(REPLICATE_SUFFIX, "", regex=True)
+    arr = pc.replace_substring_regex(pa.array(values, type=pa.string()), pattern=REPLICATE_SUFFIX.pattern,
+                                     replacement="")
+    return pd.Series(arr.to_numpy(zero_copy_only=False), index=ids.index, name=ids.name)
 
 
 def _chrom(u: str) -> str:
@@ -132,9 +164,15 @@ def normalize_channel(values: pd.Series) -> np.ndarray:
     return map_unique(values, _channel)
 
 
+def _control_type(u: str) -> str:
+    t = " ".join(u.upper().split())
+    return t if _NORM_TYPE.fullmatch(t) else t.replace("_", " ")
+
+
 def normalize_control_type(values: pd.Series) -> np.ndarray:
-    """Control types upper-case with single spaces (``Norm_A`` → ``NORM_A``)."""
-    return map_unique(values, lambda u: " ".join(u.upper().split()))
+    """Control types upper-case with single spaces: ``Norm_A`` → ``NORM_A``, ``Bisulfite Conversion I`` and
+    sesame's ``BISULFITE_CONVERSION_I`` → ``BISULFITE CONVERSION I`` (only ``NORM_x`` keeps its underscore)."""
+    return map_unique(values, _control_type)
 
 
 def build_probe_table(*, probe_id: pd.Series, address_u: np.ndarray, address_m: np.ndarray,
