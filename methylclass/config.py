@@ -58,10 +58,10 @@ SCHEMA: dict[str, Any] = {
     "defaults": {"data": OPT_STR, "cv": OPT_STR, "models": (list,)},
     "experiment": {"name": (str,), "description": (str,), "seed": (int,), "out_dir": (str,),
                    "n_jobs": (int,)},
-    "data": {"name": (str,), "description": (str,), "betas": (str,), "label_column": OPT_STR,
-             "sample_column": OPT_STR, "labels": OPT_STR, "orientation": ["auto", "samples_x_cpgs",
-                                                                         "cpgs_x_samples"],
-             "groups_column": OPT_STR, "producer": OPT_STR},
+    "data": {"name": (str,), "description": (str,), "betas": OPT_STR, "store": OPT_STR,
+             "label_column": OPT_STR, "sample_column": OPT_STR, "labels": OPT_STR,
+             "orientation": ["auto", "samples_x_cpgs", "cpgs_x_samples"], "groups_column": OPT_STR,
+             "feature_blocks": (list, type(None)), "exclude_classes": (list, type(None)), "producer": OPT_STR},
     "cv": {"name": (str,), "description": (str,), "outer": (int,), "inner": (int, type(None)),
            "repeats": (int,), "rare": ["refuse", "merge", "drop"], "rare_label": (str,)},
     "pipeline": ANY,
@@ -221,8 +221,9 @@ def load_config(experiment: str | None = None, *, config_file: str | Path | None
     ``experiment`` names ``conf/experiment/<name>.yaml``; ``config_file`` is any YAML file applied as a
     further delta (a complete config works too); ``overrides`` are ``key.path=value`` strings (YAML
     values, e.g. ``cv.outer=3``, ``defaults.models=[rf,svm]``). Returns a plain dict with sections
-    ``experiment, data, cv, pipeline, models, decision, report, meta``; every model entry carries its fully
-    merged ``pipeline`` options.
+    ``defaults`` (the group choices), ``experiment, data, cv, pipeline, models, decision, report, meta``; every
+    model entry carries its fully merged ``pipeline`` options. The dict saved by :func:`save_config` loads
+    again as ``config_file`` and gives the same run.
     """
     root = conf_dir(conf)
     base_path = root / "base.yaml"
@@ -289,9 +290,10 @@ def load_config(experiment: str | None = None, *, config_file: str | Path | None
     cfg = _interpolate(cfg, _variables(root))
     cfg.setdefault("meta", {})
     cfg["meta"].update({"conf_dir": str(root), "files": files, "overrides": list(overrides),
-                        "defaults": defaults, "unselected_models": sorted(set(ignored))})
+                        "unselected_models": sorted(set(ignored))})
+    cfg["defaults"] = {**defaults, "models": model_names}  # a saved config re-runs as --config FILE
     cfg = resolve_models(cfg, source=" → ".join(s for s, _ in layers))
-    order = ["experiment", "data", "cv", "pipeline", "models", "decision", "report", "meta"]
+    order = ["defaults", "experiment", "data", "cv", "pipeline", "models", "decision", "report", "meta"]
     return {k: cfg[k] for k in order + [k for k in cfg if k not in order] if k in cfg}
 
 

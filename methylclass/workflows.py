@@ -97,28 +97,88 @@ def _read_groups(data: Mapping[str, Any], index: pd.Index) -> pd.Series | None:
     return groups.astype(str)
 
 
+def _read_store(data: Mapping[str, Any], blocks: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Betas of a preprocessing store (+ its CNV feature table) and labels from a file or the sample table."""
+    from .io.betas_table import read_labels
+    from .io.store import Store, load_betas
+
+    store = Store.open(data["store"])
+    X = load_betas(store)
+    for prefix in blocks:
+        if prefix != "cnv_":
+            raise ConfigError(f"data.feature_blocks: a store provides the 'cnv_' block only, not '{prefix}'")
+        from .pp.cnv.features import read_cnv_features
+
+        cnv = read_cnv_features(store.path)
+        X = X.join(cnv.reindex(X.index).astype(np.float32))
+    label_column = data.get("label_column")
+    if data.get("labels"):
+        y = read_labels(data["labels"], data.get("sample_column"), label_column).reindex(X.index)
+    elif label_column:
+        table = store.samples.set_index("sample")
+        if label_column not in table.columns:
+            raise DataError(f"store '{data['store']}': no sample-table column '{label_column}'; columns: "
+                            f"{', '.join(map(str, table.columns))}")
+        y = table[label_column].reindex(X.index).rename(label_column)
+    else:
+        y = None
+    if y is not None and y.isna().any():
+        missing = list(y.index[y.isna()])
+        raise DataError(f"store '{data['store']}': {len(missing)} stored samples have no label: "
+                        f"{', '.join(map(str, missing[:10]))}")
+    return X, None if y is None else y.astype(str)
+
+
+def is_store(path: str | Path) -> bool:
+    """True for a preprocessing store folder (``methylclass preprocess`` output)."""
+    return (Path(path) / "_manifest.json").is_file() and (Path(path) / "betas").is_dir()
+
+
 def load_dataset(data: Mapping[str, Any]) -> Dataset:
-    """Read the labelled table described by a config's ``data`` block (labels required)."""
-    if not data.get("betas"):
-        raise ConfigError("no beta table configured (data.betas / --betas)")
+    """Read the labelled data described by a config's ``data`` block (labels required).
+
+    ``data.betas`` names a beta table (:func:`~methylclass.io.betas_table.read_beta_table`); ``data.store`` a
+    preprocessing store (betas of every stored sample; labels from ``labels`` or a sample-table column such
+    as the sheet's ``Sample_Group``). ``feature_blocks: [cnv_]`` adds the copy-number features (the table's
+    ``cnv_*`` columns, or the store's ``cnv_features.parquet``). ``exclude_classes`` leaves samples of those
+    labels out (e.g. the normal references of a cohort).
+    """
+    if not data.get("betas") and not data.get("store"):
+        raise ConfigError("no input configured: give data.betas (--betas TABLE) or data.store")
     if not data.get("label_column") and not data.get("labels"):
         raise ConfigError("no labels configured: give data.label_column (--label-column) or data.labels "
                           "(--labels FILE)")
-    path = Path(data["betas"])
+    blocks = tuple(data.get("feature_blocks") or ())
+    path = Path(data.get("store") or data["betas"])
     if not path.exists():
         hint = f"; produce it with: {data['producer']}" if data.get("producer") else ""
-        raise DataError(f"beta table '{path}' does not exist{hint}")
-    X, y = read_beta_table(path, label_column=data.get("label_column"), sample_column=data.get("sample_column"),
-                           labels=data.get("labels"), orientation=data.get("orientation", "auto"))
+        raise DataError(f"{'store' if data.get('store') else 'beta table'} '{path}' does not exist{hint}")
+    if data.get("store"):
+        X, y = _read_store(data, blocks)
+    else:
+        X, y = read_beta_table(path, label_column=data.get("label_column"),
+                               sample_column=data.get("sample_column"), labels=data.get("labels"),
+                               orientation=data.get("orientation", "auto"), feature_blocks=blocks)
     assert y is not None
+    excluded = [str(c) for c in (data.get("exclude_classes") or [])]
+    if excluded:
+        keep = ~y.isin(excluded)
+        X, y = X.loc[keep], y.loc[keep]
     groups = _read_groups(data, X.index)
-    return Dataset(X=X, y=y, groups=groups, summary=data_summary(X, y, path))
+    summary = data_summary(X, y, path)
+    summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
+                   n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
+    return Dataset(X=X, y=y, groups=groups, summary=summary)
 
 
 # ------------------------------------------------------------------------------------------------ models
-def pipeline_kwargs(model_cfg: Mapping[str, Any], *, inner: int | None, seed: int) -> dict[str, Any]:
-    """Keyword arguments of ``make_pipeline`` for one resolved model entry."""
+def pipeline_kwargs(model_cfg: Mapping[str, Any], *, inner: int | None, seed: int,
+                    feature_blocks: Sequence[str] = ()) -> dict[str, Any]:
+    """Keyword arguments of ``make_pipeline`` for one resolved model entry (``feature_blocks`` of the data
+    are passed on unless the model's pipeline sets its own)."""
     kw = dict(model_cfg.get("pipeline") or {})
+    if feature_blocks and not kw.get("feature_blocks"):
+        kw["feature_blocks"] = list(feature_blocks)
     if inner is None:
         kw["calibrate"] = None
     else:
@@ -128,12 +188,14 @@ def pipeline_kwargs(model_cfg: Mapping[str, Any], *, inner: int | None, seed: in
     return kw
 
 
-def estimator_factory(model_cfg: Mapping[str, Any], *, inner: int | None, seed: int) -> Callable[[], Any]:
+def estimator_factory(model_cfg: Mapping[str, Any], *, inner: int | None, seed: int,
+                      feature_blocks: Sequence[str] = ()) -> Callable[[], Any]:
     """A picklable zero-argument factory of the model's unfitted pipeline (options checked now)."""
     from .models import make_pipeline
 
     factory = functools.partial(make_pipeline, model_cfg.get("estimator"),
-                                **pipeline_kwargs(model_cfg, inner=inner, seed=seed))
+                                **pipeline_kwargs(model_cfg, inner=inner, seed=seed,
+                                                  feature_blocks=feature_blocks))
     factory()  # ConfigError now rather than inside a worker
     return factory
 
@@ -244,7 +306,9 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     n_bins = int(rep.get("n_bins", 15))
     formats = list(rep.get("formats") or ["png", "svg"])
     inner = cv.get("inner", 3)
-    factories = {name: estimator_factory(m, inner=inner, seed=seed) for name, m in cfg["models"].items()}
+    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())
+    factories = {name: estimator_factory(m, inner=inner, seed=seed, feature_blocks=blocks)
+                 for name, m in cfg["models"].items()}
     ds = dataset or load_dataset(cfg["data"])
     say(f"data: {ds.summary['n_samples']} samples × {ds.summary['n_features']} features, "
         f"{len(ds.summary['class_counts'])} classes ({ds.summary['source']})")
@@ -346,3 +410,120 @@ def scalar_table(metrics: pd.DataFrame, keys: Sequence[str] = ("balanced_accurac
     """Plain-text table of the main metrics (models as rows) for terminals and logs."""
     cols = [k for k in keys if k in metrics.columns]
     return metrics[cols].to_string(float_format=lambda v: f"{v:.4f}")
+
+
+# ------------------------------------------------------------------------------------------------ train / predict
+@dataclass
+class TrainedModel:
+    """Result of :func:`train`: the bundle folder and the cross-validated metrics stored in its card."""
+
+    path: Path
+    classes: list[str]
+    metrics: dict[str, Any] | None
+    components: list[str]
+    wall_seconds: float
+
+
+def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, dataset: Dataset | None = None,
+          conformal: str | None = "split", conformal_folds: int | None = None, ood_k: int = 5,
+          overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None) -> TrainedModel:
+    """Fit one configured model on every labelled row and save it as a model bundle in ``out``.
+
+    Besides the fitted pipeline the bundle holds (when the classes are large enough for
+    ``conformal_folds``-fold CV, default ``cfg["cv"]["outer"]``):
+
+    * ``conformal``: a :class:`~methylclass.models.ConformalClassifier` (``conformal`` = ``"split"`` or
+      ``"class_conditional"``) fitted on *out-of-fold* calibrated probabilities of the same pipeline, so the
+      calibration scores come from samples the scoring model did not see;
+    * the card's ``metrics``: those out-of-fold metrics (an honest estimate shipped with the model);
+    * ``ood``: a :class:`~methylclass.models.KNNDistanceOOD` on the model's selected features (flags samples
+      unlike every training class, e.g. a tumour type absent from training).
+    """
+    from .models import ConformalClassifier, KNNDistanceOOD, hash_training_data, save_bundle
+    from .tl.cv import min_class_size, nested_cv
+
+    say = echo or (lambda msg: log.info(msg))
+    t0 = time.perf_counter()
+    cfg = copy.deepcopy(dict(cfg))
+    models = cfg["models"]
+    name = model or (next(iter(models)) if len(models) == 1 else None)
+    if name is None or name not in models:
+        raise ConfigError(f"train needs one model; configured: {', '.join(models)}")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"output folder '{out}' already exists (use --overwrite to replace a model bundle)")
+    cv = cfg.get("cv") or {}
+    seed = int((cfg.get("experiment") or {}).get("seed", 0))
+    inner = cv.get("inner", 3)
+    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())
+    factory = estimator_factory(models[name], inner=inner, seed=seed, feature_blocks=blocks)
+    ds = dataset or load_dataset(cfg["data"])
+    X, y = ds.X, ds.y
+    say(f"training {name} on {len(X)} samples × {X.shape[1]} features, {y.nunique()} classes")
+    est = factory().fit(X, y)
+    components: dict[str, Any] = {}
+    metrics = None
+    folds = int(conformal_folds or cv.get("outer", 5))
+    small = {k: int(v) for k, v in y.value_counts().items() if v < min_class_size(folds, inner)}
+    if conformal and small:
+        say(f"no conformal sets / CV metrics: classes too small for {folds}-fold CV: "
+            + ", ".join(f"{k} (n={v})" for k, v in small.items()))
+    elif conformal:
+        say(f"{folds}-fold cross-validation for the conformal calibration and the card's metrics")
+        res = nested_cv(X, y, factory, outer=folds, inner=inner, seed=seed,
+                        n_jobs=int((cfg.get("experiment") or {}).get("n_jobs", 2)), groups=ds.groups,
+                        progress=progress, desc=f"{name} CV")
+        threshold = float((cfg.get("decision") or {}).get("threshold", 0.9))
+        metrics = res.evaluate(threshold=threshold).scalars
+        cls = [str(c) for c in est.classes_]
+        components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
+    if hasattr(est, "transform_selected"):
+        components["ood"] = KNNDistanceOOD(k=ood_k).fit(est.transform_selected(X))
+    card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": cfg.get("decision") or {},
+                   "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
+                   "experiment": cfg.get("experiment") or {}}
+    save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],
+                training_hash=hash_training_data(X, y), metrics=metrics, config=card_config,
+                components=components, overwrite=overwrite)
+    wall = time.perf_counter() - t0
+    say(f"model bundle written to {out} ({wall:.1f} s)")
+    return TrainedModel(path=out, classes=[str(c) for c in est.classes_], metrics=metrics,
+                        components=sorted(components), wall_seconds=wall)
+
+
+def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | None = None, *,
+                  threshold: float | None = None, class_thresholds: Mapping[str, float] | None = None,
+                  alpha: float | None = None, ood_alpha: float = 0.01, sample_column: str | None = None,
+                  orientation: str = "auto", label_column: str | None = None,
+                  labels: str | Path | None = None) -> pd.DataFrame:
+    """Apply the model bundle in ``model_dir`` to the beta table (or preprocessing store) ``betas``; write
+    ``out`` (CSV) if given.
+
+    Columns: ``sample, prediction`` (a class or ``no_match``), ``score`` (calibrated probability of the best
+    class), ``proba_<class>`` per class; with the bundle's components also ``prediction_set`` (conformal set
+    at level ``1 − alpha``, classes joined by ``|``), ``ood_pvalue`` and ``ood`` (True forces ``no_match``).
+    ``threshold`` defaults to the one the model was trained with (card), else 0.9; ``alpha`` to 0.1. With
+    ``label_column``/``labels`` the true label is added as column ``label``.
+    """
+    from .models import load_bundle
+
+    bundle = load_bundle(model_dir)
+    blocks = tuple(((bundle.card.get("config") or {}).get("data") or {}).get("feature_blocks") or ())
+    if is_store(betas):
+        X, y = _read_store({"store": str(betas), "labels": labels, "label_column": label_column,
+                            "sample_column": sample_column}, blocks)
+        if label_column is None and labels is None:
+            y = None
+    else:
+        X, y = read_beta_table(betas, label_column=label_column, sample_column=sample_column, labels=labels,
+                               orientation=orientation, feature_blocks=blocks)
+    decision = ((bundle.card.get("config") or {}).get("decision") or {})
+    thr = float(threshold if threshold is not None else decision.get("threshold", 0.9))
+    per_class = class_thresholds if class_thresholds is not None else decision.get("class_thresholds")
+    pred = bundle.predict(X, threshold=thr, per_class=per_class or None,
+                          alpha=0.1 if alpha is None else float(alpha), ood_alpha=ood_alpha)
+    if y is not None:
+        pred.insert(1, "label", y.to_numpy())
+    if out is not None:
+        _atomic_csv(pred, Path(out), index=False)
+    return pred

@@ -17,6 +17,7 @@ import io
 import logging
 import pickle
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +47,13 @@ def is_cpg_id(values: pd.Index | pd.Series | np.ndarray) -> np.ndarray:
     """Boolean mask of ids that look like Illumina probe ids (``cg…``, ``ch.…``, ``rs…``, EPICv2 suffixes)."""
     s = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
     return s.str.match(CPG_ID.pattern).to_numpy(dtype=bool)
+
+
+def _in_blocks(columns, prefixes: tuple[str, ...]) -> np.ndarray:
+    """Mask of column names starting with one of the feature-block prefixes."""
+    if not prefixes:
+        return np.zeros(len(columns), dtype=bool)
+    return np.asarray(pd.Index(columns).astype(str).str.startswith(prefixes), dtype=bool)
 
 
 def _listing(items, limit: int = _MAX_LISTED) -> str:
@@ -179,7 +187,7 @@ def _read_geo_series_matrix(path: Path, *, label_key: str | None, sample_key: st
             k, v = cell.split(":", 1)
             chars.setdefault(k.strip().lower(), [None] * len(accessions))[i] = v.strip()
     if sample_key is not None:
-        ids = fields.get(sample_key.lower().removeprefix("!sample_"))
+        ids = fields.get(_geo_key(sample_key))
         if ids is None:
             raise DataError(f"'{path}': no !Sample_{sample_key} line to take sample ids from; available: "
                             f"{_listing(sorted(fields))}")
@@ -188,7 +196,7 @@ def _read_geo_series_matrix(path: Path, *, label_key: str | None, sample_key: st
         accessions = ids
     labels = None
     if label_key is not None:
-        k = label_key.lower().removeprefix("!sample_")
+        k = _geo_key(label_key)
         if k in chars:
             values = chars[k]
         elif k in fields:
@@ -199,6 +207,11 @@ def _read_geo_series_matrix(path: Path, *, label_key: str | None, sample_key: st
                             f"(found: {_listing(sorted(fields))})")
         labels = pd.Series(values, index=pd.Index(accessions, name="sample"), name=label_key)
     return table, labels
+
+
+def _geo_key(key: str) -> str:
+    """``"!Sample_title"``, ``"Sample_title"`` and ``"title"`` all name the ``title`` field."""
+    return key.strip().lower().removeprefix("!").removeprefix("sample_")
 
 
 def _is_geo(path: Path) -> bool:
@@ -215,8 +228,8 @@ def _load_any(path: Path) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- shaping
-def _id_column(df: pd.DataFrame, sample_column: str | None, path: Path) -> str | None:
-    if sample_column is not None:
+def _id_column(df: pd.DataFrame, sample_column: str | None, path: Path, has_label_file: bool) -> str | None:
+    if sample_column is not None and not (has_label_file and sample_column not in df.columns):
         if sample_column not in df.columns:
             raise DataError(f"'{path}' has no sample-id column '{sample_column}'; columns include: "
                             f"{_listing(df.columns)}")
@@ -288,8 +301,10 @@ def _check_unique(index: pd.Index, path: Path, what: str) -> None:
         raise DataError(f"'{path}': {len(dup)} duplicate {what} id(s): {_listing(dup)}")
 
 
-def _read_label_file(labels: str | Path, sample_column: str | None, label_column: str | None
-                     ) -> pd.Series:
+def read_labels(labels: str | Path, sample_column: str | None = None, label_column: str | None = None
+                ) -> pd.Series:
+    """Labels from a label file (CSV/TSV/Parquet): Series indexed by sample id (``sample_column`` or the
+    first column), values from ``label_column`` (or the second of two columns)."""
     lpath = Path(labels)
     if not lpath.is_file():
         raise DataError(f"label file '{lpath}' does not exist")
@@ -324,8 +339,8 @@ def _finish_labels(y: pd.Series, X: pd.DataFrame, path: Path, source: str) -> pd
 
 # ---------------------------------------------------------------------------------------------- public API
 def read_beta_table(path: str | Path, *, label_column: str | None = None, sample_column: str | None = None,
-                    labels: str | Path | None = None, orientation: Orientation = "auto"
-                    ) -> tuple[pd.DataFrame, pd.Series | None]:
+                    labels: str | Path | None = None, orientation: Orientation = "auto",
+                    feature_blocks: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.Series | None]:
     """Read a beta-value table into ``(X, y)``.
 
     Parameters
@@ -338,13 +353,18 @@ def read_beta_table(path: str | Path, *, label_column: str | None = None, sample
         ``!Sample_characteristics_ch1`` key (e.g. ``"subgroup"``) or a ``!Sample_`` field (``"title"``);
         for CpGs × samples tables a row with that id. ``None`` → ``y`` is ``None`` (prediction).
     sample_column
-        Column holding sample ids (default: the first column when it is not numeric). For a GEO series
-        matrix, the ``!Sample_`` field to use as ids (default ``geo_accession``).
+        Column holding sample ids (default: the first column when it is not numeric). With a label file it
+        names the label file's id column (and the table's, if the table has it). For a GEO series matrix,
+        the ``!Sample_`` field to use as ids (default ``geo_accession``).
     labels
-        A separate label file (CSV / TSV / Parquet) with a sample-id column and a label column.
+        A separate label file (CSV / TSV / Parquet) with a sample-id column (``sample_column`` or its first
+        column) and a label column (``label_column``, or the second of two columns).
     orientation
         ``"auto"`` (CpG-like ids such as ``cg00000029``/``ch.1.…``/``rs…`` decide), ``"samples_x_cpgs"`` or
         ``"cpgs_x_samples"``.
+    feature_blocks
+        Prefixes of non-beta feature columns to keep (e.g. ``("cnv_",)`` for copy-number features); they are
+        numeric but exempt from the [0, 1] check. Other non-CpG columns are set aside in ``"auto"`` mode.
 
     Returns
     -------
@@ -360,6 +380,7 @@ def read_beta_table(path: str | Path, *, label_column: str | None = None, sample
         samples without a label.
     """
     path = Path(path)
+    prefixes = tuple(feature_blocks or ())
     if orientation not in ORIENTATIONS:
         raise DataError(f"orientation must be one of {', '.join(ORIENTATIONS)}, not {orientation!r}")
     if not path.exists():
@@ -380,7 +401,7 @@ def read_beta_table(path: str | Path, *, label_column: str | None = None, sample
         raise DataError(f"'{path}' is empty: {raw.shape[0]} rows × {raw.shape[1]} columns")
     raw.columns = [str(c).strip() for c in raw.columns]
 
-    id_col = "ID_REF" if is_geo else _id_column(raw, sample_column, path)
+    id_col = "ID_REF" if is_geo else _id_column(raw, sample_column, path, labels is not None)
     orient = _orient(raw, id_col, orientation, label_column, path)
     dropped: list[str] = []
     y: pd.Series | None = None
@@ -399,7 +420,7 @@ def read_beta_table(path: str | Path, *, label_column: str | None = None, sample
             y = pd.Series(body[label_column].to_numpy(), index=pd.Index(ids, name="sample"), name=label_column)
             body = body.drop(columns=[label_column])
         if orientation == "auto":  # keep probe columns; metadata columns (age, sex, batch…) are set aside
-            keep = is_cpg_id(pd.Index(body.columns))
+            keep = is_cpg_id(pd.Index(body.columns)) | _in_blocks(body.columns, prefixes)
             dropped = [str(c) for c in body.columns[~keep]]
             body = body.loc[:, keep]
         body.index = pd.Index(ids, name="sample")
@@ -429,11 +450,18 @@ def read_beta_table(path: str | Path, *, label_column: str | None = None, sample
     X.columns = pd.Index(X.columns.astype(str), name="cpg")
     _check_unique(X.index, path, "sample")
     _check_unique(X.columns, path, "CpG")
-    _check_range(X, path)
-    X = X.clip(0.0, 1.0)  # float round-off (1.0000001) only: the range was checked above
+    block = _in_blocks(X.columns, prefixes)
+    if block.all():
+        raise DataError(f"'{path}' holds only {'/'.join(prefixes)} feature columns and no beta values")
+    betas = X.loc[:, ~block] if block.any() else X
+    _check_range(betas, path)
+    if block.any():
+        X.loc[:, ~block] = betas.clip(0.0, 1.0)
+    else:
+        X = X.clip(0.0, 1.0)  # float round-off (1.0000001) only: the range was checked above
 
     if labels is not None:
-        y = _finish_labels(_read_label_file(labels, sample_column, label_column), X, path,
+        y = _finish_labels(read_labels(labels, sample_column, label_column), X, path,
                            f"label file '{labels}'")
     elif y is not None:
         y = _finish_labels(y, X, path, f"column '{label_column}'")

@@ -30,11 +30,12 @@ def new_figure(width: float, height: float, *, dpi: int = 110) -> Figure:
 def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Write ``fig`` as ``<stem>.<fmt>`` for each format (temp file + rename: never half-written)."""
     stem = Path(stem)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ConfigError(f"unknown figure format(s) {bad}; choose from {', '.join(FORMATS)}")
     stem.parent.mkdir(parents=True, exist_ok=True)
     out = []
     for fmt in formats:
-        if fmt not in FORMATS:
-            raise ConfigError(f"unknown figure format {fmt!r}; choose from {', '.join(FORMATS)}")
         target = stem.with_name(f"{stem.name}.{fmt}")
         atomic_write(target, lambda fh, fmt=fmt: fig.savefig(fh, format=fmt), binary=True)
         out.append(target)

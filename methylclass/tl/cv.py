@@ -164,7 +164,7 @@ class CVResult:
 
 def _build(make_estimator: Callable[..., Any] | Any, inner: int | None) -> Any:
     """One unfitted estimator from a factory (or a template estimator), with ``inner_cv`` set if it has one."""
-    if hasattr(make_estimator, "fit"):
+    if hasattr(make_estimator, "fit") and not isinstance(make_estimator, type):
         est = clone(make_estimator)
     else:
         try:
