@@ -87,10 +87,15 @@ class ChannelIndex:
 
 
 def channel_index(manifest: Manifest) -> ChannelIndex:
-    """Return the (cached) :class:`ChannelIndex` of ``manifest``."""
+    """Return the :class:`ChannelIndex` of ``manifest``, cached in ``manifest.extra``.
+
+    The cache is tied to the very ``probes`` and ``controls`` objects it was computed from (manifests derived
+    with ``dataclasses.replace`` share ``extra`` but get their own index); tables must not be edited in place.
+    """
     cached = manifest.extra.get("_pp_channel_index")
-    if isinstance(cached, ChannelIndex) and len(cached.meth_green) == manifest.n_probes:
-        return cached
+    if (isinstance(cached, tuple) and len(cached) == 3 and cached[0] is manifest.probes
+            and cached[1] is manifest.controls):
+        return cached[2]
     p = manifest.probes
     design = p["design"].to_numpy()
     chan = p["channel"].to_numpy()
@@ -105,7 +110,7 @@ def channel_index(manifest: Manifest) -> ChannelIndex:
         meth_green=grn_mask | t2_mask, unmeth_green=grn_mask, ctrl_types=ctrl_types,
         chrx=np.flatnonzero(chrom == "X"), chry=np.flatnonzero(chrom == "Y"),
     )
-    manifest.extra["_pp_channel_index"] = idx
+    manifest.extra["_pp_channel_index"] = (manifest.probes, manifest.controls, idx)
     return idx
 
 
@@ -312,7 +317,11 @@ def illumina_background(raw: RawSignals, *, rank: int | None = None) -> tuple[fl
                 else max(1, int(np.ceil(0.05 * neg.size))))
     grn = raw.controls["grn"].to_numpy(np.float64)[neg]
     red = raw.controls["red"].to_numpy(np.float64)[neg]
-    return _nth_smallest(grn, rank), _nth_smallest(red, rank)
+    bg_g, bg_r = _nth_smallest(grn, rank), _nth_smallest(red, rank)
+    if not (np.isfinite(bg_g) and np.isfinite(bg_r)):
+        raise DataError(f"sample '{raw.sample}': the IDATs contain none of the NEGATIVE control addresses, which "
+                        "the Illumina background correction needs")
+    return bg_g, bg_r
 
 
 def subtract_background(raw: RawSignals, green: float, red: float) -> RawSignals:

@@ -156,3 +156,25 @@ def test_subtract_background_clips_at_zero(pp_tiny):
     np.testing.assert_array_equal(out.meth, [70, 30])
     np.testing.assert_array_equal(out.unmeth, [0, 10])
     np.testing.assert_array_equal(out.oob_meth[1:], [10])  # Type I Red oob is green
+
+
+def test_illumina_background_without_negative_addresses(pp_tiny):
+    """Negative controls in the manifest but absent from the IDATs (NaN): a DataError naming the sample rather
+    than silently all-NaN betas."""
+    man = pp_tiny.manifest(["II"], [""], controls=_neg_controls(5))
+    raw = pp_tiny.raw(man, [1], [1], ctrl_grn=[np.nan] * 5, ctrl_red=[np.nan] * 5, sample="S-3")
+    with pytest.raises(DataError, match="'S-3'.*NEGATIVE"):
+        bg.illumina_background(raw)
+
+
+def test_channel_index_cache_follows_the_probe_table(pp_tiny):
+    """Manifests derived with dataclasses.replace share ``extra``: the cached index must belong to the probe
+    table in hand, never to the one it was first computed for (same length, different designs here)."""
+    from dataclasses import replace
+    man = pp_tiny.manifest(["II", "I", "I"], ["", "Red", "Grn"])
+    first = bg.channel_index(man)
+    flipped = replace(man, probes=man.probes.iloc[::-1].reset_index(drop=True))
+    second = bg.channel_index(flipped)
+    np.testing.assert_array_equal(first.t2, [0])
+    np.testing.assert_array_equal(second.t2, [2])
+    assert bg.channel_index(man) is not second and bg.channel_index(man).t2.tolist() == [0]
