@@ -142,7 +142,7 @@ def _as_counts(y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
     """Median of values ``v`` (sorted ascending) with integer multiplicities ``w`` (R ``median`` semantics)."""
     cw = np.cumsum(w)
-    n = int(round(cw[-1]))
+    n = round(float(cw[-1]))
     lo = v[np.searchsorted(cw, (n - 1) // 2 + 1)]
     hi = v[np.searchsorted(cw, n // 2 + 1)]
     return float((lo + hi) / 2.0)

@@ -20,13 +20,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from synth450k import GREEN_NPZ, synth_pair  # noqa: E402
+from synth450k import GREEN_NPZ, synth_pair
 
-from methylclass.io.manifest import load_manifest  # noqa: E402
-from methylclass.io.raw_types import raw_signals_from_idats  # noqa: E402
-from methylclass.paths import data_dir  # noqa: E402
-from methylclass.pp import background, detection, dyebias, qc  # noqa: E402
-from methylclass.pp.normalize import normalize  # noqa: E402
+from methylclass.io.manifest import load_manifest
+from methylclass.io.raw_types import raw_signals_from_idats
+from methylclass.paths import data_dir
+from methylclass.pp import background, detection, dyebias, qc
+from methylclass.pp.normalize import normalize
 
 
 def best(fn, repeat: int) -> dict:

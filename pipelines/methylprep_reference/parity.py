@@ -32,14 +32,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from synth450k import write_pairs  # noqa: E402
+from synth450k import write_pairs
 
-from methylclass.io.idat import read_idat  # noqa: E402
-from methylclass.io.manifest import load_manifest  # noqa: E402
-from methylclass.io.methylprep import read_methylprep, write_methylprep_manifest  # noqa: E402
-from methylclass.io.raw_types import raw_signals_from_idats  # noqa: E402
-from methylclass.paths import data_dir  # noqa: E402
-from methylclass.pp.normalize import normalize  # noqa: E402
+from methylclass.io.idat import read_idat
+from methylclass.io.manifest import load_manifest
+from methylclass.io.methylprep import read_methylprep, write_methylprep_manifest
+from methylclass.io.raw_types import raw_signals_from_idats
+from methylclass.paths import data_dir
+from methylclass.pp.normalize import normalize
 
 MIN_R = 0.9999
 MAX_ABS_DELTA = 0.01
@@ -101,7 +101,7 @@ def compare(ours: dict[str, pd.DataFrame], ref_dir: Path) -> dict[str, dict]:
             raise RuntimeError(f"methylprep output lacks sample {name} (has {list(ref_beta.columns)})")
         probes = ref_beta.index.intersection(df.index)
         result[name] = {
-            "probes_compared": int(len(probes)),
+            "probes_compared": len(probes),
             "beta": _stats(df.loc[probes, "beta"].to_numpy(), ref_beta.loc[probes, name].to_numpy()),
             "noob_meth": _stats(df.loc[probes, "meth"].to_numpy(), ref_m.loc[probes, name].to_numpy()),
             "noob_unmeth": _stats(df.loc[probes, "unmeth"].to_numpy(), ref_u.loc[probes, name].to_numpy()),

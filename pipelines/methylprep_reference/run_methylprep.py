@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     warnings.simplefilter("ignore")
-    import methylprep  # noqa: PLC0415 - imported late so --help works without it
+    import methylprep
 
     work = args.out / "work"
     if work.exists():

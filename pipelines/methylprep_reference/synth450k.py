@@ -111,7 +111,7 @@ def synth_pair(manifest: Manifest, green_npz: Path, *, barcode: str, position: s
 
     # Type II: unmethylated red signal from the real green methylated signal
     t2 = design == "II"
-    i_u, ok = pos(au[t2])
+    i_u, _ = pos(au[t2])
     g = g_mean[i_u]
     total = rng.lognormal(np.log(7000.0), 0.45, g.size)
     red[i_u] = np.maximum(total - g, 0.0) * dye + _red_background(rng, g.size)

@@ -89,7 +89,7 @@ def test_negative_control_p_matches_normal_model(pp_tiny):
     man = pp_tiny.manifest(["I", "I", "II"], ["Red", "Grn", ""], controls=ctrl)
     raw = pp_tiny.raw(man, meth=[600, 400, 350], unmeth=[500, 300, 700], ctrl_grn=neg_g, ctrl_red=neg_r)
     neg_g, neg_r = neg_g.astype(np.float32).astype(float), neg_r.astype(np.float32).astype(float)
-    mad = lambda v: 1.4826 * np.median(np.abs(v - np.median(v)))  # noqa: E731
+    mad = lambda v: 1.4826 * np.median(np.abs(v - np.median(v)))
     mg, mr, sg, sr = np.median(neg_g), np.median(neg_r), mad(neg_g), mad(neg_r)
     expected = [norm.sf(1100, 2 * mr, 2 * sr), norm.sf(700, 2 * mg, 2 * sg), norm.sf(1050, mr + mg, sr + sg)]
     np.testing.assert_allclose(detection.negative_control_p(raw), expected, rtol=1e-5)
