@@ -46,6 +46,14 @@ def infer_format(path: str | Path) -> str:
     raise ConfigError(f"cannot tell the export format of '{path}'; use --format {'|'.join(FORMATS)}")
 
 
+def _quote(name: object, sep: str) -> str:
+    """A CSV field for a name (RFC 4180): quoted when it holds the separator, a quote or a line break."""
+    text = str(name)
+    if sep in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def _format_block(block: np.ndarray, sep: str, first: Sequence[str]) -> memoryview:
     """UTF-8 text of a float32 block, one line per row: ``first[i]`` then the row's values, ``sep``-separated.
 
@@ -56,7 +64,7 @@ def _format_block(block: np.ndarray, sep: str, first: Sequence[str]) -> memoryvi
         return memoryview(b"")
     flat = pa.array(np.ascontiguousarray(block, dtype=np.float32).ravel())
     text = pc.if_else(pc.is_nan(flat), pa.scalar("", pa.large_string()), pc.cast(flat, pa.large_string()))
-    heads = pa.array([str(x) for x in first], type=pa.large_string())
+    heads = pa.array([_quote(x, sep) for x in first], type=pa.large_string())
     take = np.empty((k, n + 1), dtype=np.int64)  # row i = [first[i], v_i0, …, v_i(n-1)]
     take[:, 0] = k * n + np.arange(k)
     take[:, 1:] = np.arange(k * n).reshape(k, n)
@@ -82,12 +90,12 @@ def _write_csv(st: Store, out: Path, names: list[str], idx: np.ndarray | None, f
     try:
         with _open_text(tmp, out) as fh:
             if orient == "samples":
-                fh.write((sep.join(["sample", *map(str, ids)]) + "\n").encode("utf-8"))
+                fh.write((sep.join(_quote(x, sep) for x in ["sample", *ids]) + "\n").encode("utf-8"))
                 for batch, block in st.iter_arrays(names, field=field, probes=idx, batch_size=16):
                     fh.write(_format_block(block, sep, batch))
                     fh.write(b"\n")
             else:
-                fh.write((sep.join(["probe_id", *names]) + "\n").encode("utf-8"))
+                fh.write((sep.join(_quote(x, sep) for x in ["probe_id", *names]) + "\n").encode("utf-8"))
                 n_sel = ids.shape[0]
                 step = max(1, min(n_sel, PROBE_BLOCK_BYTES // (4 * max(1, len(names)))))
                 base = np.arange(st.n_probes) if idx is None else idx
@@ -155,8 +163,8 @@ def export_store(store: str | Path | Store, out: str | Path, *, format: str | No
     """Write ``field`` of ``samples`` × ``probes`` of a store to ``out`` (see the module docstring).
 
     ``format``: csv, parquet or h5ad (default from the file name). ``probes``: ids, indices or mask;
-    ``top_variance``: keep the N most variable probes (computed in O(n_probes) memory; on Spark executors
-    when ``spark`` is a session). ``orient``: ``"samples"`` (rows = samples) or ``"probes"``.
+    ``top_variance``: keep the N probes most variable across the selected samples, in decreasing order of
+    variance (computed in O(n_probes) memory; on Spark executors when ``spark`` is a session). ``orient``: ``"samples"`` (rows = samples) or ``"probes"``.
     Returns the written path.
     """
     st = store if isinstance(store, Store) else Store.open(store)

@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..errors import ConfigError, IdatError, MethylclassError
+from ..errors import ConfigError, DataError, IdatError, MethylclassError
 from ..io.discover import check_pair
 from ..io.idat import read_idat
 from ..io.manifest_types import Manifest
 from ..io.raw_types import raw_signals_from_idats
-from ..io.store import CORE_SAMPLE_COLUMNS, StoreWriter, probe_table_hash, write_sample_file
+from ..io.store import CORE_SAMPLE_COLUMNS, probe_table_hash, write_sample_file
+from ..io.store_writer import StoreWriter
 from ..pp.normalize import NormalizedSample, normalize
 from . import arrays as _arrays
 
@@ -299,6 +300,11 @@ def _run_spark(spark, refs: list[dict], manifest: Manifest, method: str, store_d
         n_tasks = max(1, math.ceil(len(refs) / max(1, samples_per_task)))
         task = _SparkTask(bc, method, store_dir, options, min_fraction)
         return sc.parallelize(refs, n_tasks).mapPartitions(task).collect()
+    except Exception as exc:  # noqa: BLE001 - Py4J/Spark errors: one line, the store stays resumable
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        cause = next((ln for ln in lines if "Error" in ln and not ln.startswith("at ")), lines[0] if lines else "")
+        raise DataError(f"the Spark job writing '{Path(store_dir)}' failed ({type(exc).__name__}: {cause[:300]}); "
+                        "the samples stored so far are kept: re-run the same command to resume") from None
     finally:
         bc.unpersist(blocking=False)
 

@@ -233,3 +233,29 @@ def test_cli_preprocess_and_export(spark, cohort, tmp_path, capsys):
     assert err[-1].startswith("error:") and "is a file" in err[-1]
     info = json.loads((out / "_manifest.json").read_text())
     assert info["method"] == "raw"
+
+
+class _KillsWorker:
+    """Unpickling this on an executor ends that Python worker (a crash Spark cannot recover from)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os._exit, (3,))
+
+
+def test_a_failing_spark_job_is_one_error_and_the_store_stays_resumable(spark, cohort, hm27_manifest, tmp_path):
+    """When every attempt of a task dies (here: the broadcast manifest kills the worker that unpickles it),
+    ingest raises one DataError saying how to resume, the store reads as incomplete, and a re-run with a
+    sound manifest completes it."""
+    import dataclasses
+
+    folder, _ = cohort
+    out = tmp_path / "store"
+    bad = dataclasses.replace(hm27_manifest, extra={"poison": _KillsWorker()})
+    with pytest.raises(DataError, match="re-run the same command to resume"):
+        ingest(folder, out, method="raw", spark=spark, manifest=bad)
+    with pytest.raises(DataError, match="incomplete"):
+        load_betas(out)
+    res = ingest(folder, out, method="raw", spark=spark, manifest=hm27_manifest)
+    assert res.n_ok == 6

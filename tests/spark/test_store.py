@@ -17,13 +17,13 @@ from methylclass.io import store as st
 from methylclass.io.store import (
     ProbeMoments,
     Store,
-    StoreWriter,
     load_betas,
     probe_moments,
     select_top_variance,
     top_variance_probes,
     write_sample_file,
 )
+from methylclass.io.store_writer import StoreWriter
 
 N_PROBES = 1_000
 
