@@ -57,6 +57,18 @@ from .manifest_types import Manifest
 MIN_OVERLAP = 0.9
 
 _MEMO: dict[str, Manifest] = {}
+#: in-process shortcut: (file identities + size + mtime, params) → cache key, so a repeated load does not
+#: re-hash the sources; any change of a file's size or mtime falls back to hashing
+_STAT_KEYS: dict[tuple, str] = {}
+
+
+def _stat_signature(sources: dict[str, Path | None], params: dict) -> tuple | None:
+    try:
+        files = tuple((role, str(p.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+                      for role, p in sources.items() if p is not None for st in (p.stat(),))
+    except OSError:
+        return None
+    return files + tuple(sorted((k, str(v)) for k, v in params.items()))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -131,7 +143,8 @@ def load_sesame_tsv(path: str | Path, *, array: str, controls: str | Path | None
     """Parse a sesame-style probe table into a :class:`Manifest` (no caching; see :func:`load_manifest`).
 
     Accepted columns (case-insensitive): ``Probe_ID``/``probeID``; ``M``/``address_M``/``address_B`` (Type I
-    methylated bead); ``U``/``address_U``/``address_A``; ``DESIGN``/``type`` (I/II) and/or ``col`` (``R``,
+    methylated bead); ``U``/``address_U``/``address_A``; ``DESIGN``/``designType``/``type`` (I/II) and/or
+    ``col`` (``R``,
     ``G``, ``2`` = Type II) / ``COLOR_CHANNEL``/``channel``; coordinates as ``chr_<build>`` with
     ``pos_<build>`` or ``start_<build>`` (1-based), or InfiniumAnnotation's ``CpG_chrm``/``CpG_beg``
     (0-based). ``coords`` is an id-less coordinate table aligned as ``coords_alignment`` says (see the
@@ -157,7 +170,7 @@ def load_sesame_tsv(path: str | Path, *, array: str, controls: str | Path | None
     col_col = _pick(cols, "col")
     chan_col = col_col or _pick(cols, "color_channel", "channel")
     channel = normalize_channel(df[chan_col]) if chan_col else normalize_channel(empty)
-    design_col = _pick(cols, "design", "type", "infinium_design_type")
+    design_col = _pick(cols, "design", "designtype", "type", "infinium_design_type")
     if design_col is not None:
         design = normalize_design(df[design_col])
     elif col_col is not None:  # sesame 'col': R / G for Type I, 2 for Type II
@@ -268,24 +281,31 @@ def load_manifest(array: str | None = None, *, path: str | Path | None = None,
             and Path(path) == spec.resolve(spec.probes):
         raise ManifestError(f"the shipped {spec.name} manifest has coordinates for "
                             f"{', '.join(spec.builds)} only; {build} was requested")
+    fallback = None  # the registry's controls, used when an Illumina CSV has no [Controls] section
+    if fmt == "illumina_csv" and controls is None and spec is not None and spec.controls is not None:
+        fallback = spec.resolve(spec.controls)
+        fallback = fallback if fallback is not None and fallback.is_file() else None
     sources = {"probes": path, "controls": Path(controls) if controls is not None else None,
-               "coords": Path(coords) if coords is not None else None}
+               "coords": Path(coords) if coords is not None else None, "fallback_controls": fallback}
     params = {"array": spec.name if spec else None, "build": build, "format": fmt,
               "alignment": coords_alignment if coords is not None else None}
+    sig = _stat_signature(sources, params)
+    if cache and sig is not None and _STAT_KEYS.get(sig) in _MEMO:
+        return _MEMO[_STAT_KEYS[sig]]
     key, shas = manifest_cache.manifest_key(sources, params)
     if cache:
         hit = _MEMO.get(key) or manifest_cache.load_cached(key, source=path)
         if hit is not None:
             _MEMO[key] = hit
+            if sig is not None:
+                _STAT_KEYS[sig] = key
             return hit
     if fmt == "illumina_csv":
         man = read_illumina_csv(path, array=spec.name if spec else None, genome_build=build)
         if controls is not None:
             man = dataclasses.replace(man, controls=_read_controls(Path(controls)))
-        elif len(man.controls) == 0 and spec is not None and spec.controls is not None:
-            ctrl_path = spec.resolve(spec.controls)
-            if ctrl_path is not None and ctrl_path.is_file():
-                man = dataclasses.replace(man, controls=_read_controls(ctrl_path))
+        elif len(man.controls) == 0 and fallback is not None:
+            man = dataclasses.replace(man, controls=_read_controls(fallback))
     else:
         man = load_sesame_tsv(path, array=spec.name if spec else "CUSTOM", controls=controls,
                               genome_build=build or "hg19", coords=coords, coords_alignment=coords_alignment)
@@ -296,12 +316,15 @@ def load_manifest(array: str | None = None, *, path: str | Path | None = None,
     if cache:
         manifest_cache.store_cached(key, man)
         _MEMO[key] = man
+        if sig is not None:
+            _STAT_KEYS[sig] = key
     return man
 
 
 def clear_loaded_manifests() -> None:
     """Forget the manifests held in memory by :func:`load_manifest` (the on-disk cache stays)."""
     _MEMO.clear()
+    _STAT_KEYS.clear()
 
 
 # --------------------------------------------------------------------------------------------------------

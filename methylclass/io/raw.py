@@ -27,7 +27,7 @@ from ..errors import IdatError, ManifestError, MethylclassError
 from .discover import Problem, find_samples, read_idat_pair
 from .idat import Idat
 from .manifest import detect_array, load_manifest
-from .manifest_registry import arrays_for_count, get_array
+from .manifest_registry import arrays_for_count, get_array, list_arrays
 from .manifest_types import Manifest
 from .raw_types import RawSignals, raw_signals_from_idats
 
@@ -130,14 +130,14 @@ def _resolve_manifest(manifest: Manifest | str | Path | None, first_grn: Idat) -
         return manifest
     if manifest is None:
         return load_manifest(detect_array(first_grn))
-    text = str(manifest)
+    if Path(manifest).exists():
+        return load_manifest(path=manifest)
     try:
-        spec = get_array(text)
+        spec = get_array(str(manifest))
     except ManifestError:
-        spec = None
-    if spec is not None and not Path(text).is_file():
-        return load_manifest(spec.name)
-    return load_manifest(path=text)
+        known = ", ".join(s.name for s in list_arrays())
+        raise ManifestError(f"'{manifest}' is neither a known array ({known}) nor a manifest file") from None
+    return load_manifest(spec.name)
 
 
 def rawset_from_idats(pairs: Iterable[tuple[str, Idat, Idat]], manifest: Manifest, *,

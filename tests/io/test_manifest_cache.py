@@ -56,18 +56,17 @@ def test_second_load_comes_from_the_cache(fresh_cache, small_tsv):
 
 def test_changed_source_invalidates(fresh_cache, small_tsv):
     """Planted change: one probe removed from the source table → new key, fresh parse, 27,577 probes; the
-    controls file changing also changes the key."""
+    controls file changing also changes the key. No memory reset in between: the in-process shortcut must
+    notice the changed files too."""
     probes, controls = small_tsv
     first = load_manifest(path=probes, controls=controls)
     df = pd.read_csv(probes, sep="\t")
     with gzip.open(probes, "wt") as fh:
         df.iloc[1:].to_csv(fh, sep="\t", index=False)
-    clear_loaded_manifests()
-    changed = load_manifest(path=probes, controls=controls)
+    changed = load_manifest(path=probes, controls=controls)   # no memo reset: the change must be seen
     assert changed.sha256 != first.sha256 and "from_cache" not in changed.extra
     assert changed.n_probes == first.n_probes - 1 == 27_577
     controls.write_text(controls.read_text() + "999999\tNEGATIVE\t\tNeg extra\n")
-    clear_loaded_manifests()
     again = load_manifest(path=probes, controls=controls)
     assert again.sha256 != changed.sha256 and len(again.controls) == len(changed.controls) + 1
     assert len([p for p in fresh_cache.iterdir() if p.is_dir()]) == 3

@@ -128,6 +128,22 @@ def test_ctl_rows_become_controls_without_a_controls_file(data_dir):
     assert len(merged) == 2_511 and (merged["type"] == merged["type_csv"]).all()
 
 
+def test_infinium_annotation_layout(tmp_path):
+    """Reference: the HM27 manifest rewritten in InfiniumAnnotation's full-manifest layout (address_A/B,
+    designType, channel G/R, 0-based CpG_beg) must load back to the same probes and positions."""
+    ref = load_manifest("HM27").probes.iloc[:2000]
+    path = tmp_path / "HM27.hg38.manifest.tsv.gz"
+    pd.DataFrame({
+        "CpG_chrm": ref["chrom"].replace("", np.nan), "CpG_beg": (ref["pos"] - 1).where(ref["pos"] > 0),
+        "CpG_end": (ref["pos"] + 1).where(ref["pos"] > 0), "address_A": ref["address_u"],
+        "address_B": ref["address_m"], "designType": ref["design"],
+        "channel": ref["channel"].map({"Red": "R", "Grn": "G"}), "Probe_ID": ref["probe_id"],
+    }).to_csv(path, sep="\t", index=False)
+    man = load_manifest(path=path, genome_build="hg38")
+    assert man.array == "CUSTOM" and man.genome_build == "hg38"
+    pd.testing.assert_frame_equal(man.probes, ref.reset_index(drop=True))
+
+
 def test_contradictory_rows_are_dropped_and_reported(tmp_path):
     """Planted: a Type I probe without colour, a Type I probe without M address, a Type II with an M address."""
     path = tmp_path / "m.tsv"
