@@ -179,9 +179,10 @@ class StoreWriter:
         """Folder the workers write sample files into."""
         return self.path / ARRAYS_DIR
 
-    def finish(self, records: Sequence[dict]) -> pd.DataFrame:
+    def finish(self, records: Sequence[dict], refresh: Sequence[dict] = ()) -> pd.DataFrame:
         """Write the sample table (previous rows, updated by ``records`` and by sample files found on disk)
-        and then ``_SUCCESS``; return the sample table."""
+        and then ``_SUCCESS``; return the sample table. ``refresh``: partial rows (``sample`` + columns, e.g.
+        sample-sheet metadata edited since) merged into the rows of samples that were skipped."""
         rows: dict[str, dict] = {}
         if len(self.previous):
             for rec in self.previous.to_dict("records"):
@@ -198,6 +199,10 @@ class StoreWriter:
             if rec.get("status") != "ok" and name in on_disk:
                 continue  # a failed retry never hides a sample stored earlier
             rows[name] = rec
+        for upd in refresh:
+            name = str(upd["sample"])
+            if name in rows:
+                rows[name] = {**rows[name], **upd}
         for name, rec in rows.items():  # an ok row whose file vanished is not ok
             if rec.get("status") == "ok" and name not in on_disk:
                 rows[name] = {**rec, "status": "failed", "file": None,

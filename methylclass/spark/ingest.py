@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -106,14 +107,15 @@ def _flatten_qc(qc: dict, prefix: str = "qc") -> dict:
     return out
 
 
+def _meta_columns(ref: dict) -> dict:
+    """Sample-sheet metadata as sample-table columns (``sheet_`` prefix where a name is taken)."""
+    return {(f"sheet_{k}" if str(k) in _RESERVED else str(k)): v for k, v in (ref.get("meta") or {}).items()}
+
+
 def _base_record(ref: dict, manifest: Manifest, method: str) -> dict:
-    rec = {"sample": ref["sample"], "status": "failed", "reason": "", "array": manifest.array,
-           "barcode": None, "position": None, "file": None, "grn": ref.get("grn"), "red": ref.get("red"),
-           "method": method}
-    for key, value in (ref.get("meta") or {}).items():
-        key = str(key)
-        rec[f"sheet_{key}" if key in _RESERVED else key] = value
-    return rec
+    return {"sample": ref["sample"], "status": "failed", "reason": "", "array": manifest.array,
+            "barcode": None, "position": None, "file": None, "grn": ref.get("grn"), "red": ref.get("red"),
+            "method": method, **_meta_columns(ref)}
 
 
 def run_kernel(ref: dict, manifest: Manifest, method: str, *, options: dict | None = None,
@@ -173,17 +175,42 @@ def process_sample(ref: dict, manifest: Manifest, method: str, store: str | Path
 
 
 class _SparkTask:
-    """What each Spark partition runs: the kernel over its samples, with the broadcast manifest."""
+    """What each Spark partition runs: the kernel over its samples, with the broadcast manifest; counts
+    finished samples in ``done`` (a Spark accumulator the driver polls for progress)."""
 
-    def __init__(self, manifest_bc, method: str, store_dir: str, options: dict, min_fraction: float):
+    def __init__(self, manifest_bc, method: str, store_dir: str, options: dict, min_fraction: float, done=None):
         self.manifest_bc, self.method, self.store_dir = manifest_bc, method, store_dir
-        self.options, self.min_fraction = options, min_fraction
+        self.options, self.min_fraction, self.done = options, min_fraction, done
 
     def __call__(self, refs: Iterable[dict]) -> Iterator[dict]:
         manifest = self.manifest_bc.value  # deserialised once per Python worker process
         for ref in refs:
-            yield process_sample(ref, manifest, self.method, self.store_dir, options=self.options,
+            rec = process_sample(ref, manifest, self.method, self.store_dir, options=self.options,
                                  min_address_fraction=self.min_fraction)
+            if self.done is not None:
+                self.done.add(1)
+            yield rec
+
+
+class _Progress(threading.Thread):
+    """Reports ``done/total`` every ``every`` seconds while a Spark job runs (accumulators are merged on
+    the driver as tasks finish)."""
+
+    def __init__(self, acc, total: int, say, every: float = 10.0):
+        super().__init__(daemon=True)
+        self.acc, self.total, self.say, self.every = acc, total, say, every
+        self.stop = threading.Event()
+        self.t0 = time.perf_counter()
+
+    def run(self) -> None:
+        last = -1
+        while not self.stop.wait(self.every):
+            done = int(self.acc.value)
+            if done != last:
+                rate = done / max(time.perf_counter() - self.t0, 1e-9)
+                eta = f", ~{(self.total - done) / rate:.0f} s left" if done else ""
+                self.say(f"  {done}/{self.total} samples processed{eta}")
+                last = done
 
 
 # -- orchestration ----------------------------------------------------------------------------------------
@@ -279,10 +306,11 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
 
                 spark = get_spark(master, driver_memory=driver_memory)
             records += _run_spark(spark, work, man, method, str(writer.path), options or {},
-                                  min_address_fraction, samples_per_task)
+                                  min_address_fraction, samples_per_task, say if log else None)
         order = {r["sample"]: i for i, r in enumerate(refs)}
         records.sort(key=lambda r: order.get(r["sample"], len(order)))
-        table = writer.finish(records)
+        refresh = [{"sample": r["sample"], **_meta_columns(r)} for r in refs if r["sample"] in writer.stored]
+        table = writer.finish(records, refresh)
     n_failed = sum(1 for r in records if r["status"] != "ok")
     res = IngestResult(store=Path(out), samples=table, array=man.array, method=method,
                        n_processed=len(todo), n_skipped=n_skipped, n_failed=n_failed,
@@ -292,13 +320,17 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
 
 
 def _run_spark(spark, refs: list[dict], manifest: Manifest, method: str, store_dir: str, options: dict,
-               min_fraction: float, samples_per_task: int) -> list[dict]:
+               min_fraction: float, samples_per_task: int, say=None) -> list[dict]:
     """Map the kernel over ``refs`` on Spark, one task per ``samples_per_task`` samples; collect records."""
     sc = spark.sparkContext
     bc = sc.broadcast(manifest)
+    done = sc.accumulator(0)
+    progress = _Progress(done, len(refs), say) if say is not None else None
     try:
         n_tasks = max(1, math.ceil(len(refs) / max(1, samples_per_task)))
-        task = _SparkTask(bc, method, store_dir, options, min_fraction)
+        task = _SparkTask(bc, method, store_dir, options, min_fraction, done)
+        if progress is not None:
+            progress.start()
         return sc.parallelize(refs, n_tasks).mapPartitions(task).collect()
     except Exception as exc:  # noqa: BLE001 - Py4J/Spark errors: one line, the store stays resumable
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
@@ -306,6 +338,8 @@ def _run_spark(spark, refs: list[dict], manifest: Manifest, method: str, store_d
         raise DataError(f"the Spark job writing '{Path(store_dir)}' failed ({type(exc).__name__}: {cause[:300]}); "
                         "the samples stored so far are kept: re-run the same command to resume") from None
     finally:
+        if progress is not None:
+            progress.stop.set()
         bc.unpersist(blocking=False)
 
 

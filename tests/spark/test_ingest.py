@@ -259,3 +259,19 @@ def test_a_failing_spark_job_is_one_error_and_the_store_stays_resumable(spark, c
         load_betas(out)
     res = ingest(folder, out, method="raw", spark=spark, manifest=hm27_manifest)
     assert res.n_ok == 6
+
+
+def test_resume_refreshes_sheet_metadata(hm27_dir, hm27_manifest, tmp_path):
+    """Labels added to the sample sheet after preprocessing reach the sample table on a re-run, without
+    recomputing the stored samples."""
+    refs = [{"sample": pos, "grn": hm27_dir / f"4207113116_{pos}_Grn.idat",
+             "red": hm27_dir / f"4207113116_{pos}_Red.idat", "meta": {"diagnosis": None}} for pos in "AB"]
+    out = tmp_path / "store"
+    ingest(refs, out, method="raw", local=True, manifest=hm27_manifest)
+    for ref, label in zip(refs, ("GBM", "MB")):
+        ref["meta"] = {"diagnosis": label, "status": "sheet says"}
+    res = ingest(refs, out, method="raw", local=True, manifest=hm27_manifest)
+    table = Store.open(out).samples.set_index("sample")
+    assert res.n_skipped == 2 and res.n_processed == 0
+    assert table["diagnosis"].tolist() == ["GBM", "MB"]
+    assert table["status"].tolist() == ["ok", "ok"] and table["sheet_status"].tolist() == ["sheet says"] * 2
