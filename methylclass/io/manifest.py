@@ -247,6 +247,7 @@ def load_manifest(array: str | None = None, *, path: str | Path | None = None,
       gz or zip; array inferred from its heading unless given) or a sesame-style TSV. ``controls`` and
       ``coords`` add a control table / id-less coordinate table; for a named array their defaults come from
       the registry when ``path`` itself has none.
+      With ``path``, an ``array`` name the registry does not know is kept as the manifest's label.
     * ``genome_build``: ``"hg19"`` or ``"hg38"`` (default: the array's first build, or the file's own).
 
     The result is cached in ``cache_dir()/manifests`` keyed by the sha256 of every source file, the
@@ -256,7 +257,14 @@ def load_manifest(array: str | None = None, *, path: str | Path | None = None,
     """
     if array is None and path is None:
         raise ManifestError("load_manifest needs an array name (e.g. 'HM450') or path=… to a manifest file")
-    spec = get_array(array) if array is not None else None
+    spec, label = None, array
+    if array is not None:
+        try:
+            spec = get_array(array)
+        except ManifestError:
+            if path is None:
+                raise
+            # a file with a name the registry does not know (a custom chip): the name is only a label
     coords_alignment = "rows"
     if path is None:
         assert spec is not None
@@ -287,7 +295,8 @@ def load_manifest(array: str | None = None, *, path: str | Path | None = None,
         fallback = fallback if fallback is not None and fallback.is_file() else None
     sources = {"probes": path, "controls": Path(controls) if controls is not None else None,
                "coords": Path(coords) if coords is not None else None, "fallback_controls": fallback}
-    params = {"array": spec.name if spec else None, "build": build, "format": fmt,
+    label = spec.name if spec else label
+    params = {"array": label, "build": build, "format": fmt,
               "alignment": coords_alignment if coords is not None else None}
     sig = _stat_signature(sources, params)
     if cache and sig is not None and _STAT_KEYS.get(sig) in _MEMO:
@@ -301,13 +310,13 @@ def load_manifest(array: str | None = None, *, path: str | Path | None = None,
                 _STAT_KEYS[sig] = key
             return hit
     if fmt == "illumina_csv":
-        man = read_illumina_csv(path, array=spec.name if spec else None, genome_build=build)
+        man = read_illumina_csv(path, array=label, genome_build=build)
         if controls is not None:
             man = dataclasses.replace(man, controls=_read_controls(Path(controls)))
         elif len(man.controls) == 0 and fallback is not None:
             man = dataclasses.replace(man, controls=_read_controls(fallback))
     else:
-        man = load_sesame_tsv(path, array=spec.name if spec else "CUSTOM", controls=controls,
+        man = load_sesame_tsv(path, array=label or "CUSTOM", controls=controls,
                               genome_build=build or "hg19", coords=coords, coords_alignment=coords_alignment)
     extra = dict(man.extra)
     extra["source_sha256"] = shas

@@ -142,6 +142,10 @@ def test_infinium_annotation_layout(tmp_path):
     man = load_manifest(path=path, genome_build="hg38")
     assert man.array == "CUSTOM" and man.genome_build == "hg38"
     pd.testing.assert_frame_equal(man.probes, ref.reset_index(drop=True))
+    labelled = load_manifest("MyChip", path=path, genome_build="hg38")   # unregistered name: a label
+    assert labelled.array == "MyChip" and labelled.sha256 != man.sha256
+    with pytest.raises(ManifestError, match="unknown array type 'MyChip'"):
+        load_manifest("MyChip")
 
 
 def test_contradictory_rows_are_dropped_and_reported(tmp_path):
