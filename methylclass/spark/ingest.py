@@ -253,6 +253,23 @@ def _dedupe(refs: list[dict]) -> list[dict]:
     return out
 
 
+def check_method(method: str, options: dict | None) -> None:
+    """Refuse an unknown normalisation method or option before any sample is touched (otherwise every
+    sample would fail with the same message)."""
+    import inspect
+
+    from ..pp import normalize as _norm
+
+    methods = getattr(_norm, "METHODS", None)
+    if methods is not None and method not in methods:
+        raise ConfigError(f"unknown normalisation method '{method}'; choose one of {', '.join(methods)}")
+    params = inspect.signature(normalize).parameters
+    unknown = sorted(set(options or {}) - {n for n, p in params.items() if p.kind == p.KEYWORD_ONLY} - {"method"})
+    if unknown:
+        raise ConfigError(f"unknown normalisation option(s) {', '.join(unknown)}; normalize() accepts "
+                          f"{', '.join(n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n != 'method')}")
+
+
 def _prepare(source, sheet, manifest, array) -> tuple[list[dict], Manifest]:
     if isinstance(source, (str, Path)):
         refs = discover(source, sheet=sheet)
@@ -284,6 +301,7 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
     """
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
+    check_method(method, options)
     refs, man = _prepare(source, sheet, manifest, array)
     info = {"array": man.array, "probe_hash": probe_table_hash(man.probes), "n_probes": man.n_probes,
             "genome_build": man.genome_build, "manifest_sha256": man.sha256 or None,

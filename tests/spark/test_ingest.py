@@ -275,3 +275,18 @@ def test_resume_refreshes_sheet_metadata(hm27_dir, hm27_manifest, tmp_path):
     assert res.n_skipped == 2 and res.n_processed == 0
     assert table["diagnosis"].tolist() == ["GBM", "MB"]
     assert table["status"].tolist() == ["ok", "ok"] and table["sheet_status"].tolist() == ["sheet says"] * 2
+
+
+def test_unknown_method_or_option_fails_before_any_work(cohort, tmp_path):
+    """A misspelt method or normalisation option is one ConfigError up front (not N identical sample
+    failures), and nothing is created."""
+    from methylclass.errors import ConfigError
+
+    folder, _ = cohort
+    with pytest.raises(ConfigError, match="unknown normalisation method 'nob'"):
+        ingest(folder, tmp_path / "a", method="nob", local=True)
+    with pytest.raises(ConfigError, match="dyebias"):
+        ingest(folder, tmp_path / "b", method="noob", local=True, options={"dyebias": "linear"})
+    with pytest.raises(ConfigError, match="unknown normalisation method"):
+        preprocess_local(folder, method="nob")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
