@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from ..errors import ConfigError
 from ..pp.cnv.bins import Bins
-from ..pp.cnv.calls import CallThresholds, segment_value_per_bin
+from ..pp.cnv.calls import DEFAULT_THRESHOLDS, CallThresholds, segment_value_per_bin
 from ..pp.cnv.genome import Genome, load_genome
 from ..pp.cnv.sample import CNVResult
 from ._figure import new_figure, save_figure
@@ -52,7 +52,7 @@ def _frame(ax, bins: Bins, genome: Genome, off: dict, lengths: np.ndarray, ylim:
 
 def plot_genome(result: CNVResult, bins: Bins, genome: Genome | None = None, *,
                 ylim: tuple[float, float] = (-1.25, 1.25), detail: bool = True, title: str | None = None,
-                thresholds: CallThresholds = CallThresholds(), width: float = 14, height: float = 4.5) -> Figure:
+                thresholds: CallThresholds = DEFAULT_THRESHOLDS, width: float = 14, height: float = 4.5) -> Figure:
     """Genome-wide CNV plot of one sample (see the module docstring)."""
     if bins.key != result.bins_key:
         raise ConfigError(f"sample '{result.sample}': the result was computed with other CNV bins")
@@ -90,7 +90,7 @@ def plot_genome(result: CNVResult, bins: Bins, genome: Genome | None = None, *,
 
 
 def cohort_frequencies(results: Sequence[CNVResult] | np.ndarray, bins: Bins,
-                       thresholds: CallThresholds = CallThresholds()) -> tuple[np.ndarray, np.ndarray]:
+                       thresholds: CallThresholds = DEFAULT_THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:
     """Per-bin fraction of samples with segment value ≥ gain and ≤ loss threshold.
 
     ``results``: CNV results, or a samples × bins matrix of shifted segment values."""
@@ -108,7 +108,7 @@ def cohort_frequencies(results: Sequence[CNVResult] | np.ndarray, bins: Bins,
 
 
 def plot_cohort_frequency(results: Sequence[CNVResult] | np.ndarray, bins: Bins, genome: Genome | None = None,
-                          *, thresholds: CallThresholds = CallThresholds(), title: str | None = None,
+                          *, thresholds: CallThresholds = DEFAULT_THRESHOLDS, title: str | None = None,
                           width: float = 14, height: float = 4) -> Figure:
     """Cohort summary: fraction of samples with a gain (up, green) or loss (down, red) in every bin."""
     genome = genome or load_genome(bins.build)

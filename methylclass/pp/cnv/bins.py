@@ -141,7 +141,7 @@ class Bins:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Bins":
+    def load(cls, path: str | Path) -> Bins:
         """Read bins written by :meth:`save` (DataError when unreadable or from another version)."""
         path = Path(path)
         try:

@@ -45,6 +45,10 @@ class CallThresholds:
         return asdict(self)
 
 
+#: the default thresholds (an immutable singleton usable as a default argument)
+DEFAULT_THRESHOLDS = CallThresholds()
+
+
 def bin_values(ratios: np.ndarray, bins: Bins) -> tuple[np.ndarray, np.ndarray]:
     """Median and variance (ddof 1) of the probe ratios in each bin; NaN probes ignored (vectorised)."""
     order = bins.bin_order
@@ -99,7 +103,7 @@ def segment_value_per_bin(segments: pd.DataFrame, n_bins: int, column: str = "va
 
 
 def call_arms(seg_per_bin: np.ndarray, bin_value: np.ndarray, bins: Bins,
-              thresholds: CallThresholds = CallThresholds()) -> pd.DataFrame:
+              thresholds: CallThresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
     """Arm-level calls (one row per chromosome arm of ``bins.chroms``): ``arm`` (``1p``), ``chrom``,
     ``n_bins``, ``value`` (median segment value), ``bin_median``, ``frac_gain``, ``frac_loss``, ``call``."""
     arm_code = np.where(bins.arm == "p", 0, 1)
@@ -180,7 +184,7 @@ def _gene_bins(lo: np.ndarray, hi: np.ndarray, regions: pd.DataFrame, bins: Bins
 
 
 def call_focal(ratios: np.ndarray, shift: float, regions: pd.DataFrame, bins: Bins, seg_per_bin: np.ndarray,
-               sigma: float, thresholds: CallThresholds = CallThresholds(),
+               sigma: float, thresholds: CallThresholds = DEFAULT_THRESHOLDS,
                ranges: tuple[np.ndarray, np.ndarray] | None = None,
                arm_values: np.ndarray | None = None) -> pd.DataFrame:
     """Focal calls for ``regions`` (chrom/start/end/name).
@@ -227,7 +231,7 @@ def call_focal(ratios: np.ndarray, shift: float, regions: pd.DataFrame, bins: Bi
 
 
 def fraction_altered(seg_per_bin: np.ndarray, bins: Bins,
-                     thresholds: CallThresholds = CallThresholds()) -> dict[str, float]:
+                     thresholds: CallThresholds = DEFAULT_THRESHOLDS) -> dict[str, float]:
     """Fraction of the binned genome (bp) with segment value ≥ gain / ≤ loss threshold."""
     size = (bins.end - bins.start + 1).astype(np.float64)
     ok = np.isfinite(seg_per_bin)

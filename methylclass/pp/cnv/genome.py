@@ -81,7 +81,7 @@ class Genome:
         except ValueError:
             raise DataError(f"chromosome '{chrom}' is not part of genome {self.build}") from None
 
-    def subset(self, chroms: tuple[str, ...] | list[str]) -> "Genome":
+    def subset(self, chroms: tuple[str, ...] | list[str]) -> Genome:
         """The same genome restricted to ``chroms`` (in the given order)."""
         idx = [self.index(c) for c in chroms]
         return Genome(self.build, tuple(chroms), self.lengths[idx], self.cen_start[idx], self.cen_end[idx],

@@ -169,7 +169,7 @@ class CNVReference:
 
     @classmethod
     def from_intensities(cls, intensities: np.ndarray, bins: Bins, names: list[str] | None = None,
-                         *, meta: dict | None = None) -> "CNVReference":
+                         *, meta: dict | None = None) -> CNVReference:
         """Build a panel from total intensities (``n_ref × n_manifest_probes``, aligned to the manifest rows
         ``bins`` was built from; or ``n_ref × bins.n_fit_probes`` already restricted to the fit probes)."""
         I = np.atleast_2d(np.asarray(intensities, dtype=np.float64))
@@ -248,7 +248,7 @@ class CNVReference:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "CNVReference":
+    def load(cls, path: str | Path) -> CNVReference:
         """Read a panel written by :meth:`save`."""
         path = Path(path)
         try:

@@ -14,8 +14,19 @@ import numpy as np
 import pandas as pd
 
 from .bins import Bins
-from .calls import (CallThresholds, arm_value_per_bin, bin_values, call_arms, call_focal, fraction_altered,
-                    probe_noise, region_probe_ranges, segment_value_per_bin, shorth_shift)
+from .calls import (
+    DEFAULT_THRESHOLDS,
+    CallThresholds,
+    arm_value_per_bin,
+    bin_values,
+    call_arms,
+    call_focal,
+    fraction_altered,
+    probe_noise,
+    region_probe_ranges,
+    segment_value_per_bin,
+    shorth_shift,
+)
 from .genome import load_regions
 from .reference import CNVReference
 from .segment import CBSParams, segment
@@ -68,7 +79,7 @@ class CNVResult:
     def summary(self) -> dict:
         """Scalar QC/summary numbers (noise, shift, sigma, FGA, counts)."""
         return {"sample": self.sample, "noise": self.noise, "shift": self.shift, "sigma": self.sigma,
-                "n_segments": int(len(self.segments)), "n_references": len(self.references),
+                "n_segments": len(self.segments), "n_references": len(self.references),
                 "n_shared_probes": self.n_shared, **self.fga}
 
 
@@ -96,7 +107,7 @@ def _focal_regions(detail, cancer_genes: bool, build: str) -> pd.DataFrame:
 def cnv_sample(total_intensity: np.ndarray, reference: CNVReference, bins: Bins, *, sample: str = "query",
                detail: pd.DataFrame | str | None = "default", cancer_genes: bool = False,
                method: str = "cbs", seg_params: CBSParams | None = None,
-               thresholds: CallThresholds = CallThresholds(), keep_probes: bool = True) -> CNVResult:
+               thresholds: CallThresholds = DEFAULT_THRESHOLDS, keep_probes: bool = True) -> CNVResult:
     """Full CNV analysis of one sample.
 
     ``total_intensity`` is ``meth + unmeth`` per probe, aligned with the manifest rows ``bins`` was built

@@ -38,6 +38,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -464,11 +465,11 @@ def _find_change(x: np.ndarray, w: np.ndarray, p: CBSParams, rng, bdry) -> list[
                 if pval1 > p.alpha:
                     return []
                 nrejc = int((p.alpha - pval1) * p.nperm)
-                fn = lambda px: _perm_stats_small(px, w, p.min_width, p.kmax)  # noqa: E731
+                fn = lambda px: _perm_stats_small(px, w, p.min_width, p.kmax)
                 batch = max(16, min(1024, 4_000_000 // (n * p.kmax)))
             else:
                 nrejc = int(p.alpha * p.nperm)
-                fn = lambda px: _perm_stats_full(px, w, p.min_width)  # noqa: E731
+                fn = lambda px: _perm_stats_full(px, w, p.min_width)
                 batch = max(8, min(256, 4_000_000 // max(n * n // 2, 1)))
             if not _sequential_perm(rng, fn, xr, rw, ostat, nrejc, bdry, p.nperm, batch):
                 return []
@@ -490,7 +491,7 @@ def trimmed_sd(x: np.ndarray, trim: float = 0.025) -> float:
     n = x.shape[0]
     if n < 3:
         return float("nan")
-    n_keep = int(round((1 - 2 * trim) * (n - 1)))
+    n_keep = round((1 - 2 * trim) * (n - 1))
     a = stats.norm.ppf(1 - trim)
     g = np.linspace(-a, a, 10001)
     g1 = (g[:-1] + g[1:]) / 2
@@ -506,7 +507,7 @@ def sd_undo(x: np.ndarray, cuts: list[int], sd: float, undo_sd: float) -> list[i
     limit = undo_sd * sd
     while cuts:
         edges = [0, *cuts, x.shape[0]]
-        med = np.array([np.median(x[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+        med = np.array([np.median(x[a:b]) for a, b in pairwise(edges)])
         d = np.abs(np.diff(med))
         if d.min() >= limit:
             break
@@ -525,7 +526,7 @@ def _cbs_chrom(x: np.ndarray, w: np.ndarray, p: CBSParams, rng) -> list[int]:
             continue
         pts = [a, *[a + c for c in sorted(found)], b]
         cuts.extend(pts[1:-1])
-        stack.extend(zip(pts[:-1], pts[1:]))
+        stack.extend(pairwise(pts))
     return sorted(cuts)
 
 
@@ -585,7 +586,7 @@ def segment(values: np.ndarray, chrom: np.ndarray, weights: np.ndarray | None = 
         if p.undo_splits == "sdundo" and cuts:
             cuts = sd_undo(x, cuts, sd, p.undo_sd)
         edges = [0, *cuts, x.shape[0]]
-        for a, b in zip(edges[:-1], edges[1:]):
+        for a, b in pairwise(edges):
             ws = w[a:b]
             rows.append((c, int(sel[a]), int(sel[b - 1]), b - a, float((x[a:b] * ws).sum() / ws.sum()),
                          float(np.median(x[a:b]))))

@@ -28,7 +28,7 @@ from ...errors import DataError, MethylclassError
 from ...io.manifest_types import Manifest
 from ...paths import cache_dir
 from .bins import Bins, make_bins
-from .calls import CallThresholds
+from .calls import DEFAULT_THRESHOLDS, CallThresholds
 from .features import cnv_feature_table, write_cnv_features
 from .reference import RECOMMENDED_REFERENCES, CNVReference, reference_cache_key
 from .sample import CNVResult, cnv_sample
@@ -124,7 +124,7 @@ def write_sample_outputs(result: CNVResult, bins: Bins, out: Path, *, formats: S
 def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | Sequence[str | Path],
             out: str | Path, *, manifest: Manifest | str | Path | None = None, genome: str = "hg19",
             method: str = "cbs", seg_params: CBSParams | None = None, cancer_genes: bool = False,
-            thresholds: CallThresholds = CallThresholds(), formats: Sequence[str] = ("png", "svg"),
+            thresholds: CallThresholds = DEFAULT_THRESHOLDS, formats: Sequence[str] = ("png", "svg"),
             plot: bool = True, store: str | Path | None = None,
             log: Callable[[str], None] = lambda m: None) -> CNVRun:
     """Run the CNV analysis of ``queries`` against ``reference`` and write the outputs to ``out``.

@@ -117,7 +117,7 @@ def rscript() -> str | None:
     exe = shutil.which("Rscript")
     if not exe:
         return None
-    ok = subprocess.run([exe, "-e", "suppressMessages(library(DNAcopy))"], capture_output=True)
+    ok = subprocess.run([exe, "-e", "suppressMessages(library(DNAcopy))"], capture_output=True, check=False)
     return exe if ok.returncode == 0 else None
 
 
@@ -145,7 +145,7 @@ def dnacopy_segment(values: np.ndarray, weights: np.ndarray, chrom: np.ndarray, 
                       "weight": weights}).to_csv(inp, sep="\t", index=False, float_format="%.12g")
         scr.write_text(R_SCRIPT)
         run = subprocess.run([exe, str(scr), str(inp), str(out), str(seed), str(alpha), str(nperm),
-                              str(min_width), str(undo_sd), str(sd)], capture_output=True, text=True,
+                              str(min_width), str(undo_sd), str(sd)], capture_output=True, text=True, check=False,
                              env={**os.environ, "LC_ALL": "C"})
         if run.returncode != 0:
             raise RuntimeError(f"DNAcopy failed: {run.stderr[-2000:]}")

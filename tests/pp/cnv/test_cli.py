@@ -7,7 +7,6 @@ exit status 2).
 
 from __future__ import annotations
 
-import gzip
 import shutil
 from pathlib import Path
 

@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 
 from methylclass.errors import ConfigError
-from methylclass.pp.cnv.segment import (_arc_max, _arc_max_dense, sd_undo, segment, sequential_boundary,
-                                        tail_pvalue, trimmed_sd)
+from methylclass.pp.cnv.segment import (
+    _arc_max,
+    _arc_max_dense,
+    sd_undo,
+    segment,
+    sequential_boundary,
+    tail_pvalue,
+    trimmed_sd,
+)
 
 
 def test_sequential_boundary_equals_r_getbdry():
