@@ -361,7 +361,7 @@ def _run_spark(spark, refs: list[dict], manifest: Manifest, method: str, store_d
         bc.unpersist(blocking=False)
 
 
-def preprocess_local(samples: Sequence[Any], *, method: str = "noob",
+def preprocess_local(samples: str | Path | Sequence[Any], *, method: str = "noob",
                      manifest: Manifest | str | Path | None = None, array: str | None = None,
                      options: dict | None = None,
                      min_address_fraction: float = MIN_ADDRESS_FRACTION) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -371,6 +371,7 @@ def preprocess_local(samples: Sequence[Any], *, method: str = "noob",
     Returns ``(betas, sample_table)``: a float32 DataFrame samples × probes (columns = probe ids) of the
     samples that succeeded, and one record per sample (status, reason, QC).
     """
+    check_method(method, options)
     refs, man = _prepare(samples, None, manifest, array)
     records, rows, names = [], [], []
     for ref in refs:
