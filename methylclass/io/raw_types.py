@@ -71,18 +71,72 @@ class RawSignals:
         return (m / (m + u + offset)).astype(np.float32)
 
 
-def _lookup(idat: Idat, addresses: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean intensity and bead count of ``addresses`` in ``idat`` (NaN / 0 where absent, -1 addresses)."""
-    ids = np.asarray(idat.illumina_ids, dtype=np.int64)
-    order = np.argsort(ids, kind="stable") if not np.all(ids[1:] >= ids[:-1]) else None
-    sorted_ids = ids if order is None else ids[order]
-    pos = np.searchsorted(sorted_ids, addresses)
-    pos = np.clip(pos, 0, len(sorted_ids) - 1)
-    found = (sorted_ids[pos] == addresses) & (addresses >= 0)
-    idx = pos if order is None else order[pos]
-    mean = np.where(found, idat.mean[idx].astype(np.float32), np.float32(np.nan))
-    beads = np.where(found, idat.n_beads[idx], 0).astype(np.uint16)
-    return mean.astype(np.float32), beads
+class _GatherIndex:
+    """Positions of a manifest's addresses in one IDAT address layout, computed once and reused.
+
+    Samples of one array type almost always share the exact address order, so mapping a sample reduces to
+    a handful of fancy-indexing gathers (the expensive sorted look-up runs once per layout, not per sample).
+    Positions index the concatenation ``[grn values, red values]``; ``-1`` marks an absent address.
+    """
+
+    def __init__(self, illumina_ids: np.ndarray, manifest: Manifest) -> None:
+        ids = np.asarray(illumina_ids, dtype=np.int64)
+        self.ids = ids.copy()
+        n = ids.shape[0]
+        order = None if np.all(ids[1:] >= ids[:-1]) else np.argsort(ids, kind="stable")
+        sorted_ids = ids if order is None else ids[order]
+
+        def find(addresses: np.ndarray) -> np.ndarray:
+            pos = np.clip(np.searchsorted(sorted_ids, addresses), 0, max(n - 1, 0))
+            found = (addresses >= 0) & (sorted_ids[pos] == addresses) if n else np.zeros(len(addresses), bool)
+            idx = pos if order is None else order[pos]
+            return np.where(found, idx, -1).astype(np.int64)
+
+        p = manifest.probes
+        u = find(p["address_u"].to_numpy(np.int64))
+        m = find(p["address_m"].to_numpy(np.int64))
+        design = p["design"].to_numpy()
+        t2 = design == "II"
+        red1 = (design == "I") & (p["channel"].to_numpy() == "Red")
+
+        def on(idx: np.ndarray, red: np.ndarray | bool) -> np.ndarray:
+            return np.where(idx < 0, -1, idx + np.where(red, n, 0))
+
+        none = np.full(u.shape, -1, dtype=np.int64)
+        self.meth = np.where(t2, on(u, False), on(m, red1))
+        self.unmeth = np.where(t2, on(u, True), on(u, red1))
+        self.oob_meth = np.where(t2, none, on(m, ~red1))
+        self.oob_unmeth = np.where(t2, none, on(u, ~red1))
+        c = find(manifest.controls["address"].to_numpy(np.int64))
+        self.ctrl_grn = c
+        self.ctrl_red = on(c, True)
+
+    def matches(self, illumina_ids: np.ndarray) -> bool:
+        """True when ``illumina_ids`` is the layout this index was built for."""
+        return self.ids.shape == illumina_ids.shape and np.array_equal(self.ids, illumina_ids)
+
+
+#: one index per (manifest, layout); small, as a cohort has one or two layouts
+_INDEX_CACHE: dict[tuple[int, int], _GatherIndex] = {}
+_INDEX_CACHE_MAX = 8
+
+
+def _gather_index(illumina_ids: np.ndarray, manifest: Manifest) -> _GatherIndex:
+    key = (id(manifest.probes), int(illumina_ids.shape[0]))
+    hit = _INDEX_CACHE.get(key)
+    if hit is not None and hit.matches(illumina_ids):
+        return hit
+    index = _GatherIndex(illumina_ids, manifest)
+    if len(_INDEX_CACHE) >= _INDEX_CACHE_MAX:
+        _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+    _INDEX_CACHE[key] = index
+    return index
+
+
+def _gather(values: np.ndarray, idx: np.ndarray, missing, dtype) -> np.ndarray:
+    out = values[np.maximum(idx, 0)].astype(dtype)
+    out[idx < 0] = missing
+    return out
 
 
 def raw_signals_from_idats(grn: Idat, red: Idat, manifest: Manifest, sample: str) -> RawSignals:
@@ -91,32 +145,19 @@ def raw_signals_from_idats(grn: Idat, red: Idat, manifest: Manifest, sample: str
         raise IdatError(
             f"sample '{sample}': Red and Grn IDATs disagree ({grn.path} has {grn.n_probes:,} addresses, "
             f"{red.path} has {red.n_probes:,}, or their address sets differ)")
-    p = manifest.probes
-    addr_u = p["address_u"].to_numpy(np.int64)
-    addr_m = p["address_m"].to_numpy(np.int64)
-    design = p["design"].to_numpy()
-    chan = p["channel"].to_numpy()
-    t2 = design == "II"
-    red1 = (design == "I") & (chan == "Red")
-
-    g_u, gb_u = _lookup(grn, addr_u, "grn")
-    r_u, rb_u = _lookup(red, addr_u, "red")
-    g_m, gb_m = _lookup(grn, addr_m, "grn")
-    r_m, rb_m = _lookup(red, addr_m, "red")
-
-    meth = np.where(t2, g_u, np.where(red1, r_m, g_m)).astype(np.float32)
-    unmeth = np.where(t2, r_u, np.where(red1, r_u, g_u)).astype(np.float32)
-    oob_meth = np.where(t2, np.nan, np.where(red1, g_m, r_m)).astype(np.float32)
-    oob_unmeth = np.where(t2, np.nan, np.where(red1, g_u, r_u)).astype(np.float32)
-    beads_meth = np.where(t2, gb_u, np.where(red1, rb_m, gb_m)).astype(np.uint16)
-    beads_unmeth = np.where(t2, rb_u, np.where(red1, rb_u, gb_u)).astype(np.uint16)
-
+    ix = _gather_index(grn.illumina_ids, manifest)
+    mean = np.concatenate([grn.mean, red.mean])
+    beads = np.concatenate([grn.n_beads, red.n_beads])
+    nan = np.float32(np.nan)
     ctrl = manifest.controls.copy()
-    c_addr = ctrl["address"].to_numpy(np.int64)
-    ctrl["grn"] = _lookup(grn, c_addr, "grn")[0]
-    ctrl["red"] = _lookup(red, c_addr, "red")[0]
+    ctrl["grn"] = _gather(mean, ix.ctrl_grn, nan, np.float32)
+    ctrl["red"] = _gather(mean, ix.ctrl_red, nan, np.float32)
     meta = {"barcode": grn.barcode, "position": grn.position, "chip_type": grn.chip_type,
             "array": manifest.array}
-    return RawSignals(sample=sample, manifest=manifest, meth=meth, unmeth=unmeth, oob_meth=oob_meth,
-                      oob_unmeth=oob_unmeth, beads_meth=beads_meth, beads_unmeth=beads_unmeth,
-                      controls=ctrl, meta=meta)
+    return RawSignals(
+        sample=sample, manifest=manifest,
+        meth=_gather(mean, ix.meth, nan, np.float32), unmeth=_gather(mean, ix.unmeth, nan, np.float32),
+        oob_meth=_gather(mean, ix.oob_meth, nan, np.float32),
+        oob_unmeth=_gather(mean, ix.oob_unmeth, nan, np.float32),
+        beads_meth=_gather(beads, ix.meth, 0, np.uint16), beads_unmeth=_gather(beads, ix.unmeth, 0, np.uint16),
+        controls=ctrl, meta=meta)
