@@ -55,6 +55,26 @@ DEFAULT_CS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 _LOG_EPS = 1e-4
 
 
+def _as_indexable(X):
+    """DataFrames and sparse matrices as they are (column names matter); anything else as a numpy array."""
+    from scipy import sparse
+
+    if hasattr(X, "iloc"):
+        return X
+    if sparse.issparse(X):
+        return X.tocsr()  # row-indexable
+    return np.asarray(X)
+
+
+def _base_tags(base, tags):
+    from sklearn.utils import get_tags
+
+    base_tags = get_tags(base)
+    tags.input_tags.allow_nan = base_tags.input_tags.allow_nan
+    tags.input_tags.sparse = base_tags.input_tags.sparse
+    return tags
+
+
 class RareClassError(ConfigError, ValueError):
     """A class has too few training members for the requested cross-validation."""
 
@@ -70,7 +90,7 @@ def resolve_inner_folds(y, n_splits: int, *, what: str = "inner CV") -> int:
         raise ConfigError(f"{what}: the number of folds must be an integer ≥ 2; got {n_splits!r}")
     labels, counts = np.unique(np.asarray(y), return_counts=True)
     if len(labels) < 2:
-        raise RareClassError(f"{what}: needs at least 2 classes; the training data has only "
+        raise RareClassError(f"{what}: needs at least 2 classes; the training data has only one class "
                              f"{labels.tolist()}")
     i = int(np.argmin(counts))
     smallest, m = labels[i], int(counts[i])
@@ -116,20 +136,20 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
     Parameters: ``estimator`` (unfitted base classifier or pipeline; default a random forest), ``inner_cv``
     (folds), ``C`` (fixed inverse ridge strength, or None to choose it from ``Cs`` by CV log-loss),
-    ``score`` (``"auto"``/``"decision"``/``"log_proba"``), ``random_state``, ``n_jobs`` (inner folds in parallel).
+    ``score_method`` (``"auto"``/``"decision"``/``"log_proba"``), ``random_state``, ``n_jobs`` (inner folds in parallel).
 
     Fitted attributes: ``classes_``, ``estimator_`` (base refitted on all data), ``calibrator_`` (scaler + LR),
     ``C_``, ``n_inner_splits_``, ``oof_scores_``, ``score_method_``.
     """
 
     def __init__(self, estimator=None, *, inner_cv: int = 3, C: float | None = None,
-                 Cs: Sequence[float] = DEFAULT_CS, score: str = "auto", random_state: int | None = 0,
+                 Cs: Sequence[float] = DEFAULT_CS, score_method: str = "auto", random_state: int | None = 0,
                  n_jobs: int = 1):
         self.estimator = estimator
         self.inner_cv = inner_cv
         self.C = C
         self.Cs = Cs
-        self.score = score
+        self.score_method = score_method
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -144,13 +164,14 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         """Inner CV → out-of-fold scores → ridge calibrator; then refit the base on all of ``X``, ``y``."""
         from joblib import Parallel, delayed
 
+        X = _as_indexable(X)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         n_splits = resolve_inner_folds(y, self.inner_cv, what="ridge calibration inner CV")
         self.n_inner_splits_ = n_splits
         base = self._base()
-        self.score_method_ = (self.score if self.score != "auto"
+        self.score_method_ = (self.score_method if self.score_method != "auto"
                               else ("decision" if hasattr(base, "decision_function") else "log_proba"))
         skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         folds = list(skf.split(np.zeros(len(y)), y))
@@ -192,14 +213,11 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
     def predict(self, X) -> np.ndarray:
         """Class with the highest calibrated probability."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        P = self.predict_proba(X)
+        return self.classes_[np.argmax(P, axis=1)]
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        from sklearn.utils import get_tags
-
-        tags.input_tags.allow_nan = get_tags(self._base()).input_tags.allow_nan
-        return tags
+        return _base_tags(self._base(), super().__sklearn_tags__())
 
 
 class SklearnCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -221,15 +239,13 @@ class SklearnCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
     def fit(self, X, y):
         """Fit ``CalibratedClassifierCV`` on ``X``, ``y``."""
         from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.ensemble import RandomForestClassifier
 
         if self.method not in ("sigmoid", "isotonic"):
             raise ConfigError(f"unknown calibration method {self.method!r}; choose sigmoid or isotonic")
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         n_splits = resolve_inner_folds(y, self.inner_cv, what=f"{self.method} calibration inner CV")
-        base = self.estimator if self.estimator is not None else RandomForestClassifier(
-            n_estimators=200, random_state=self.random_state)
+        base = self._base()
         cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         self.calibrated_ = CalibratedClassifierCV(clone(base), method=self.method, cv=cv, ensemble=False,
                                                   n_jobs=self.n_jobs).fit(X, y)
@@ -239,6 +255,16 @@ class SklearnCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
             if hasattr(self.calibrated_, attr):
                 setattr(self, attr, getattr(self.calibrated_, attr))
         return self
+
+    def _base(self):
+        if self.estimator is not None:
+            return self.estimator
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(n_estimators=200, random_state=self.random_state)
+
+    def __sklearn_tags__(self):
+        return _base_tags(self._base(), super().__sklearn_tags__())
 
     @property
     def estimator_(self):
@@ -253,4 +279,5 @@ class SklearnCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
 
     def predict(self, X) -> np.ndarray:
         """Class with the highest calibrated probability."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        P = self.predict_proba(X)
+        return self.classes_[np.argmax(P, axis=1)]

@@ -79,7 +79,13 @@ class XGBLabelClassifier(ClassifierMixin, BaseEstimator):
         enc = LabelEncoder().fit(y)
         self.classes_ = enc.classes_
         if len(self.classes_) < 2:
-            raise ValueError(f"XGBLabelClassifier needs at least 2 classes; got 1 ({self.classes_[0]!r})")
+            raise ValueError(f"XGBLabelClassifier needs at least 2 classes; got one class ({self.classes_[0]!r})")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=float)
+            if sample_weight.shape != (len(y),):
+                raise ValueError(f"sample_weight has shape {sample_weight.shape}; expected ({len(y)},)")
+            if not np.any(sample_weight > 0):
+                raise ValueError("sample weights are all zero: nothing to fit")
         if self.class_weight is not None:
             cw = compute_sample_weight(self.class_weight, y)
             sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
@@ -98,7 +104,8 @@ class XGBLabelClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Most probable class label."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        P = self.predict_proba(X)
+        return self.classes_[np.argmax(P, axis=1)]
 
     # --- persistence: the booster travels as XGBoost JSON, never as a binary pickle ------------------------
     def __getstate__(self):
@@ -170,12 +177,11 @@ class SoftmaxDecisionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return self.estimator_.predict(X)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        base = self.estimator
-        if base is not None:
-            from sklearn.utils import get_tags
+        from sklearn.svm import SVC
+        from sklearn.utils import get_tags
 
-            tags.input_tags.sparse = get_tags(base).input_tags.sparse
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = get_tags(SVC() if self.estimator is None else self.estimator).input_tags.sparse
         return tags
 
 
@@ -192,9 +198,10 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
 
     def fit(self, X, y, sample_weight=None):
         """Fit a clone of ``estimator`` with ``sample_weight × class weights``."""
-        from sklearn.neural_network import MLPClassifier
-
-        base = MLPClassifier() if self.estimator is None else self.estimator
+        if y is None:
+            raise ValueError("ClassWeightedClassifier requires y to be passed, but the target y is None")
+        y = np.asarray(y)
+        base = self._base()
         w = compute_sample_weight(self.class_weight, y) if self.class_weight is not None else None
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=float) * (1.0 if w is None else w)
@@ -208,6 +215,18 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
             if hasattr(self.estimator_, attr):
                 setattr(self, attr, getattr(self.estimator_, attr))
         return self
+
+    def _base(self):
+        from sklearn.neural_network import MLPClassifier
+
+        return MLPClassifier(random_state=0) if self.estimator is None else self.estimator
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import get_tags
+
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = get_tags(self._base()).input_tags.sparse
+        return tags
 
     def predict_proba(self, X) -> np.ndarray:
         """The wrapped estimator's class probabilities."""

@@ -53,6 +53,19 @@ def _thread_limit(n_jobs: int | None):
     return threadpool_limits(limits=int(n_jobs) if n_jobs is not None and n_jobs > 0 else None)
 
 
+def _check_X(X):
+    """DataFrames pass unchanged (their column names drive CNV blocks and bundles); other input becomes a 2-D
+    float array (NaN allowed); sparse matrices are refused (beta matrices are dense)."""
+    from scipy import sparse
+    from sklearn.utils import check_array
+
+    if hasattr(X, "iloc"):
+        return X
+    if sparse.issparse(X):
+        raise TypeError("MethylClassifier does not support sparse input: pass a dense samples × features matrix")
+    return check_array(X, ensure_all_finite="allow-nan", dtype="numeric")
+
+
 def _none(value) -> bool:
     return value is None or (isinstance(value, str) and value.lower() in ("none", ""))
 
@@ -82,8 +95,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, model: str = "rf", *, select: str | None = "variance", n_features: int = 10000,
                  boruta_kwargs: dict | None = None, balance: str | None = None, calibrate: str | None = "ridge",
                  inner_cv: int = 3, feature_blocks: str | Sequence[str] | bool | None = None,
-                 impute: str | None = "median", random_state: int | None = 0, n_jobs: int = 1,
-                 model_params: dict | None = None):
+                 impute: str | None = "median", calibration_kwargs: dict | None = None,
+                 random_state: int | None = 0, n_jobs: int = 1, model_params: dict | None = None):
         self.model = model
         self.select = select
         self.n_features = n_features
@@ -93,6 +106,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         self.inner_cv = inner_cv
         self.feature_blocks = feature_blocks
         self.impute = impute
+        self.calibration_kwargs = calibration_kwargs
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.model_params = model_params
@@ -183,10 +197,14 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         base = self.build_base()
         if _none(self.calibrate):
             return base
-        if self.calibrate == "ridge":
-            return RidgeCalibratedClassifier(base, inner_cv=int(self.inner_cv), random_state=self.random_state)
-        return SklearnCalibratedClassifier(base, method=self.calibrate, inner_cv=int(self.inner_cv),
-                                           random_state=self.random_state)
+        kw = dict(self.calibration_kwargs or {})
+        kw.setdefault("random_state", self.random_state)
+        try:
+            if self.calibrate == "ridge":
+                return RidgeCalibratedClassifier(base, inner_cv=int(self.inner_cv), **kw)
+            return SklearnCalibratedClassifier(base, method=self.calibrate, inner_cv=int(self.inner_cv), **kw)
+        except TypeError as exc:
+            raise ConfigError(f"invalid calibration_kwargs {sorted(kw)}: {exc}") from None
 
     # ---------------------------------------------------------------------------------------------- fitting
     def fit(self, X, y):
@@ -194,6 +212,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         self.check_options()
         if _block_prefixes(self.feature_blocks) and not hasattr(X, "columns"):
             raise ConfigError("feature_blocks needs a DataFrame with column names (e.g. 'cnv_…' columns)")
+        X = _check_X(X)
         X, y = validate_data(self, X, y, skip_check_array=True)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -208,13 +227,15 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (calibrated unless ``calibrate=None``), columns in ``classes_`` order."""
         check_is_fitted(self, "estimator_")
+        X = _check_X(X)
         validate_data(self, X, reset=False, skip_check_array=True)
         with _thread_limit(self.n_jobs):
             return self.estimator_.predict_proba(X)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class (use :func:`methylclass.models.decide` for a thresholded "no_match" call)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        P = self.predict_proba(X)
+        return self.classes_[np.argmax(P, axis=1)]
 
     # ---------------------------------------------------------------------------------------- introspection
     @property
@@ -262,7 +283,8 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
                   boruta_kwargs: dict | None = None, balance: str | None = None,
                   calibrate: str | None = "ridge", inner_cv: int = 3,
                   feature_blocks: str | Sequence[str] | bool | None = None, impute: str | None = "median",
-                  random_state: int | None = 0, n_jobs: int = 1, **model_params) -> MethylClassifier:
+                  calibration_kwargs: dict | None = None, random_state: int | None = 0, n_jobs: int = 1,
+                  **model_params) -> MethylClassifier:
     """Build an unfitted :class:`MethylClassifier` (options are checked now: ConfigError on bad ones).
 
     - ``model``: a registry name (:func:`~methylclass.models.available_models`); ``**model_params`` go to its
@@ -271,7 +293,9 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
       ``min(n_features, boruta_kwargs["prefilter"]=1000)`` then Boruta with ``boruta_kwargs``), or None.
     - ``balance``: None, ``"class_weight"``, ``"downsample"`` (RF only), ``"oversample"``, ``"undersample"``,
       ``"smote"`` (see :mod:`methylclass.models.rebalance`).
-    - ``calibrate``: ``"ridge"`` (default), ``"sigmoid"``, ``"isotonic"`` or None, with ``inner_cv`` folds.
+    - ``calibrate``: ``"ridge"`` (default), ``"sigmoid"``, ``"isotonic"`` or None, with ``inner_cv`` folds;
+      ``calibration_kwargs`` go to the calibrator (e.g. ``{"C": 1.0}`` fixes the ridge strength instead of
+      choosing it by inner CV).
     - ``feature_blocks``: column prefix(es) (``True`` = ``"cnv_"``) of non-CpG features that bypass selection and
       are standardised.
     - ``impute``: ``"median"``/``"mean"`` imputation of missing values after selection (training statistics), or
@@ -281,7 +305,8 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
     """
     est = MethylClassifier(model, select=select, n_features=n_features, boruta_kwargs=boruta_kwargs,
                            balance=balance, calibrate=calibrate, inner_cv=inner_cv, feature_blocks=feature_blocks,
-                           impute=impute, random_state=random_state, n_jobs=n_jobs,
+                           impute=impute, calibration_kwargs=calibration_kwargs, random_state=random_state,
+                           n_jobs=n_jobs,
                            model_params=dict(model_params) or None)
     est.check_options()
     est.build_base()  # surfaces factory/parameter errors (ConfigError) before any fitting

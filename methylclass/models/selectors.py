@@ -83,7 +83,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
     variance first) until ``min_features`` are kept. ``n_confirmed_`` records how many Boruta truly confirmed.
 
     Fitted attributes: ``support_``, ``ranking_`` (1 = confirmed; pre-filtered-out features get the worst rank),
-    ``n_confirmed_``, ``n_features_in_``, ``feature_names_in_``.
+    ``n_confirmed_``, ``n_iter_`` (Boruta iterations run), ``n_features_in_``, ``feature_names_in_``.
     """
 
     def __init__(self, n_estimators: int = 100, max_iter: int = 50, max_depth: int | None = 5,
@@ -140,6 +140,7 @@ class BorutaSelector(SelectorMixin, BaseEstimator):
         self.support_ = support
         self.ranking_ = ranking
         self.n_confirmed_ = int(confirmed.sum())
+        self.n_iter_ = max(int(np.asarray(bp.importance_history_).shape[0]) - 1, 1)
         return self
 
     def _get_support_mask(self) -> np.ndarray:
