@@ -245,20 +245,34 @@ class _KillsWorker:
 
 
 def test_a_failing_spark_job_is_one_error_and_the_store_stays_resumable(spark, cohort, hm27_manifest, tmp_path):
-    """When every attempt of a task dies (here: the broadcast manifest kills the worker that unpickles it),
-    ingest raises one DataError saying how to resume, the store reads as incomplete, and a re-run with a
-    sound manifest completes it."""
+    """When tasks die for good (here: the broadcast manifest kills every worker that unpickles it) and no
+    more crashes may be isolated, ingest raises one DataError saying how to resume, the store reads as
+    incomplete, and a re-run with a sound manifest completes it."""
     import dataclasses
 
     folder, _ = cohort
     out = tmp_path / "store"
     bad = dataclasses.replace(hm27_manifest, extra={"poison": _KillsWorker()})
     with pytest.raises(DataError, match="re-run the same command to resume"):
-        ingest(folder, out, method="raw", spark=spark, manifest=bad)
+        ingest(folder, out, method="raw", spark=spark, manifest=bad, max_task_crashes=0)
     with pytest.raises(DataError, match="incomplete"):
         load_betas(out)
     res = ingest(folder, out, method="raw", spark=spark, manifest=hm27_manifest)
     assert res.n_ok == 6
+
+
+def test_a_sample_that_kills_its_worker_is_isolated(spark, cohort, hm27_manifest, tmp_path):
+    """A sample whose task dies twice (its reference kills the worker that unpickles it) is recorded as
+    failed with Spark's reason; every other sample is stored in the same run."""
+    folder, expected = cohort
+    refs = list(find_samples(folder).samples)
+    poison = {"sample": "poison", "grn": str(refs[0].grn), "red": str(refs[0].red),
+              "meta": {"x": _KillsWorker()}}
+    res = ingest([*refs, poison], tmp_path / "store", method="raw", spark=spark, manifest=hm27_manifest)
+    table = Store.open(tmp_path / "store").samples.set_index("sample")
+    assert table.loc["poison", "status"] == "failed"
+    assert "Spark task failed repeatedly" in table.loc["poison", "reason"]
+    assert res.n_ok == sum(1 for w in expected.values() if w == "ok")
 
 
 def test_resume_refreshes_sheet_metadata(hm27_dir, hm27_manifest, tmp_path):
