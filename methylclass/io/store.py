@@ -347,13 +347,19 @@ class ProbeMoments:
     @classmethod
     def from_block(cls, block: np.ndarray) -> ProbeMoments:
         """Moments of a (samples × probes) block; NaN entries are skipped."""
-        block = np.asarray(block, dtype=np.float64)
-        valid = ~np.isnan(block)
-        count = valid.sum(axis=0).astype(np.int64)
-        filled = np.where(valid, block, 0.0)
-        mean = filled.sum(axis=0) / np.maximum(count, 1)
-        dev = np.where(valid, block - mean, 0.0)
-        return cls(count, mean, np.einsum("ij,ij->j", dev, dev))
+        x = np.array(block, dtype=np.float64, copy=True, ndmin=2)  # one working copy, updated in place
+        nan = np.isnan(x)
+        if nan.any():
+            count = (x.shape[0] - nan.sum(axis=0)).astype(np.int64)
+            x[nan] = 0.0
+            mean = x.sum(axis=0) / np.maximum(count, 1)
+            x -= mean
+            x[nan] = 0.0
+        else:
+            count = np.full(x.shape[1], x.shape[0], dtype=np.int64)
+            mean = x.mean(axis=0)
+            x -= mean
+        return cls(count, mean, np.einsum("ij,ij->j", x, x))
 
     def merge(self, other: ProbeMoments) -> ProbeMoments:
         """Moments of the union of the two data sets."""
