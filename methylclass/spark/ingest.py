@@ -1,18 +1,21 @@
 """Cohort ingestion: IDAT pairs → per-sample normalisation → a Parquet store, on Spark or in this process.
 
-One kernel, :func:`process_sample` (read the pair, map addresses to probes, ``normalize``), serves both paths:
+One kernel, :func:`~methylclass.spark.kernel.process_sample` (read the pair, map addresses to probes,
+``normalize``, write the sample file), serves every path:
 
-* :func:`ingest_cohort` with Spark (default): the small list of sample references (paths + sheet metadata) is
-  distributed one sample per task; executors run the kernel with the manifest broadcast once, write the
-  sample's arrays straight into the store (atomic rename) and return only a small record. The driver holds
-  the manifest, the list of references and the records: memory is flat in the number of samples.
+* :func:`ingest_cohort` on Spark (default): the small list of sample references (paths + sheet metadata) is
+  distributed one sample per task (:mod:`.jobs`); executors run the kernel with the manifest broadcast once,
+  write the sample's arrays straight into the store (atomic rename) and return only a small record. The
+  driver holds the manifest, the references and the records: its memory is flat in the number of samples.
+  Executors must see INPUT and the store at the same paths (local disk for ``local[*]``, a shared file system
+  for a cluster).
 * :func:`ingest_cohort` with ``local=True``, and :func:`preprocess_local` (in memory, no store): the same
-  kernel in a
-  Python loop, for a single sample or a handful, with no Spark start-up.
+  kernel in a Python loop, for a single sample or a handful, with no Spark start-up.
 
 Bad input never stops a cohort: a truncated IDAT, a sample without its Red/Grn partner or a sample of another
 array type is recorded as ``status="failed"`` with its reason in the sample table; the rest is stored.
-Re-running on the same store skips the samples stored already and retries the failed ones.
+Re-running on the same store skips the samples stored already, retries the failed ones and refreshes the
+sample-sheet columns of the stored ones.
 """
 
 from __future__ import annotations
