@@ -143,7 +143,10 @@ def _write_h5ad(st: Store, out: Path, names: list[str], idx: np.ndarray | None, 
                           "csv and parquet need nothing extra") from None
     x = load_betas(st, names, idx, field=field)
     obs = st.samples.set_index(st.samples["sample"].astype(str)).loc[names]
-    obs = obs.drop(columns=["sample"]).astype({c: str for c in obs.columns if obs[c].dtype == object})
+    obs = obs.drop(columns=["sample"])
+    for col in obs.columns[obs.dtypes == object]:  # text (sheet, reasons) as categories, missing kept
+        obs[col] = obs[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                else str(v)).astype("category")
     probes = st.probes()
     var = (probes if idx is None else probes.iloc[idx]).set_index("probe_id")
     adata = anndata.AnnData(X=x.to_numpy(), obs=obs, var=var,
