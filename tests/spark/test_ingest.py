@@ -304,3 +304,32 @@ def test_unknown_method_or_option_fails_before_any_work(cohort, tmp_path):
     with pytest.raises(ConfigError, match="unknown normalisation method"):
         preprocess_local(folder, method="nob")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_executors_return_only_small_records(cohort, hm27_manifest, tmp_path):
+    """What a Spark task sends back to the driver is the sample's record — scalars only, a few KB — never an
+    array: the driver's memory cannot grow with the number of probes × samples."""
+    import pickle
+    import types
+
+    from methylclass.io.store_writer import StoreWriter
+    from methylclass.spark.jobs import _SparkTask
+
+    folder, _ = cohort
+    refs = [ingest_mod_ref(s) for s in find_samples(folder).samples[:3]]
+    info = {"array": "HM27", "probe_hash": "x", "n_probes": hm27_manifest.n_probes, "method": "raw",
+            "method_options": {}}
+    with StoreWriter(tmp_path / "s", info, hm27_manifest.probes):
+        task = _SparkTask(types.SimpleNamespace(value=hm27_manifest), "raw", str(tmp_path / "s"), {}, 0.95)
+        records = list(task(iter(refs)))
+    assert len(records) == 3
+    for rec in records:
+        assert all(v is None or isinstance(v, (str, int, float, bool)) for v in rec.values()), rec
+        assert len(pickle.dumps(rec)) < 8_000
+
+
+def ingest_mod_ref(sample_ref) -> dict:
+    """A discovery SampleRef as the plain dict the jobs distribute."""
+    from methylclass.spark.ingest import as_ref
+
+    return as_ref(sample_ref)
