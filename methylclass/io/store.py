@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -37,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._atomic import atomic_write
 from ..errors import ConfigError, DataError
 
 FORMAT = "methylclass-store"
@@ -53,25 +53,15 @@ CORE_SAMPLE_COLUMNS = ("sample", "status", "reason", "array", "barcode", "positi
 _RECORD_KEY = b"methylclass.sample"
 
 
-# -- atomic file writing ----------------------------------------------------------------------------------
+# -- atomic file writing (through the project's one implementation, methylclass._atomic) ------------------
 def _tmp_name(path: Path) -> Path:
+    """A hidden temporary name beside ``path`` (for writers that need a path, not a file object)."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write(path, lambda fh: fh.write(data), binary=True)
 
 
 def atomic_write_json(path: str | Path, obj: dict) -> Path:
@@ -81,15 +71,7 @@ def atomic_write_json(path: str | Path, obj: dict) -> Path:
 
 def atomic_write_table(path: str | Path, table: pa.Table, **kwargs) -> Path:
     """Write a pyarrow table as Parquet to ``path`` atomically (``kwargs`` go to ``pq.write_table``)."""
-    path = Path(path)
-    tmp = _tmp_name(path)
-    try:
-        pq.write_table(table, tmp, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write(path, lambda fh: pq.write_table(table, fh, **kwargs), binary=True)
 
 
 # -- per-sample files -------------------------------------------------------------------------------------
