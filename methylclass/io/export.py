@@ -15,6 +15,7 @@ Every file is written under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from .._atomic import atomic_write
 from ..errors import ConfigError, DataError
-from .store import ARRAY_FIELDS, Store, _tmp_name, load_betas, top_variance_probes
+from .store import ARRAY_FIELDS, Store, _tmp_name, atomic_write_table, load_betas, top_variance_probes
 
 FORMATS = ("csv", "parquet", "h5ad")
 ORIENTS = ("samples", "probes")
@@ -77,41 +78,39 @@ def _format_block(block: np.ndarray, sep: str, first: Sequence[str]) -> memoryvi
     return memoryview(whole.buffers()[2])[start:end]
 
 
-def _open_text(tmp: Path, final: Path):
-    import gzip
-
-    return gzip.open(tmp, "wb", compresslevel=3) if final.name.endswith(".gz") else open(tmp, "wb")
-
-
 def _write_csv(st: Store, out: Path, names: list[str], idx: np.ndarray | None, field: str, orient: str,
                sep: str) -> None:
     ids = st.probe_ids() if idx is None else st.probe_ids()[idx]
-    tmp = _tmp_name(out)
-    try:
-        with _open_text(tmp, out) as fh:
-            if orient == "samples":
-                fh.write((sep.join(_quote(x, sep) for x in ["sample", *ids]) + "\n").encode("utf-8"))
-                for batch, block in st.iter_arrays(names, field=field, probes=idx, batch_size=16):
-                    fh.write(_format_block(block, sep, batch))
-                    fh.write(b"\n")
-            else:
-                fh.write((sep.join(_quote(x, sep) for x in ["probe_id", *names]) + "\n").encode("utf-8"))
-                n_sel = ids.shape[0]
-                step = max(1, min(n_sel, PROBE_BLOCK_BYTES // (4 * max(1, len(names)))))
-                base = np.arange(st.n_probes) if idx is None else idx
-                for start in range(0, n_sel, step):
-                    part = base[start:start + step]
-                    block = np.empty((len(names), part.shape[0]), dtype=np.float32)
-                    row = 0
-                    for _, b in st.iter_arrays(names, field=field, probes=part):
-                        block[row:row + b.shape[0]] = b
-                        row += b.shape[0]
-                    fh.write(_format_block(block.T, sep, ids[start:start + step]))
-                    fh.write(b"\n")
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    def rows(fh) -> None:
+        if orient == "samples":
+            fh.write((sep.join(_quote(x, sep) for x in ["sample", *ids]) + "\n").encode("utf-8"))
+            for batch, block in st.iter_arrays(names, field=field, probes=idx, batch_size=16):
+                fh.write(_format_block(block, sep, batch))
+                fh.write(b"\n")
+            return
+        fh.write((sep.join(_quote(x, sep) for x in ["probe_id", *names]) + "\n").encode("utf-8"))
+        n_sel = ids.shape[0]
+        step = max(1, min(n_sel, PROBE_BLOCK_BYTES // (4 * max(1, len(names)))))
+        base = np.arange(st.n_probes) if idx is None else idx
+        for start in range(0, n_sel, step):  # one pass over the sample files per block of probes
+            part = base[start:start + step]
+            block = np.empty((len(names), part.shape[0]), dtype=np.float32)
+            row = 0
+            for _, b in st.iter_arrays(names, field=field, probes=part):
+                block[row:row + b.shape[0]] = b
+                row += b.shape[0]
+            fh.write(_format_block(block.T, sep, ids[start:start + step]))
+            fh.write(b"\n")
+
+    def write(fh) -> None:
+        if out.name.lower().endswith(".gz"):
+            with gzip.GzipFile(filename=out.name[:-3], mode="wb", fileobj=fh, compresslevel=3) as gz:
+                rows(gz)
+        else:
+            rows(fh)
+
+    atomic_write(out, write, binary=True)
 
 
 def _write_parquet(st: Store, out: Path, names: list[str], idx: np.ndarray | None, field: str,
@@ -126,13 +125,7 @@ def _write_parquet(st: Store, out: Path, names: list[str], idx: np.ndarray | Non
     if orient == "probes":
         df = df.T
         df.index.name, df.columns.name = "probe_id", None
-    tmp = _tmp_name(out)
-    try:
-        pq.write_table(pa.Table.from_pandas(df.reset_index(), preserve_index=False), tmp, compression="zstd")
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_table(out, pa.Table.from_pandas(df.reset_index(), preserve_index=False), compression="zstd")
 
 
 def _write_h5ad(st: Store, out: Path, names: list[str], idx: np.ndarray | None, field: str) -> None:
