@@ -91,16 +91,16 @@ def resolve_inner_folds(y, n_splits: int, *, what: str = "inner CV") -> int:
     labels, counts = np.unique(np.asarray(y), return_counts=True)
     if len(labels) < 2:
         raise RareClassError(f"{what}: needs at least 2 classes; the training data has only one class "
-                             f"{labels.tolist()}")
+                             f"{[str(v) for v in labels]}")
     i = int(np.argmin(counts))
     smallest, m = labels[i], int(counts[i])
     if m >= n_splits:
         return int(n_splits)
     if m < 2:
         raise RareClassError(
-            f"{what}: class {smallest!r} has {m} training sample(s), fewer than the 2 needed for "
+            f"{what}: class '{smallest}' has {m} training sample(s), fewer than the 2 needed for "
             f"{n_splits}-fold stratified CV; merge or drop rare classes, or set calibrate=None")
-    warnings.warn(f"{what}: class {smallest!r} has only {m} training samples; using {m} folds instead of "
+    warnings.warn(f"{what}: class '{smallest}' has only {m} training samples; using {m} folds instead of "
                   f"{n_splits}", UserWarning, stacklevel=3)
     return m
 

@@ -79,7 +79,7 @@ class XGBLabelClassifier(ClassifierMixin, BaseEstimator):
         enc = LabelEncoder().fit(y)
         self.classes_ = enc.classes_
         if len(self.classes_) < 2:
-            raise ValueError(f"XGBLabelClassifier needs at least 2 classes; got one class ({self.classes_[0]!r})")
+            raise ValueError(f"XGBLabelClassifier needs at least 2 classes; got one class ('{self.classes_[0]}')")
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=float)
             if sample_weight.shape != (len(y),):

@@ -80,7 +80,7 @@ class AdaptiveSMOTE(SMOTE):
             k = int(min(self.k_neighbors, len(idx) - 1))
             self.k_neighbors_used_[cls] = k
             if k < 1:
-                singletons.append(cls)
+                singletons.append(str(cls))
                 X_new = _safe_indexing(X_cls, rng.randint(0, len(idx), size=n_new))
                 y_new = np.full(n_new, cls, dtype=y.dtype)
             else:

@@ -59,6 +59,7 @@ class SpyClassifier(ClassifierMixin, BaseEstimator):
         self.counts_ = dict(zip(labels.tolist(), counts.tolist()))
         self.n_fit_features_ = np.asarray(X).shape[1]
         self.fit_rows_ = np.asarray(X).copy()
+        self.fit_labels_ = np.asarray(y).copy()
         SpyClassifier.seen.append({"counts": self.counts_, "class_weight": self.class_weight,
                                    "n_features": self.n_fit_features_})
         self.prior_ = counts / counts.sum()
