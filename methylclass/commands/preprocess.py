@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-failed", action="store_true",
                    help="set betas of probes failing detection (p > 0.05) to NaN")
     p.add_argument("--manifest", help="manifest file (Illumina CSV or sesame TSV) instead of the built-in one")
+    p.add_argument("--controls", help="control-probe table for a --manifest that has none (needed by noob, "
+                                      "illumina and pOOBAH)")
     p.add_argument("--array", help="array type (HM450, EPIC, EPICv2, MSA, HM27); default: from the IDATs")
     p.add_argument("--master", help="Spark master: local[*] (default, embedded), local[N], spark://HOST:PORT, "
                                     "yarn")
@@ -56,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
     if args.local and args.master:
         raise ConfigError("--local and --master exclude each other")
     res = ingest_cohort(args.input, args.out, method=args.method, manifest=args.manifest, array=args.array,
-                 sheet=args.sheet, master=args.master, local=args.local, overwrite=args.overwrite,
-                 options=_options(args), driver_memory=args.driver_memory,
-                 log=lambda msg: print(msg, file=sys.stderr))
+                        controls=args.controls, sheet=args.sheet, master=args.master, local=args.local,
+                        overwrite=args.overwrite, options=_options(args), driver_memory=args.driver_memory,
+                        log=lambda msg: print(msg, file=sys.stderr))
     failed = res.failures
     print(f"{res.store}: {res.n_ok} samples stored ({res.array}, method {res.method}); this run: "
           f"{res.n_processed} processed, {res.n_skipped} already stored, {res.n_failed} failed "

@@ -95,14 +95,17 @@ def detect_cohort_array(refs: list[dict]) -> str:
 
 
 def resolve_manifest(refs: list[dict], *, manifest: Manifest | str | Path | None = None,
-                     array: str | None = None) -> Manifest:
-    """The cohort's manifest: the one given, a manifest file, a named array, or the detected array."""
-    if isinstance(manifest, Manifest):
-        return manifest
+                     array: str | None = None, controls: str | Path | None = None) -> Manifest:
+    """The cohort's manifest: the one given, a manifest file (with an optional control-probe table), a
+    named array, or the array detected from the IDATs."""
     from ..io.manifest import load_manifest
 
+    if isinstance(manifest, Manifest):
+        return manifest
     if manifest is not None:
-        return load_manifest(array, path=Path(manifest))
+        return load_manifest(array, path=Path(manifest), controls=controls)
+    if controls is not None:
+        raise ManifestError("a control-probe table (--controls) goes with a manifest file (--manifest)")
     return load_manifest(array or detect_cohort_array(refs))
 
 

@@ -138,7 +138,7 @@ def check_method(method: str, options: dict | None) -> None:
                           f"{', '.join(n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n != 'method')}")
 
 
-def _prepare(source, sheet, manifest, array) -> tuple[list[dict], Manifest]:
+def _prepare(source, sheet, manifest, array, controls=None) -> tuple[list[dict], Manifest]:
     if isinstance(source, (str, Path)):
         refs = discover(source, sheet=sheet)
     else:
@@ -147,7 +147,7 @@ def _prepare(source, sheet, manifest, array) -> tuple[list[dict], Manifest]:
     if not refs:
         raise ConfigError(f"no IDAT samples found in '{source}'" if isinstance(source, (str, Path))
                           else "no samples given")
-    man = _arrays.resolve_manifest(refs, manifest=manifest, array=array)
+    man = _arrays.resolve_manifest(refs, manifest=manifest, array=array, controls=controls)
     refs = _arrays.flag_other_arrays(refs, man)
     return refs, man
 
@@ -157,12 +157,14 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
                   sheet: str | Path | None = None, master: str | None = None, spark=None, local: bool = False,
                   overwrite: bool = False, options: dict | None = None,
                   min_address_fraction: float = MIN_ADDRESS_FRACTION, samples_per_task: int = 1,
-                  driver_memory: str = "2g", max_task_crashes: int = MAX_TASK_CRASHES, log=None) -> IngestResult:
+                  driver_memory: str = "2g", max_task_crashes: int = MAX_TASK_CRASHES,
+                  controls: str | Path | None = None, log=None) -> IngestResult:
     """Preprocess a cohort into the Parquet store ``out`` (created, or resumed when it exists).
 
     ``source``: a folder of IDATs or a sample sheet (found with :func:`methylclass.io.discover.find_samples`),
-    or a list of sample references. ``manifest``: a :class:`Manifest` or a manifest file; ``array``: a known
-    array name; neither → detected from the IDATs. ``method``/``options`` go to
+    or a list of sample references. ``manifest``: a :class:`Manifest` or a manifest file (``controls``: its
+    control-probe table, when the file has none); ``array``: a known array name; neither → detected from the
+    IDATs. ``method``/``options`` go to
     :func:`methylclass.pp.normalize.normalize` untouched. ``spark``: a session to use; otherwise one is
     started on ``master`` (default embedded ``local[*]``); ``local=True`` runs without Spark.
     ``log``: a callable receiving progress lines. A Spark task that dies repeatedly (worker crash) marks
@@ -171,7 +173,7 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
     check_method(method, options)
-    refs, man = _prepare(source, sheet, manifest, array)
+    refs, man = _prepare(source, sheet, manifest, array, controls)
     info = {"array": man.array, "probe_hash": probe_table_hash(man.probes), "n_probes": man.n_probes,
             "genome_build": man.genome_build, "manifest_sha256": man.sha256 or None,
             "manifest_source": str(man.source) if man.source else None, "method": method,
@@ -209,7 +211,7 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
 
 def preprocess_local(samples: str | Path | Sequence[Any], *, method: str = "noob",
                      manifest: Manifest | str | Path | None = None, array: str | None = None,
-                     options: dict | None = None,
+                     controls: str | Path | None = None, options: dict | None = None,
                      min_address_fraction: float = MIN_ADDRESS_FRACTION) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalise a handful of samples in this process (no Spark, no store) with the cohort kernel.
 
@@ -218,7 +220,7 @@ def preprocess_local(samples: str | Path | Sequence[Any], *, method: str = "noob
     samples that succeeded, and one record per sample (status, reason, QC).
     """
     check_method(method, options)
-    refs, man = _prepare(samples, None, manifest, array)
+    refs, man = _prepare(samples, None, manifest, array, controls)
     records, rows, names = [], [], []
     for ref in refs:
         rec, ns = run_kernel(ref, man, method, options=options, min_address_fraction=min_address_fraction)

@@ -333,3 +333,19 @@ def ingest_mod_ref(sample_ref) -> dict:
     from methylclass.spark.ingest import as_ref
 
     return as_ref(sample_ref)
+
+
+def test_manifest_and_controls_files_give_the_builtin_result(hm27_dir, data_dir, tmp_path, capsys):
+    """`preprocess --manifest FILE --controls FILE` (the HM27 tables as plain files) stores the same noob
+    betas as the built-in HM27 manifest (reference: preprocess_local with array detection)."""
+    from methylclass.cli import main
+
+    man = data_dir / "manifests" / "hm27"
+    out = tmp_path / "store"
+    assert main(["preprocess", str(hm27_dir), "--out", str(out), "--local", "--manifest",
+                 str(man / "hm27_ordering.tsv.gz"), "--controls", str(man / "hm27_controls.tsv")]) == 0
+    capsys.readouterr()
+    want, _ = preprocess_local(hm27_dir, method="noob")
+    got = load_betas(out, list(want.index))
+    assert list(got.columns) == list(want.columns)
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
