@@ -24,8 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--manifest", help="manifest file or array name (default: detected from the IDATs)")
     p.add_argument("--genome", default="hg19", choices=("hg19", "hg38"), help="genome build (default hg19)")
-    p.add_argument("--method", default="cbs", choices=("cbs", "pelt"),
-                   help="segmentation: weighted CBS (default, DNAcopy-compatible) or PELT (fast)")
+    p.add_argument("--method", default="cbs", choices=("cbs", "binseg"),
+                   help="segmentation: weighted CBS (default, DNAcopy-compatible) or binary "
+                        "segmentation (binseg, fastest)")
     p.add_argument("--p-method", default="tail", choices=("tail", "hybrid", "perm"),
                    help="CBS p-values: tail approximation (default, fast), DNAcopy hybrid or permutation")
     p.add_argument("--alpha", type=float, default=0.001, help="CBS significance level (default 0.001)")

@@ -113,7 +113,7 @@ def cnv_sample(total_intensity: np.ndarray, reference: CNVReference, bins: Bins,
     ``total_intensity`` is ``meth + unmeth`` per probe, aligned with the manifest rows ``bins`` was built
     from (or already restricted to ``bins``' fit probes). ``detail`` = ``"default"`` (the 20 bundled focal
     genes), a region table or None; ``cancer_genes`` adds the ~730 cancer genes. ``method`` = ``"cbs"``
-    (default) or ``"pelt"``. Raises :class:`~methylclass.errors.DataError` for unusable input.
+    (default) or ``"binseg"`` (fast). Raises :class:`~methylclass.errors.DataError` for unusable input.
     """
     fit = reference.fit(total_intensity, bins, sample=sample)
     med, var = bin_values(fit.ratios, bins)

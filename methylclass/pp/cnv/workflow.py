@@ -7,6 +7,10 @@ Outputs in ``OUT`` (each file written under a temporary name and renamed):
 * ``cnv_features.tsv`` (samples × features), ``cnv_summary.tsv`` (noise, shift, FGA, …) and, for two or more
   queries, ``cnv_frequency.png`` / ``.svg``.
 
+:func:`run_cnv_store` is the cohort path on a preprocessed store: total intensity = the stored ``meth`` +
+``unmeth`` arrays, references = named normal samples of the same store, features written next to the betas
+(``STORE/cnv_features.parquet``). Both paths call the same kernel, :func:`~methylclass.pp.cnv.cnv_sample`.
+
 The reference panel built from a folder of normals is cached in ``cache_dir()/cnv_reference`` keyed by the
 normals' paths, sizes and modification times and the bin set's probes; ``--reference`` may also name a panel
 saved with :meth:`CNVReference.save` (``.npz``).
@@ -174,4 +178,84 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
                                  out / "cnv_frequency", formats)
     if store is not None:
         run.files.append(write_cnv_features(feats, store))
+    return run
+
+
+def store_manifest(store) -> Manifest:
+    """A coordinates-only :class:`Manifest` from a store's probe table (row i = element i of its arrays)."""
+    probes = store.probes()
+    missing = [c for c in ("probe_id", "chrom", "pos") if c not in probes.columns]
+    if missing:
+        raise DataError(f"store '{store.path}' has no probe {'/'.join(missing)} columns; CNV needs probe "
+                        "coordinates")
+    p = pd.DataFrame({
+        "probe_id": probes["probe_id"].astype(str),
+        "cpg_id": probes["cpg_id"].astype(str) if "cpg_id" in probes else probes["probe_id"].astype(str),
+        "address_u": -1, "address_m": -1,
+        "design": probes["design"].astype(str) if "design" in probes else "",
+        "channel": probes["channel"].astype(str) if "channel" in probes else "",
+        "chrom": probes["chrom"].fillna("").astype(str),
+        "pos": pd.to_numeric(probes["pos"], errors="coerce").fillna(-1).astype(np.int64)})
+    info = store.info
+    return Manifest(array=str(info.get("array", "STORE")), probes=p,
+                    controls=pd.DataFrame(columns=["address", "type", "channel", "name"]),
+                    genome_build=str(info.get("genome_build") or "hg19"), source=store.path,
+                    sha256=str(info.get("probe_hash", "")))
+
+
+def store_totals(store, samples: Sequence[str], *, batch_size: int = 16):
+    """Yield ``(sample, meth + unmeth)`` of ``samples`` from a store, batch by batch."""
+    meth = store.iter_arrays(samples, field="meth", batch_size=batch_size)
+    unmeth = store.iter_arrays(samples, field="unmeth", batch_size=batch_size)
+    for (names, m), (_, u) in zip(meth, unmeth):
+        total = m.astype(np.float64) + u
+        yield from zip(names, total)
+
+
+def run_cnv_store(store: str | Path, normals: Sequence[str], samples: Sequence[str] | None = None, *,
+                  genome: str | None = None, method: str = "cbs", seg_params: CBSParams | None = None,
+                  cancer_genes: bool = False, thresholds: CallThresholds = DEFAULT_THRESHOLDS,
+                  out: str | Path | None = None, formats: Sequence[str] = ("png", "svg"), plot: bool = True,
+                  write_features: bool = True, log: Callable[[str], None] = lambda m: None) -> CNVRun:
+    """CNV of the samples of a store against ``normals`` (sample names of the same store).
+
+    ``samples`` defaults to every stored sample that is not a normal. The feature table is written to
+    ``STORE/cnv_features.parquet`` (``write_features``); per-sample plots/tables go to ``out`` when given.
+    """
+    from ...io.store import Store
+
+    st = Store.open(store)
+    man = store_manifest(st)
+    bins = make_bins(man, genome or man.genome_build)
+    normals = list(normals)
+    if len(normals) < 3:
+        raise DataError(f"reference panel: {len(normals)} normal sample(s) named, need ≥ 3 copy-neutral "
+                        "references (16 or more recommended)")
+    names, totals = zip(*store_totals(st, normals))
+    ref = CNVReference.from_intensities(np.vstack(totals), bins, list(names),
+                                        meta={"store": str(st.path)})
+    log(f"reference panel: {ref.n_references} normals from {st.path}")
+    if samples is None:
+        samples = [s for s in st.files_of()[0] if s not in set(normals)]
+    run = CNVRun(results=[], bins=bins, reference=ref, out=Path(out) if out else st.path)
+    first_error: MethylclassError | None = None
+    for name, total in store_totals(st, list(samples)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                res = cnv_sample(total, ref, bins, sample=name, method=method, seg_params=seg_params,
+                                 cancer_genes=cancer_genes, thresholds=thresholds, keep_probes=False)
+        except MethylclassError as exc:
+            first_error = first_error or exc
+            run.failures.append((name, str(exc)))
+            continue
+        run.results.append(res)
+        if out is not None:
+            run.files += write_sample_outputs(res, bins, Path(out), formats=formats, plot=plot)
+    if not run.results:
+        if first_error is not None:
+            raise first_error
+        raise DataError(f"store '{st.path}': no samples to analyse besides the normals")
+    if write_features:
+        run.files.append(write_cnv_features(cnv_feature_table(run.results), st.path))
     return run

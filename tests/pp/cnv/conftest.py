@@ -226,3 +226,9 @@ def r_tools():
     return types.SimpleNamespace(dnacopy_segment=dnacopy_segment, breakpoints=breakpoints,
                                  matched_fraction=matched_fraction, per_bin=per_bin, require_r=require_r,
                                  callable_arms=CALLABLE_ARMS)
+
+
+@pytest.fixture(scope="session")
+def simulator_cls():
+    """The :class:`CNVSimulator` type (for simulations on other bin sets)."""
+    return CNVSimulator

@@ -20,12 +20,12 @@ from methylclass.io.idat import Idat, read_idat, write_idat
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory, data_dir):
-    """A synthetic 60k-probe cohort: 5 normals, 3 tumours of class F1_A with +7, −10, EGFR:amp."""
+    """A synthetic 60k-probe cohort: 5 normals, 2 tumours of class F1_A with +7, −10, EGFR:amp."""
     from methylclass.simulate.cohort import SimulationConfig, simulate_cohort
 
     out = tmp_path_factory.mktemp("cnvsim")
     res = simulate_cohort(out / "sim", SimulationConfig(
-        manifest="synthetic", n_probes=60_000, classes=1, n_per_class=3, n_normals=5,
+        manifest="synthetic", n_probes=60_000, classes=1, n_per_class=2, n_normals=5,
         cnv=["F1_A=+7,-10,EGFR:amp"], cnv_penetrance=1.0, sample_cnv_rate=0.0, ffpe_fraction=0,
         low_quality_fraction=0, purity=(0.9, 0.95), seed=3))
     s = res.samples
@@ -58,7 +58,7 @@ def test_cli_calls_planted_events(cohort, tmp_path, capsys):
         assert (out / f"{name}.cnv.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "EGFR:amp" in printed
     feats = pd.read_csv(out / "cnv_features.tsv", sep="\t", index_col=0)
-    assert len(feats) == 3 and (feats["cnv_arm_7q"] > 0.2).all() and (feats["cnv_arm_10q"] < -0.2).all()
+    assert len(feats) == 2 and (feats["cnv_arm_7q"] > 0.2).all() and (feats["cnv_arm_10q"] < -0.2).all()
     assert (out / "cnv_frequency.svg").exists() and (out / "cnv_summary.tsv").exists()
     assert not list(out.glob(".*.tmp"))
 

@@ -22,7 +22,7 @@ from methylclass.pp.cnv.segment import segment
 pytestmark = pytest.mark.r
 
 
-def _cases(sim, bins, panel, planted, r_tools, n=3, seed=0):
+def _cases(sim, bins, panel, planted, r_tools, n=2, seed=0):
     rng = np.random.default_rng(seed)
     genes = ["EGFR", "MYCN", "CDK4", "MDM2", "CDKN2A/B", "PTEN", "MYC", "RB1"]
     for k in range(n):

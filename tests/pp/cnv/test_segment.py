@@ -1,4 +1,4 @@
-"""Segmentation (weighted CBS and the PELT alternative).
+"""Segmentation (weighted CBS and the binary-segmentation alternative).
 
 References: R DNAcopy's ``getbdry`` output (values recorded from DNAcopy 1.72.3), brute-force arc
 maximisation, DNAcopy's ``trimmed.variance`` / ``changepoints.sdundo`` definitions, and planted change points.
@@ -100,11 +100,9 @@ def _planted(rng, sizes=(800, 500, 200), sd=0.12):
     return np.concatenate(vals), np.array(chrom), np.array(truth)
 
 
-@pytest.mark.parametrize("method,p_method", [("cbs", "tail"), ("cbs", "hybrid"), ("pelt", "tail")])
+@pytest.mark.parametrize("method,p_method", [("cbs", "tail"), ("cbs", "hybrid"), ("binseg", "tail")])
 def test_planted_change_points_found(method, p_method):
     """All planted change points found within 2 bins, no spurious ones; means close to the planted levels."""
-    if method == "pelt":
-        pytest.importorskip("ruptures")
     rng = np.random.default_rng(7)
     x, chrom, truth = _planted(rng)
     w = np.full(x.size, 1 / 0.12 ** 2)
