@@ -1,12 +1,15 @@
 """Atomic file writes: write to a hidden temporary name in the target folder, then rename.
 
-A reader (or a crash) never sees a half-written file. Files get the usual permissions (``0666 & ~umask``),
+A reader (or a crash) never sees a half-written file; :class:`RunFolder` does the same for a whole run
+directory (``<out>/<experiment>/<timestamp>/``, published by one rename). Files get the usual permissions (``0666 & ~umask``),
 not the ``0600`` of :func:`tempfile.mkstemp`.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -49,3 +52,36 @@ def make_temp_dir(parent: str | Path, name: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent))
     os.chmod(path, DIR_MODE)
     return path
+
+
+class RunFolder:
+    """A run directory written under a temporary name and published by :meth:`commit` (atomic rename)."""
+
+    def __init__(self, out_dir: str | Path, experiment: str):
+        base = Path(out_dir) / experiment
+        base.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        final, i = base / stamp, 1
+        while final.exists():
+            i += 1
+            final = base / f"{stamp}-{i}"
+        self.final = final
+        self.path = make_temp_dir(base, final.name)
+        self.run_id = final.name
+
+    def commit(self) -> Path:
+        """Rename the finished folder to its final name and point ``latest`` at it."""
+        os.replace(self.path, self.final)
+        link = self.final.parent / "latest"
+        tmp = self.final.parent / f".latest.{os.getpid()}"
+        try:
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(self.final.name)
+            os.replace(tmp, link)
+        except OSError:  # file systems without symlinks: the timestamped folder is what matters
+            tmp.unlink(missing_ok=True)
+        return self.final
+
+    def abort(self) -> None:
+        """Remove the unfinished folder."""
+        shutil.rmtree(self.path, ignore_errors=True)

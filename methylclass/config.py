@@ -67,7 +67,7 @@ SCHEMA: dict[str, Any] = {
     "pipeline": ANY,
     "models": MapOf(MODEL_SPEC),
     "decision": {"threshold": NUM, "class_thresholds": (dict, type(None)), "coverage": NUM,
-                 "conformal": OPT_STR},
+                 "conformal": ["split", "class_conditional", None]},
     "report": {"title": (str,), "n_bins": (int,), "formats": (list,), "criteria": (dict, type(None)),
                "criteria_min_models": (int,)},
     "meta": ANY,

@@ -16,14 +16,11 @@ never leaves a half-written run behind.
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import functools
 import hashlib
 import json
 import logging
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_text, atomic_write, make_temp_dir
+from ._atomic import RunFolder, atomic_text, atomic_write
 from .config import save_config
 from .errors import ConfigError, DataError
 from .io.betas_table import read_beta_table
@@ -201,39 +198,6 @@ def estimator_factory(model_cfg: Mapping[str, Any], *, inner: int | None, seed: 
 
 
 # ------------------------------------------------------------------------------------------------ run folders
-class RunFolder:
-    """A run directory written under a temporary name and published by :meth:`commit` (atomic rename)."""
-
-    def __init__(self, out_dir: str | Path, experiment: str):
-        base = Path(out_dir) / experiment
-        base.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        final, i = base / stamp, 1
-        while final.exists():
-            i += 1
-            final = base / f"{stamp}-{i}"
-        self.final = final
-        self.path = make_temp_dir(base, final.name)
-        self.run_id = final.name
-
-    def commit(self) -> Path:
-        """Rename the finished folder to its final name and point ``latest`` at it."""
-        os.replace(self.path, self.final)
-        link = self.final.parent / "latest"
-        tmp = self.final.parent / f".latest.{os.getpid()}"
-        try:
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(self.final.name)
-            os.replace(tmp, link)
-        except OSError:  # file systems without symlinks: the timestamped folder is what matters
-            tmp.unlink(missing_ok=True)
-        return self.final
-
-    def abort(self) -> None:
-        """Remove the unfinished folder."""
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
 def _atomic_csv(df: pd.DataFrame, path: Path, **kw) -> None:
     atomic_write(path, lambda fh: df.to_csv(fh, **kw))
 
@@ -287,6 +251,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
 
     ``dataset`` skips reading ``cfg["data"]`` (already loaded). ``echo`` receives one progress line per model.
     """
+    from .models.decision import format_sets
     from .pl import figure_to_base64, plot_confusion, plot_reliability, save_figure
     from .report import ModelResult, check_criteria, write_benchmark_report
     from .tl.cv import nested_cv
@@ -327,6 +292,9 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
                             rare=cv.get("rare", "refuse"), rare_label=cv.get("rare_label", "rare_merged"),
                             progress=progress, desc=name)
             wall = time.perf_counter() - t0
+            if decision.get("conformal") and res.sets is None:
+                res.sets = res.conformal_sets(coverage=float(decision.get("coverage", 0.9)),
+                                              mode=decision["conformal"])
             ev = res.evaluate(threshold=threshold, n_bins=n_bins)
             rare_note = res.rare.describe()
             label = cfg["models"][name].get("label", name)
@@ -339,8 +307,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
             images = {"confusion": figure_to_base64(fig_c), "reliability": figure_to_base64(fig_r)}
             oof = res.oof_table()
             if res.sets is not None:
-                oof["conformal_set"] = [";".join(c for c, on in zip(res.classes, row) if on)
-                                        for row in res.sets.to_numpy()]
+                oof["conformal_set"] = format_sets(res.sets.to_numpy(), res.classes)
             if res.ood is not None:
                 oof["ood_score"] = res.ood.to_numpy()
             _atomic_csv(oof, run.path / "oof" / f"{name}.csv", index=False)
@@ -425,7 +392,7 @@ class TrainedModel:
 
 
 def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, dataset: Dataset | None = None,
-          conformal: str | None = "split", conformal_folds: int | None = None, ood_k: int = 5,
+          conformal: str | None = "config", conformal_folds: int | None = None, ood_k: int = 5,
           overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None) -> TrainedModel:
     """Fit one configured model on every labelled row and save it as a model bundle in ``out``.
 
@@ -433,7 +400,8 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     ``conformal_folds``-fold CV, default ``cfg["cv"]["outer"]``):
 
     * ``conformal``: a :class:`~methylclass.models.ConformalClassifier` (``conformal`` = ``"split"`` or
-      ``"class_conditional"``) fitted on *out-of-fold* calibrated probabilities of the same pipeline, so the
+      ``"class_conditional"``; ``"config"`` = ``cfg["decision"]["conformal"]``; None = none) fitted on
+      *out-of-fold* calibrated probabilities of the same pipeline, so the
       calibration scores come from samples the scoring model did not see;
     * the card's ``metrics``: those out-of-fold metrics (an honest estimate shipped with the model);
     * ``ood``: a :class:`~methylclass.models.KNNDistanceOOD` on the model's selected features (flags samples
@@ -446,6 +414,8 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     t0 = time.perf_counter()
     cfg = copy.deepcopy(dict(cfg))
     models = cfg["models"]
+    if conformal == "config":
+        conformal = (cfg.get("decision") or {}).get("conformal")
     name = model or (next(iter(models)) if len(models) == 1 else None)
     if name is None or name not in models:
         raise ConfigError(f"train needs one model; configured: {', '.join(models)}")
@@ -502,7 +472,8 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
     Columns: ``sample, prediction`` (a class or ``no_match``), ``score`` (calibrated probability of the best
     class), ``proba_<class>`` per class; with the bundle's components also ``prediction_set`` (conformal set
     at level ``1 − alpha``, classes joined by ``|``), ``ood_pvalue`` and ``ood`` (True forces ``no_match``).
-    ``threshold`` defaults to the one the model was trained with (card), else 0.9; ``alpha`` to 0.1. With
+    ``threshold`` defaults to the one the model was trained with (card), else 0.9; ``alpha`` to
+    ``1 − decision.coverage`` of the card (0.1). With
     ``label_column``/``labels`` the true label is added as column ``label``.
     """
     from .models import load_bundle
@@ -520,8 +491,10 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
     decision = ((bundle.card.get("config") or {}).get("decision") or {})
     thr = float(threshold if threshold is not None else decision.get("threshold", 0.9))
     per_class = class_thresholds if class_thresholds is not None else decision.get("class_thresholds")
-    pred = bundle.predict(X, threshold=thr, per_class=per_class or None,
-                          alpha=0.1 if alpha is None else float(alpha), ood_alpha=ood_alpha)
+    if alpha is None:
+        alpha = 1.0 - float(decision.get("coverage", 0.9))
+    pred = bundle.predict(X, threshold=thr, per_class=per_class or None, alpha=float(alpha),
+                          ood_alpha=ood_alpha)
     if y is not None:
         pred.insert(1, "label", y.to_numpy())
     if out is not None:

@@ -20,6 +20,7 @@ prints the side-by-side numbers and writes them, with the wall times, to ``resul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import sys
@@ -45,11 +46,16 @@ HEADLINE = ("balanced_accuracy", "accuracy", "brier", "log_loss", "auc_hand_till
             "accuracy_classified", "fit_seconds", "predict_seconds", "wall_seconds")
 
 
-def _run(argv: list[str]) -> None:
+def _run(argv: list[str], log: Path | None = None) -> None:
+    """``methylclass ARGV`` in this process; with ``log`` its standard output goes to that file."""
     print("$ methylclass " + " ".join(argv), file=sys.stderr, flush=True)
-    status = cli(argv)
+    if log is None:
+        status = cli(argv)
+    else:
+        with open(log, "a", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
+            status = cli(argv)
     if status != 0:
-        raise SystemExit(f"methylclass {argv[0]} failed with status {status}")
+        raise SystemExit(f"methylclass {argv[0]} failed with status {status}" + (f" (log: {log})" if log else ""))
 
 
 def make_simulated(size: str, *, force: bool = False) -> tuple[Path, float]:
@@ -64,11 +70,13 @@ def make_simulated(size: str, *, force: bool = False) -> tuple[Path, float]:
     sim, store = root / "sim", root / "store"
     root.mkdir(parents=True, exist_ok=True)
     ready.unlink(missing_ok=True)
-    _run(["simulate", "--out", str(sim), "--force", "--quiet", *options])
+    log = root / "build.log"
+    log.unlink(missing_ok=True)
+    _run(["simulate", "--out", str(sim), "--force", "--quiet", *options], log)
     manifest = str(sim / "manifest" / "probes.tsv.gz")
     # noob without dye-bias correction: the synthetic design has no NORM_* control probes
     _run(["preprocess", str(sim), "--sheet", str(sim / "samplesheet.csv"), "--manifest", manifest,
-          "--out", str(store), "--local", "--dye-bias", "none", "--overwrite"])
+          "--out", str(store), "--local", "--dye-bias", "none", "--overwrite"], log)
     with open(sim / "samplesheet.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     normals = sim / "normals.csv"
@@ -77,7 +85,7 @@ def make_simulated(size: str, *, force: bool = False) -> tuple[Path, float]:
         w.writeheader()
         w.writerows(r for r in rows if r.get("Sample_Group") == "normal")
     _run(["cnv", str(sim / "samplesheet.csv"), "--reference", str(normals), "--manifest", manifest,
-          "--out", str(root / "cnv"), "--no-plot", "--store", str(store)])
+          "--out", str(root / "cnv"), "--no-plot", "--store", str(store)], log)
     seconds = time.perf_counter() - t0
     ready.write_text(json.dumps({"options": options, "seconds": seconds}, indent=1))
     return root, seconds

@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", metavar="FILE", help="label file whose labels are copied into the output")
     p.add_argument("--threshold", type=float,
                    help="calibrated score needed for a call (default: the model's, usually 0.9)")
-    p.add_argument("--alpha", type=float, default=0.1,
-                   help="conformal sets cover the true class with probability ≥ 1 − alpha (default 0.1)")
+    p.add_argument("--alpha", type=float,
+                   help="conformal sets cover the true class with probability ≥ 1 − alpha (default: "
+                        "1 − the model's decision.coverage, i.e. 0.1)")
     p.add_argument("--ood-alpha", type=float, default=0.01,
                    help="out-of-distribution p-value below which a sample is flagged (default 0.01)")
     p.set_defaults(func=run)

@@ -24,8 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "xgb, mlp)")
     p.add_argument("--out", required=True, metavar="DIR", help="model bundle folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle in --out")
-    p.add_argument("--conformal", choices=("split", "class_conditional", "none"), default="split",
-                   help="conformal prediction sets fitted on out-of-fold probabilities (default split)")
+    p.add_argument("--conformal", choices=("split", "class_conditional", "none"),
+                   help="conformal prediction sets fitted on out-of-fold probabilities (default: "
+                        "decision.conformal of the config, split)")
     p.add_argument("--conformal-folds", type=int, metavar="K",
                    help="folds of the cross-validation behind the conformal sets and card metrics "
                         "(default cv.outer)")
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_run_config(args, models=[args.model])
     res = train(cfg, args.out, model=args.model, overwrite=args.overwrite,
-                conformal=None if args.conformal == "none" else args.conformal,
+                conformal={None: "config", "none": None}.get(args.conformal, args.conformal),
                 conformal_folds=args.conformal_folds, progress=args.progress, echo=echo)
     keys = ("balanced_accuracy", "accuracy", "brier", "ece", "classifiable")
     print(json.dumps({"bundle": str(res.path), "classes": res.classes, "components": res.components,

@@ -39,7 +39,7 @@ def plot_reliability(curve: pd.DataFrame, *, ece: float | None = None, threshold
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("accuracy of top class")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7.5, frameon=False)
     axh.bar(lo[used], count[used], width=width[used], align="edge", color="0.55", edgecolor="white")
     if used.any():
         axh.set_yscale("log")

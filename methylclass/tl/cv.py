@@ -152,6 +152,26 @@ class CVResult:
         ev.meta["rare_classes"] = self.rare.describe()
         return ev
 
+    def conformal_sets(self, *, coverage: float = 0.9, mode: str = "split") -> pd.DataFrame:
+        """Cross-fold conformal prediction sets from the out-of-fold probabilities (first repeat).
+
+        The sets of the samples of outer fold ``f`` come from a
+        :class:`~methylclass.models.ConformalClassifier` calibrated on the out-of-fold probabilities of the
+        *other* folds — every calibration score is out-of-sample, as in the bundle that ``methylclass
+        train`` ships. Returns a boolean samples × classes table (assign it to ``sets`` to have coverage and
+        mean set size in :meth:`evaluate`).
+        """
+        from ..models.decision import ConformalClassifier
+
+        proba, folds = self.proba_repeats[0], self.folds["repeat_0"].to_numpy()
+        out = np.zeros(proba.shape, dtype=bool)
+        for f in np.unique(folds):
+            test = folds == f
+            cc = ConformalClassifier(mode=mode).fit(proba.to_numpy()[~test], self.y.to_numpy()[~test],
+                                                    self.classes)
+            out[test] = cc.predict_sets(proba.to_numpy()[test], 1.0 - coverage)
+        return pd.DataFrame(out, index=proba.index, columns=self.classes)
+
     def oof_table(self) -> pd.DataFrame:
         """One row per sample: ``sample, y_true, fold_<r>…, proba_<class>…`` (the file runs write)."""
         out = pd.DataFrame({"sample": self.proba.index, "y_true": self.y.to_numpy()})

@@ -183,16 +183,36 @@ def test_real_pipeline_noise_labels_give_chance():
     assert ev.scalars["classifiable"] < 0.2  # calibrated scores stay low: almost everything is "no match"
 
 
-def test_real_mb_set_reduced_setting(mb_small):
-    """Real data (GSE85212 medulloblastoma, 341 × 399), CI setting 3×3 nested CV with the real make_pipeline:
-    ridge logistic regression reaches balanced accuracy ≥ 0.97 with multiclass Brier ≤ 0.06 (the issue's
-    done-means thresholds; the full 5×3 benchmark is pipelines/benchmark.py)."""
+@pytest.mark.parametrize("model,outer", [("logreg", 3), ("svm", 5)])
+def test_real_mb_set_reduced_setting(mb_small, model, outer):
+    """Real data (GSE85212 medulloblastoma, 341 × 399), reduced CI setting with the real make_pipeline and
+    ridge calibration on 3 inner folds: the two fast models reach the issue's done-means thresholds,
+    balanced accuracy ≥ 0.97 and multiclass Brier ≤ 0.06 (logreg already at 3 × 3; the linear SVM needs
+    5 outer folds: 0.969 at 3 × 3, 0.973 at 5 × 3). The five-model 5 × 3 run is pipelines/benchmark.py."""
     from methylclass.models import make_pipeline
 
     X, y = mb_small
-    res = nested_cv(X, y, lambda: make_pipeline("logreg", balance="class_weight"), outer=3, inner=3, n_jobs=2,
+    res = nested_cv(X, y, lambda: make_pipeline(model, balance="class_weight"), outer=outer, inner=3, n_jobs=2,
                     progress=False)
     s = res.evaluate().scalars
     assert s["balanced_accuracy"] >= 0.97
     assert s["brier"] <= 0.06
     assert s["auc_hand_till"] >= 0.99 and s["ece"] <= 0.05
+
+
+def test_cross_fold_conformal_sets(toy):
+    """Conformal sets from out-of-fold probabilities: coverage close to the requested 90 % (split conformal
+    guarantee ≥ 1 − α on exchangeable samples), and the sets of fold f do not depend on fold f's own labels
+    (relabelling fold 0 leaves its sets unchanged): the calibration never sees the samples it covers."""
+    X, y = toy
+    res = nested_cv(X, y, lambda: LogisticRegression(max_iter=500), outer=5, inner=None, n_jobs=1,
+                    progress=False)
+    sets = res.conformal_sets(coverage=0.9)
+    res.sets = sets
+    s = res.evaluate().scalars
+    assert 0.85 <= s["conformal_coverage"] <= 0.97 and 1.0 <= s["conformal_set_size"] < 3.0
+    fold0 = (res.folds["repeat_0"] == 0).to_numpy()
+    res.y = res.y.where(~fold0, "alpha")
+    np.testing.assert_array_equal(res.conformal_sets(coverage=0.9).to_numpy()[fold0], sets.to_numpy()[fold0])
+    cc = res.conformal_sets(coverage=0.9, mode="class_conditional")
+    assert cc.shape == sets.shape

@@ -60,7 +60,7 @@ def test_samples_by_cpgs_formats(ref, tmp_path, name, writer):
 def test_cpgs_by_samples_with_label_file(ref, tmp_path):
     """CpGs × samples (auto-detected from cg ids in the first column) with a separate label file (given
     in another order, with an extra unrelated sample) gives the reference (X, y)."""
-    df, ref_X, ref_y = ref
+    _, ref_X, ref_y = ref
     ref_X.T.rename_axis("ID_REF").to_csv(tmp_path / "t.csv.gz")
     labels = pd.DataFrame({"GSM": list(ref_y.index[::-1]) + ["GSM_other"],
                            "subgroup": list(ref_y.to_numpy()[::-1]) + ["X"]})
@@ -74,7 +74,7 @@ def test_cpgs_by_samples_with_label_file(ref, tmp_path):
 
 def test_genomestudio_detection_columns_are_dropped(ref, tmp_path):
     """CpGs × samples with interleaved '<sample>.Detection Pval' columns: only betas are kept."""
-    df, ref_X, _ = ref
+    _, ref_X, _ = ref
     t = ref_X.T.rename_axis("TargetID")
     out = pd.DataFrame(index=t.index)
     for s in t.columns:
@@ -88,7 +88,7 @@ def test_genomestudio_detection_columns_are_dropped(ref, tmp_path):
 
 def _series_matrix(X: pd.DataFrame, y: pd.Series) -> str:
     """A GEO series matrix in NCBI's layout (quoted header cells, characteristics as 'key: value')."""
-    q = lambda vals: "\t".join(f'"{v}"' for v in vals)  # noqa: E731
+    q = lambda vals: "\t".join(f'"{v}"' for v in vals)
     lines = ['!Series_title\t"Medulloblastoma test"', '!Series_geo_accession\t"GSE85212"',
              f"!Sample_title\t{q(['MB_' + s[-4:] for s in X.index])}",
              f"!Sample_geo_accession\t{q(X.index)}",
@@ -160,7 +160,7 @@ def test_metadata_columns_set_aside(ref, tmp_path):
 
 def test_missing_values_kept_and_cpg_id_patterns(ref, tmp_path):
     """Empty / NA cells become NaN (not an error); EPICv2, ch. and rs probe ids count as CpG-like."""
-    df, ref_X, _ = ref
+    df, _, _ = ref
     df = df.copy()
     df.iloc[0, 1] = np.nan
     df.to_csv(tmp_path / "t.csv", index=False, na_rep="NA")
