@@ -617,9 +617,11 @@ def segment(values: np.ndarray, chrom: np.ndarray, weights: np.ndarray | None = 
     idx_ok = np.flatnonzero(ok)
     sd = trimmed_sd(values[ok], p.trim)
     rows = []
-    _, first_pos = np.unique(chrom[idx_ok], return_index=True)
-    for ci, c in enumerate(chrom[idx_ok][np.sort(first_pos)]):
-        sel = idx_ok[chrom[idx_ok] == c]
+    codes, uniq = pd.factorize(chrom[idx_ok])  # chromosomes in order of appearance
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+    for ci, c in enumerate(uniq):
+        sel = idx_ok[order[bounds[ci]:bounds[ci + 1]]]
         x, w = values[sel], w_all[sel]
         if method == "cbs":
             rng = np.random.default_rng([p.seed, ci])

@@ -66,6 +66,23 @@ def _file_name(sample: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sample) or "sample"
 
 
+def _with_build(man: Manifest, genome: str) -> Manifest:
+    """``man`` with coordinates on ``genome``: the same array's manifest loaded for that build when the
+    probe rows are identical (only the coordinates differ), else ``man`` unchanged (make_bins then names
+    the mismatch)."""
+    if not man.genome_build or man.genome_build == genome:
+        return man
+    from ...io.manifest import load_manifest
+
+    try:
+        other = load_manifest(man.array, genome_build=genome)
+    except MethylclassError:
+        return man
+    same = other.n_probes == man.n_probes and np.array_equal(other.probes["probe_id"].to_numpy(),
+                                                             man.probes["probe_id"].to_numpy())
+    return other if same else man
+
+
 def _read(source, manifest):
     from ...io.raw import read_raw
 
@@ -139,7 +156,7 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
     out = Path(out)
     q = [queries] if isinstance(queries, (str, Path)) else list(queries)
     raw = _read(q[0] if len(q) == 1 else q, manifest)
-    man = raw.manifest
+    man = _with_build(raw.manifest, genome)
     bins = make_bins(man, genome)
     log(f"{len(raw.samples)} queries ({man.array}); {bins.n_bins:,} bins over {bins.n_fit_probes:,} probes")
     ref = load_reference(reference, man, bins, log=log)
