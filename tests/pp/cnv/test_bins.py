@@ -137,3 +137,17 @@ def test_manifest_without_coordinates_is_refused(hm450):
         make_bins(man, "hg19", cache=False)
     with pytest.raises(ManifestError, match="hg19 coordinates but CNV bins were requested on hg38"):
         make_bins(hm450, "hg38", cache=False)
+
+
+def test_hg38_bins(data_dir):
+    """HM450 on hg38 (sesame coordinates): bins use the hg38 gaps/cytobands, no exclude table ships."""
+    from methylclass.io.manifest import load_manifest
+
+    man = load_manifest("HM450", genome_build="hg38")
+    b = make_bins(man, "hg38")
+    g = load_genome("hg38")
+    assert b.build == "hg38" and b.n_bins > 14_000 and b.n_probes.min() >= 15
+    mid = b.midpoint
+    pq = np.array([g.pq[g.index(c)] for c in b.chrom])
+    assert np.array_equal(mid <= pq, b.arm == "p")
+    assert b.probe_key != make_bins(man, "hg38", min_probes=20, cache=False).key
