@@ -4,6 +4,7 @@ independent reference implementations of the multiclass Brier score and expected
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def make_blobs_table(n_per_class=(30, 20, 10), n_features: int = 40, n_informati
 class SpyClassifier(ClassifierMixin, BaseEstimator):
     """Records the class counts and the number of features it was fitted on; predicts the majority class."""
 
-    seen: list = []
+    seen: ClassVar[list] = []
 
     def __init__(self, class_weight=None, random_state=None):
         self.class_weight = class_weight

@@ -92,7 +92,7 @@ def test_rare_class_in_pipeline(make_blobs):
                                                                                     "class_C"]
 
 
-@pytest.mark.parametrize("model, kwargs", [("rf", {"n_estimators": 60, "balance": "downsample"}),
+@pytest.mark.parametrize("model, kwargs", [("rf", {"n_estimators": 40, "balance": "downsample"}),
                                            ("svm", {})])
 def test_calibration_improves_mb_brier_and_ece(model, kwargs, mb, brier_ref, ece_ref):
     """Real medulloblastoma cohort, 3-fold outer CV: ridge calibration lowers the multiclass Brier score and

@@ -59,7 +59,7 @@ def _planted(n=80, p=150, k=5, seed=0):
 def test_boruta_finds_planted_features():
     """Boruta confirms the 5 planted informative features and almost nothing else."""
     X, y = _planted()
-    sel = BorutaSelector(n_estimators=50, max_iter=30, prefilter=None, min_features=1, random_state=0).fit(X, y)
+    sel = BorutaSelector(n_estimators=30, max_iter=20, prefilter=None, min_features=1, random_state=0).fit(X, y)
     chosen = set(sel.get_feature_names_out())
     assert {f"f{i}" for i in range(5)} <= chosen
     assert len(chosen - {f"f{i}" for i in range(5)}) <= 2
