@@ -79,7 +79,7 @@ def test_repeats_and_stratification(toy):
     outer test fold holds each class in proportion (±1 sample), as StratifiedKFold guarantees."""
     X, y = toy
     res = nested_cv(X, y, lambda: LogisticRegression(max_iter=500), outer=5, inner=None, repeats=3, seed=0,
-                    n_jobs=2, progress=False)
+                    n_jobs=1, progress=False)
     assert len(res.proba_repeats) == 3 and len(res.timings) == 15
     np.testing.assert_allclose(res.proba.to_numpy(), sum(p.to_numpy() for p in res.proba_repeats) / 3)
     assert not res.folds["repeat_0"].equals(res.folds["repeat_1"])
@@ -177,7 +177,7 @@ def test_real_pipeline_noise_labels_give_chance():
                      columns=[f"cg{i:08d}" for i in range(500)])
     y = pd.Series(rng.choice(["a", "b", "c"], size=90, p=[0.5, 0.3, 0.2]))
     res = nested_cv(X, y, lambda: make_pipeline("logreg", n_features=100, balance="smote"), outer=3, inner=3,
-                    n_jobs=2, progress=False)
+                    n_jobs=1, progress=False)
     ev = res.evaluate()
     assert ev.scalars["balanced_accuracy"] < 0.5
     assert ev.scalars["classifiable"] < 0.2  # calibrated scores stay low: almost everything is "no match"
@@ -192,7 +192,7 @@ def test_real_mb_set_reduced_setting(mb_small, model, outer):
     from methylclass.models import make_pipeline
 
     X, y = mb_small
-    res = nested_cv(X, y, lambda: make_pipeline(model, balance="class_weight"), outer=outer, inner=3, n_jobs=2,
+    res = nested_cv(X, y, lambda: make_pipeline(model, balance="class_weight"), outer=outer, inner=3, n_jobs=1,
                     progress=False)
     s = res.evaluate().scalars
     assert s["balanced_accuracy"] >= 0.97

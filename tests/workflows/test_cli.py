@@ -19,7 +19,7 @@ def bundle(mb_tables, tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "model"
     status = main(["train", "--betas", str(mb_tables["train"]), "--label-column", "subgroup", "--sample-column",
                    "GSM", "--model", "logreg", "--out", str(out), "--conformal-folds", "3", "--inner", "3",
-                   "--no-progress"])
+                   "--n-jobs", "1", "--no-progress"])
     assert status == 0
     return out
 
@@ -82,7 +82,7 @@ def test_evaluate_and_benchmark_commands(mb_tables, tmp_path, capsys):
     print the metric table; --strict turns failed acceptance criteria into exit status 1."""
     runs = tmp_path / "runs"
     assert main(["evaluate", "--betas", str(mb_tables["small"]), "--label-column", "subgroup", "--model", "logreg",
-                 "--outer", "2", "--inner", "2", "--out-dir", str(runs), "--no-progress"]) == 0
+                 "--outer", "2", "--inner", "2", "--out-dir", str(runs), "--n-jobs", "1", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "balanced_accuracy" in out and "report:" in out
     assert (runs / "evaluate_logreg" / "latest" / "report.html").is_file()
@@ -90,7 +90,8 @@ def test_evaluate_and_benchmark_commands(mb_tables, tmp_path, capsys):
     cfg.write_text("experiment: {name: tiny}\ncv: {outer: 2, inner: 2}\nreport: {formats: [png], criteria: "
                    "{balanced_accuracy: '>= 0.999'}}\n")
     status = main(["benchmark", "--config", str(cfg), "--models", "logreg,svm", "--betas", str(mb_tables["small"]),
-                   "--label-column", "subgroup", "--out-dir", str(runs), "--no-progress", "--strict"])
+                   "--label-column", "subgroup", "--out-dir", str(runs), "--n-jobs", "1", "--no-progress",
+                   "--strict"])
     out = capsys.readouterr().out
     assert status == 1 and "0 of 2 models pass" in out
     metrics = pd.read_csv(runs / "tiny" / "latest" / "metrics.csv", index_col="model")

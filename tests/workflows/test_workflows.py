@@ -18,7 +18,8 @@ from methylclass.workflows import benchmark, cli_data_block, evaluate, load_data
 
 def _config(tmp_path, betas, models=("logreg", "svm"), **over):
     cfg = load_config("mb_quick", overrides=[f"defaults.models=[{','.join(models)}]",
-                                             f"experiment.out_dir={tmp_path / 'runs'}", "report.formats=[png]",
+                                             f"experiment.out_dir={tmp_path / 'runs'}", "experiment.n_jobs=1",
+                                             "report.formats=[png]",
                                              "report.criteria={balanced_accuracy: '>= 0.9'}",
                                              *[f"{k}={v}" for k, v in over.items()]])
     cfg["data"] = cli_data_block(betas=betas, label_column="subgroup", sample_column="GSM")
