@@ -9,7 +9,8 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONHASHSEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-all demo bench lint clean
+.PHONY: help setup test test-all demo benchmark benchmark-full bench bench-preprocess bench-ingest bench-cnv \
+        bench-normalize methylprep-parity lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,8 +34,34 @@ test-all: $(STAMP) ## run every test, slow ones included
 demo: $(STAMP) ## run the main job on the embedded default data and write a report under demo_out/
 	$(MC) demo --out demo_out
 
-bench: $(STAMP) ## run the slow scale tests and the benchmark scripts (numbers go to results/)
+benchmark: $(STAMP) ## nested CV of all five models on the real MB set and a simulated cohort (HTML reports in runs/)
+	$(PY) pipelines/benchmark.py
+
+benchmark-full: $(STAMP) ## the model benchmark with larger settings
+	$(PY) pipelines/benchmark.py --full
+
+bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbers to results/)
 	$(PY) -m pytest -q -m slow
+	$(PY) pipelines/bench_manifest.py
+	$(PY) pipelines/methylprep_reference/bench_normalize.py
+	$(PY) pipelines/bench_cnv.py
+	$(PY) pipelines/bench_simulate.py
+	$(PY) pipelines/bench_models.py
+
+bench-preprocess: $(STAMP) ## methylclass raw/illumina/noob vs methylprep vs mepylome, and Spark ingestion at scale
+	$(PY) pipelines/bench_preprocess.py
+
+bench-ingest: $(STAMP) ## Spark ingestion of 100/500/1,000 simulated 450k samples: wall time and peak RSS
+	$(PY) pipelines/bench_ingest.py --sizes 100,500,1000 --array HM450
+
+bench-cnv: $(STAMP) ## per-sample CNV time on a 450k-size sample
+	$(PY) pipelines/bench_cnv.py
+
+bench-normalize: $(STAMP) ## per-sample normalisation kernels on a 450k-size sample
+	$(PY) pipelines/methylprep_reference/bench_normalize.py
+
+methylprep-parity: $(STAMP) ## noob betas vs the unmodified methylprep 1.7.1 (its own venv)
+	$(PY) pipelines/methylprep_reference/parity.py
 
 lint: $(STAMP) ## static checks (ruff)
 	$(VENV)/bin/ruff check methylclass tests pipelines

@@ -480,6 +480,8 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
 
     bundle = load_bundle(model_dir)
     blocks = tuple(((bundle.card.get("config") or {}).get("data") or {}).get("feature_blocks") or ())
+    if not blocks and any(str(f).startswith("cnv_") for f in bundle.card.get("features", [])):
+        blocks = ("cnv_",)  # trained with the CNV block (e.g. from an in-memory dataset): read it too
     if is_store(betas):
         X, y = _read_store({"store": str(betas), "labels": labels, "label_column": label_column,
                             "sample_column": sample_column}, blocks)
