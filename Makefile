@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## build .venv and install methylclass with its dev extras
 
 test: $(STAMP) ## run the test suite (what CI runs)
-	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 test-all: $(STAMP) ## run every test, slow ones included
 	$(PY) -m pytest -q
