@@ -39,6 +39,8 @@ UNSEEN_CLASS = "GBM"
 #: new cases per known class held out from training and predicted at the end
 NEW_PER_CLASS = 2
 MARKER = ".methylclass-demo"
+#: level of the out-of-distribution flag: a conformal p-value cannot go below 1/(n_train + 1) (≈ 0.02 here)
+OOD_ALPHA = 0.05
 Echo = Callable[[str], None]
 
 
@@ -148,7 +150,7 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     sheet = pd.read_csv(sim.samplesheet)
     sheet[sheet["Sample_Group"] == "normal"].to_csv(normals_sheet, index=False)
     cnv = run_cnv(sim.samplesheet, normals_sheet, out / "cnv", manifest=manifest, store=store,
-                  formats=("png",), log=echo)
+                  formats=("png",), log=lambda line: None if line.startswith("S0") else echo(line))
     times["cnv"] = time.perf_counter() - t
 
     train_ids, new_ids = _split(truth, seed)
@@ -174,7 +176,7 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     t = time.perf_counter()
     model_dir = out / "model"
     train(cfg, model_dir, model=models[0], dataset=dataset, progress=False, echo=echo)
-    pred_all = predict_table(model_dir, store)
+    pred_all = predict_table(model_dir, store, ood_alpha=OOD_ALPHA)
     pred = pred_all.set_index("sample").loc[[s for s in new_ids if s in pred_all["sample"].values]]
     pred.insert(0, "true_class", labels.reindex(pred.index))
     pred.to_csv(out / "predictions.csv")

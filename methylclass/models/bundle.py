@@ -323,6 +323,11 @@ class Bundle:
         if "ood" in self.components and hasattr(self.estimator, "transform_selected"):
             Z = self.estimator.transform_selected(A)
             pv = self.components["ood"].pvalue(Z)
+            floor = 1.0 / (len(getattr(self.components["ood"], "train_scores_", ())) + 1.0)
+            if floor > ood_alpha:
+                warnings.warn(f"out-of-distribution flag cannot fire: with {round(1 / floor) - 1} training "
+                              f"samples the smallest p-value is {floor:.3f} > ood_alpha {ood_alpha}; "
+                              "raise ood_alpha or train on more samples", UserWarning, stacklevel=2)
             ood_flags = pv <= ood_alpha
             extra.update(ood_pvalue=pv, ood=ood_flags)
         if "conformal" in self.components:
