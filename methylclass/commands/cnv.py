@@ -1,9 +1,19 @@
-"""``methylclass cnv QUERY… --reference NORMALS --out DIR``: copy-number profiles from IDATs (conumee-style).
+"""``methylclass cnv``: copy-number profiles, arm/focal calls and CNV features (conumee-style).
 
-QUERY is a folder of IDATs, a sample sheet or IDAT basenames; NORMALS the same for a panel of copy-neutral
-references (≥ 3, 16 or more recommended), or a panel saved as ``.npz``. Per query: a genome plot (PNG + SVG),
-segments, arm calls, focal gene calls and bin values as TSV; for the cohort a feature table (optionally
-added to a store with ``--store``), a summary and a gain/loss frequency plot.
+From IDATs: ``methylclass cnv QUERY… --reference NORMALS --out DIR``. QUERY is a folder of IDATs, a sample
+sheet or IDAT basenames; NORMALS the same for a panel of copy-neutral references (≥ 3, 16 or more
+recommended), or a panel saved as ``.npz``. Per query: a genome plot (PNG + SVG), segments, arm calls, focal
+gene calls and bin values as TSV; for the cohort a feature table (also added to a store with ``--store``), a
+summary and a gain/loss frequency plot.
+
+From a store: ``methylclass cnv --from-store STORE --normals S1,S2,…`` (or ``--normals @FILE``,
+``--normals-group [COLUMN=]VALUE`` for every stored sample whose sample-table column — ``Sample_Group`` by
+default — equals VALUE, or ``--reference PANEL.npz``). The stored samples' meth + unmeth intensities are
+analysed against those normals: by default every stored sample that is not a normal (``--samples`` to choose).
+This runs on Spark, one sample per task (embedded ``local[*]``; ``--master`` for a cluster, whose executors
+must see STORE and ``--out`` at the same paths; ``--local`` for no Spark). The features go to
+``STORE/cnv_features.parquet``; per-sample tables and plots, ``cnv_features.tsv`` and ``cnv_summary.tsv`` to
+``--out`` when given.
 """
 
 from __future__ import annotations
@@ -16,14 +26,18 @@ from ..errors import ConfigError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``cnv`` sub-command."""
-    p = subparsers.add_parser("cnv", help="copy-number profiles, arm/focal calls and plots from IDATs",
-                              description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
-    p.add_argument("queries", nargs="+", metavar="QUERY", help="IDAT folder, sample sheet or IDAT basename(s)")
-    p.add_argument("--reference", required=True, metavar="NORMALS",
-                   help="folder / sheet of copy-neutral normal IDATs, or a saved reference panel (.npz)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--manifest", help="manifest file or array name (default: detected from the IDATs)")
-    p.add_argument("--genome", default="hg19", choices=("hg19", "hg38"), help="genome build (default hg19)")
+    p = subparsers.add_parser("cnv", help="copy-number profiles, arm/focal calls and features from IDATs or a store",
+                              description=__doc__.split("\n\n", 1)[1].replace("``", "") if __doc__ else None,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("queries", nargs="*", metavar="QUERY",
+                   help="IDAT folder, sample sheet or IDAT basename(s) (not with --from-store)")
+    p.add_argument("--reference", metavar="NORMALS",
+                   help="IDATs: folder / sheet of copy-neutral normal IDATs, or a saved panel (.npz); "
+                        "--from-store: a saved panel (.npz) instead of --normals")
+    p.add_argument("--out", help="output folder (required for IDATs; optional with --from-store)")
+    p.add_argument("--manifest", help="manifest file or array name for IDATs (default: detected from the IDATs)")
+    p.add_argument("--genome", choices=("hg19", "hg38"),
+                   help="genome build (default: hg19 for IDATs, the store's build with --from-store)")
     p.add_argument("--method", default="cbs", choices=("cbs", "binseg"),
                    help="segmentation: weighted CBS (default, DNAcopy-compatible) or binary "
                         "segmentation (binseg, fastest)")
@@ -36,33 +50,118 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cancer-genes", action="store_true", help="also call the ~730 cancer genes")
     p.add_argument("--formats", default="png,svg", help="plot formats (default png,svg)")
     p.add_argument("--no-plot", action="store_true", help="write tables only")
-    p.add_argument("--store", help="add the CNV features to this store (cnv_features.parquet)")
+    p.add_argument("--store", help="IDATs: also add the CNV features to this store (cnv_features.parquet)")
+    g = p.add_argument_group("CNV of the samples of a store")
+    g.add_argument("--from-store", metavar="STORE", help="analyse the samples of this store (from `preprocess`)")
+    g.add_argument("--normals", metavar="NAMES",
+                   help="stored copy-neutral normals: comma-separated sample names or @FILE (one per line)")
+    g.add_argument("--normals-group", metavar="[COLUMN=]VALUE",
+                   help="the normals are the stored samples whose sample-table COLUMN equals VALUE "
+                        "(COLUMN default: the first of Sample_Group, sample_group, group)")
+    g.add_argument("--samples", metavar="NAMES",
+                   help="samples to analyse: comma-separated names or @FILE (default: every stored sample "
+                        "that is not a normal)")
+    g.add_argument("--local", action="store_true", help="run in this process instead of on Spark")
+    g.add_argument("--master", help="Spark master: local[*] (default, embedded), local[N], spark://HOST:PORT, yarn")
+    g.add_argument("--driver-memory", default="2g", help="Spark driver memory (default 2g)")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run :func:`methylclass.pp.cnv.workflow.run_cnv` and print one line per sample."""
+def _common(args: argparse.Namespace) -> dict:
     from ..pp.cnv.calls import CallThresholds
     from ..pp.cnv.segment import CBSParams
-    from ..pp.cnv.workflow import run_cnv
 
     if args.loss >= 0 or args.gain <= 0:
         raise ConfigError("--gain must be > 0 and --loss < 0")
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    res = run_cnv(args.queries, args.reference, args.out, manifest=args.manifest, genome=args.genome,
-                  method=args.method, seg_params=CBSParams(p_method=args.p_method, alpha=args.alpha,
-                                                           undo_sd=args.undo_sd),
-                  cancer_genes=args.cancer_genes, thresholds=CallThresholds(gain=args.gain, loss=args.loss),
-                  formats=formats, plot=not args.no_plot, store=args.store,
-                  log=lambda m: print(m, file=sys.stderr))
-    for r in res.results:
-        arms = r.arms[r.arms["call"].isin(["gain", "loss"])]
-        focal = r.focal[r.focal["call"].isin(["amplification", "deletion"])]
-        desc = ", ".join([f"{'+' if c == 'gain' else '-'}{a}" for a, c in zip(arms["arm"], arms["call"])]
-                         + [f"{g}:{'amp' if c == 'amplification' else 'del'}"
-                            for g, c in zip(focal["gene"], focal["call"])]) or "balanced"
-        print(f"{r.sample}\tnoise {r.noise:.3f}\tFGA {r.fga['fga']:.1%}\t{desc}")
-    for sample, reason in res.failures:
+    return {"method": args.method, "cancer_genes": args.cancer_genes,
+            "seg_params": CBSParams(p_method=args.p_method, alpha=args.alpha, undo_sd=args.undo_sd),
+            "thresholds": CallThresholds(gain=args.gain, loss=args.loss),
+            "formats": [f.strip() for f in args.formats.split(",") if f.strip()], "plot": not args.no_plot}
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _print_failures(failures) -> None:
+    for sample, reason in failures:
         print(f"failed\t{sample}\t{reason}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the IDAT or the store analysis and print one line per sample; exit 1 when a sample failed."""
+    if args.from_store:
+        return _run_store(args)
+    store_only = [f"--{n.replace('_', '-')}" for n in ("normals", "normals_group", "samples", "local", "master")
+                  if getattr(args, n)]
+    if store_only:
+        raise ConfigError(f"{', '.join(store_only)} apply to --from-store STORE")
+    if not args.queries:
+        raise ConfigError("give QUERY IDATs (a folder, sample sheet or basenames) or --from-store STORE")
+    if not args.reference or not args.out:
+        raise ConfigError("CNV from IDATs needs --reference NORMALS and --out DIR")
+    from ..pp.cnv.workflow import describe_calls, run_cnv
+
+    res = run_cnv(args.queries, args.reference, args.out, manifest=args.manifest, genome=args.genome or "hg19",
+                  store=args.store, log=_log, **_common(args))
+    for r in res.results:
+        print(f"{r.sample}\tnoise {r.noise:.3f}\tFGA {r.fga['fga']:.1%}\t{describe_calls(r)}")
+    _print_failures(res.failures)
     print(f"outputs: {res.out}")
     return 1 if res.failures else 0
+
+
+def _normals(args: argparse.Namespace):
+    from .export import parse_names
+
+    given = [n for n in ("normals", "normals_group", "reference") if getattr(args, n)]
+    if len(given) != 1:
+        raise ConfigError("with --from-store give the normals once: --normals NAMES, --normals-group "
+                          "[COLUMN=]VALUE or --reference PANEL.npz")
+    if args.reference:
+        if not args.reference.endswith(".npz"):
+            raise ConfigError(f"with --from-store, --reference must be a saved panel (.npz), not "
+                              f"'{args.reference}'; name stored normals with --normals or --normals-group")
+        return args.reference
+    if args.normals:
+        return parse_names(args.normals, "normals")
+    from ..pp.cnv.workflow import store_group_samples
+
+    names = store_group_samples(args.from_store, args.normals_group)
+    _log(f"normals: {len(names)} stored samples with {args.normals_group}")
+    return names
+
+
+def _run_store(args: argparse.Namespace) -> int:
+    from .export import parse_names
+
+    if args.queries:
+        raise ConfigError("QUERY IDATs and --from-store exclude each other")
+    if args.store or args.manifest:
+        raise ConfigError("--store and --manifest apply to IDAT queries; --from-store uses the store's own "
+                          "probes and writes the features into it")
+    if args.local and args.master:
+        raise ConfigError("--local and --master exclude each other")
+    normals = _normals(args)
+    samples = parse_names(args.samples, "samples")
+    opts = _common(args)
+    if args.local:
+        from ..pp.cnv.workflow import describe_calls, run_cnv_store
+
+        res = run_cnv_store(args.from_store, normals, samples, genome=args.genome, out=args.out, log=_log, **opts)
+        rows = [(r.sample, r.noise, r.fga["fga"], describe_calls(r)) for r in res.results]
+        failures = res.failures
+    else:
+        from ..spark.cnv import run_cnv_store_spark
+
+        run_s = run_cnv_store_spark(args.from_store, normals, samples=samples, master=args.master,
+                                    genome=args.genome, out=args.out, driver_memory=args.driver_memory,
+                                    log=_log, **opts)
+        rows = [(s, n, f, run_s.calls[s]) for s, n, f in
+                zip(run_s.summary["sample"], run_s.summary["noise"], run_s.summary["fga"])]
+        failures = run_s.failures
+    for sample, noise, fga, calls in rows:
+        print(f"{sample}\tnoise {noise:.3f}\tFGA {fga:.1%}\t{calls}")
+    _print_failures(failures)
+    print(f"features: {args.from_store}/cnv_features.parquet" + (f"; outputs: {args.out}" if args.out else ""))
+    return 1 if failures else 0

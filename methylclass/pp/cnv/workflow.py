@@ -1,15 +1,27 @@
-"""Single-machine CNV workflow behind ``methylclass cnv``: IDATs → reference panel → per-sample outputs.
+"""CNV workflows behind ``methylclass cnv``: IDATs or a preprocessed store → reference panel → per-sample outputs.
 
 Outputs in ``OUT`` (each file written under a temporary name and renamed):
 
 * ``<sample>.cnv.png`` / ``.svg`` — the genome plot; ``<sample>.segments.tsv``, ``<sample>.arms.tsv``,
   ``<sample>.focal.tsv``, ``<sample>.bins.tsv``;
 * ``cnv_features.tsv`` (samples × features), ``cnv_summary.tsv`` (noise, shift, FGA, …) and, for two or more
-  queries, ``cnv_frequency.png`` / ``.svg``.
+  IDAT queries, ``cnv_frequency.png`` / ``.svg``.
 
-:func:`run_cnv_store` is the cohort path on a preprocessed store: total intensity = the stored ``meth`` +
-``unmeth`` arrays, references = named normal samples of the same store, features written next to the betas
-(``STORE/cnv_features.parquet``). Both paths call the same kernel, :func:`~methylclass.pp.cnv.cnv_sample`.
+Three paths, one kernel (:func:`~methylclass.pp.cnv.cnv_sample`, wrapped by :class:`CNVTask`):
+
+* :func:`run_cnv` — IDATs of queries and of normals (raw intensities);
+* :func:`run_cnv_store` — the samples of a store analysed in this process: total intensity = the stored
+  ``meth`` + ``unmeth`` arrays, references = named normal samples of the same store (or a saved panel),
+  features written next to the betas (``STORE/cnv_features.parquet``);
+* :func:`methylclass.spark.cnv.cnv_store_spark` — the same on Spark, one sample per task, from the same
+  :func:`plan_store_cnv` and :class:`CNVTask`.
+
+Missing probes: a probe whose raw signal was not measured (an address with no beads; for raw intensities a
+mean of 0, which an IDAT reports only when no bead was decoded — with one bead the mean includes the
+~100–300 background) is NaN, not conumee's floor of 1. The floor would make it a log2 ratio of about −13 in
+a query, or shift the prediction of that probe for every query when it happens in a normal; the noise metric
+(root mean square of successive ratio differences) is dominated by a few such probes. Missing probes are
+skipped by the fit, and a probe missing in any normal leaves the panel.
 
 The reference panel built from a folder of normals is cached in ``cache_dir()/cnv_reference`` keyed by the
 normals' paths, sizes and modification times and the bin set's probes; ``--reference`` may also name a panel
@@ -18,8 +30,7 @@ saved with :meth:`CNVReference.save` (``.npz``).
 
 from __future__ import annotations
 
-import io
-import warnings
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,21 +38,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..._atomic import atomic_write
-from ...errors import DataError, MethylclassError
+from ...errors import ConfigError, DataError, MethylclassError
 from ...io.manifest_types import Manifest
 from ...paths import cache_dir
 from .bins import Bins, make_bins
 from .calls import DEFAULT_THRESHOLDS, CallThresholds
-from .features import cnv_feature_table, write_cnv_features
-from .reference import RECOMMENDED_REFERENCES, CNVReference, reference_cache_key
-from .sample import CNVResult, cnv_sample
+from .features import write_cnv_features
+from .reference import MIN_REFERENCES, RECOMMENDED_REFERENCES, CNVReference, reference_cache_key
+from .sample import CNVResult
 from .segment import CBSParams
+from .task import (  # noqa: F401 - re-exported: the workflow API of earlier versions
+    CNVTask,
+    cnv_total,
+    describe_calls,
+    failure_reason,
+    feature_frame,
+    raw_total,
+    write_cohort_tables,
+    write_sample_outputs,
+)
+
+#: part of the cache key of panels built from IDATs (bump when the intensities fed to the panel change)
+_PANEL_INPUT_VERSION = "missing-probes-nan-v2"
+#: sample-table columns searched for a normals group given without ``COLUMN=``
+GROUP_COLUMNS = ("Sample_Group", "sample_group", "group")
 
 
 @dataclass
 class CNVRun:
-    """What :func:`run_cnv` produced."""
+    """What :func:`run_cnv` / :func:`run_cnv_store` produced."""
 
     results: list[CNVResult]
     bins: Bins
@@ -49,23 +74,10 @@ class CNVRun:
     out: Path
     files: list[Path] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    features: pd.DataFrame | None = None
 
 
-def _write_text(path: Path, text: str) -> Path:
-    atomic_write(path, lambda fh: fh.write(text))
-    return path
-
-
-def _write_tsv(df: pd.DataFrame, path: Path, index: bool = False) -> Path:
-    buf = io.StringIO()
-    df.to_csv(buf, sep="\t", index=index, float_format="%.5g")
-    return _write_text(path, buf.getvalue())
-
-
-def _file_name(sample: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sample) or "sample"
-
-
+# -- IDAT path --------------------------------------------------------------------------------------------
 def _with_build(man: Manifest, genome: str) -> Manifest:
     """``man`` with coordinates on ``genome``: the same array's manifest loaded for that build when the
     probe rows are identical (only the coordinates differ), else ``man`` unchanged (make_bins then names
@@ -94,19 +106,15 @@ def load_reference(source: str | Path | Sequence[str | Path], manifest: Manifest
     """A reference panel from a saved ``.npz`` panel, or from normals' IDATs (folder / sheet / basenames),
     cached on disk. Raises DataError when fewer than 3 usable normals remain."""
     if isinstance(source, (str, Path)) and str(source).endswith(".npz"):
-        ref = CNVReference.load(source)
-        if ref.probe_key != bins.probe_key:
-            raise DataError(f"CNV reference '{source}' was built for {ref.array}/{ref.build} probes that "
-                            f"differ from this analysis ({bins.array}/{bins.build})")
-        return ref
+        return _load_panel(source, bins)
     from ...io.discover import find_samples
 
     found = find_samples(source)
     files = [p for ref in found.samples for p in (ref.grn, ref.red)]
-    if len(found.samples) < 3:
+    if len(found.samples) < MIN_REFERENCES:
         raise DataError(f"reference panel '{source}': {len(found.samples)} normal sample(s) found, need ≥ 3 "
                         "copy-neutral references (16 or more recommended)")
-    key = reference_cache_key(files, bins)
+    key = reference_cache_key(files, bins, extra=_PANEL_INPUT_VERSION)
     path = cache_dir() / "cnv_reference" / f"{bins.array}_{bins.build}_{key}.npz"
     if cache and path.exists():
         try:
@@ -115,31 +123,28 @@ def load_reference(source: str | Path | Sequence[str | Path], manifest: Manifest
         except DataError:
             pass
     raw = _read(source, manifest)
-    intens = np.vstack([s.total_intensity() for s in raw.samples])
-    ref = CNVReference.from_intensities(intens, bins, [s.sample for s in raw.samples],
-                                        meta={"source": str(source)})
+    intens = np.vstack([raw_total(s) for s in raw.samples])
+    ref = as_saved(CNVReference.from_intensities(intens, bins, [s.sample for s in raw.samples],
+                                                 meta={"source": str(source)}))
     log(f"reference panel: {ref.n_references} normals, {int(ref.probe_mask.sum()):,} probes")
     if cache:
         ref.save(path)
     return ref
 
 
-def write_sample_outputs(result: CNVResult, bins: Bins, out: Path, *, formats: Sequence[str] = ("png", "svg"),
-                         plot: bool = True) -> list[Path]:
-    """Write one sample's plot and tables into ``out``; return the paths."""
-    stem = out / _file_name(result.sample)
-    files = [
-        _write_tsv(result.segments, stem.with_name(stem.name + ".segments.tsv")),
-        _write_tsv(result.arms, stem.with_name(stem.name + ".arms.tsv")),
-        _write_tsv(result.focal, stem.with_name(stem.name + ".focal.tsv")),
-        _write_tsv(result.bin_table(bins), stem.with_name(stem.name + ".bins.tsv")),
-    ]
-    if plot and formats:
-        from ...pl._figure import save_figure
-        from ...pl.cnv import plot_genome
+def as_saved(ref: CNVReference) -> CNVReference:
+    """``ref`` with its log2 intensities rounded to float32, as :meth:`CNVReference.save` stores them, so a
+    freshly built panel, the same panel from the cache and a saved ``.npz`` give identical results (the
+    rounding, < 1e-6 in log2, is far below any copy-number signal)."""
+    return dataclasses.replace(ref, log2=ref.log2.astype(np.float32).astype(np.float64), _gram=None, _sums=None)
 
-        files += save_figure(plot_genome(result, bins), stem.with_name(stem.name + ".cnv"), formats)
-    return files
+
+def _load_panel(source: str | Path, bins: Bins) -> CNVReference:
+    ref = CNVReference.load(source)
+    if ref.probe_key != bins.probe_key:
+        raise DataError(f"CNV reference '{source}' was built for {ref.array}/{ref.build} probes that "
+                        f"differ from this analysis ({bins.array}/{bins.build})")
+    return ref
 
 
 def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | Sequence[str | Path],
@@ -151,7 +156,8 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
     """Run the CNV analysis of ``queries`` against ``reference`` and write the outputs to ``out``.
 
     A query that cannot be analysed (e.g. too few probes shared with the reference) is reported in
-    :attr:`CNVRun.failures`; when every query fails, the first error is raised.
+    :attr:`CNVRun.failures`; when every query fails, the first error is raised. ``store``: also write the
+    feature table to ``STORE/cnv_features.parquet``.
     """
     out = Path(out)
     q = [queries] if isinstance(queries, (str, Path)) else list(queries)
@@ -162,31 +168,26 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
     ref = load_reference(reference, man, bins, log=log)
     out.mkdir(parents=True, exist_ok=True)
     run = CNVRun(results=[], bins=bins, reference=ref, out=out)
-    if ref.n_references < RECOMMENDED_REFERENCES:
-        log(f"note: the reference panel has {ref.n_references} normals; conumee recommends ≥ "
-            f"{RECOMMENDED_REFERENCES} copy-neutral references")
+    _note_panel_size(ref, log)
+    task = CNVTask(bins=bins, reference=ref, method=method, seg_params=seg_params, cancer_genes=cancer_genes,
+                   thresholds=thresholds, out=str(out), formats=tuple(formats), plot=plot)
     first_error: MethylclassError | None = None
     for s in raw.samples:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # the panel-size note is logged once above
-                res = cnv_sample(s.total_intensity(), ref, bins, sample=s.sample, method=method,
-                                 seg_params=seg_params, cancer_genes=cancer_genes, thresholds=thresholds,
-                                 keep_probes=False)
+            res = task.analyse(s.sample, raw_total(s))
         except MethylclassError as exc:
             first_error = first_error or exc
             run.failures.append((s.sample, str(exc)))
             log(f"failed {s.sample}: {exc}")
             continue
         run.results.append(res)
-        run.files += write_sample_outputs(res, bins, out, formats=formats, plot=plot)
+        run.files += task.outputs(res)
         log(f"{s.sample}: noise {res.noise:.3f}, {len(res.segments)} segments, FGA {res.fga['fga']:.1%}")
     if not run.results:
         assert first_error is not None
         raise first_error
-    feats = cnv_feature_table(run.results)
-    run.files.append(_write_tsv(feats, out / "cnv_features.tsv", index=True))
-    run.files.append(_write_tsv(pd.DataFrame([r.summary() for r in run.results]), out / "cnv_summary.tsv"))
+    feats = run.features = feature_frame([task.features(r) for r in run.results])
+    run.files += write_cohort_tables(feats, [r.summary() for r in run.results], out)
     if plot and formats and len(run.results) > 1:
         from ...pl._figure import save_figure
         from ...pl.cnv import plot_cohort_frequency
@@ -198,8 +199,19 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
     return run
 
 
+def _note_panel_size(ref: CNVReference, log: Callable[[str], None]) -> None:
+    if ref.n_references < RECOMMENDED_REFERENCES:
+        log(f"note: the reference panel has {ref.n_references} normals; conumee recommends ≥ "
+            f"{RECOMMENDED_REFERENCES} copy-neutral references")
+
+
+# -- store paths ------------------------------------------------------------------------------------------
 def store_manifest(store) -> Manifest:
-    """A coordinates-only :class:`Manifest` from a store's probe table (row i = element i of its arrays)."""
+    """A coordinates-only :class:`Manifest` from a store's probe table (row i = element i of its arrays).
+
+    It carries the store's ``manifest_sha256`` (the manifest file it was preprocessed with), so bins and
+    saved reference panels are shared with the IDAT path on the same manifest.
+    """
     probes = store.probes()
     missing = [c for c in ("probe_id", "chrom", "pos") if c not in probes.columns]
     if missing:
@@ -217,62 +229,185 @@ def store_manifest(store) -> Manifest:
     return Manifest(array=str(info.get("array", "STORE")), probes=p,
                     controls=pd.DataFrame(columns=["address", "type", "channel", "name"]),
                     genome_build=str(info.get("genome_build") or "hg19"), source=store.path,
-                    sha256=str(info.get("probe_hash", "")))
+                    sha256=str(info.get("manifest_sha256") or info.get("probe_hash") or ""))
 
 
-def store_totals(store, samples: Sequence[str], *, batch_size: int = 16):
-    """Yield ``(sample, meth + unmeth)`` of ``samples`` from a store, batch by batch."""
+def store_is_raw(store) -> bool:
+    """Whether a store holds raw (unnormalised) intensities, in which a 0 means an unmeasured address."""
+    return str(store.info.get("method", "")) == "raw"
+
+
+def store_totals(store, samples: Sequence[str], *, batch_size: int = 16, raw: bool | None = None):
+    """Yield ``(sample, total intensity)`` of ``samples`` from a store, batch by batch (:func:`cnv_total`;
+    ``raw`` defaults to the store's normalisation being ``raw``)."""
+    raw = store_is_raw(store) if raw is None else raw
     meth = store.iter_arrays(samples, field="meth", batch_size=batch_size)
     unmeth = store.iter_arrays(samples, field="unmeth", batch_size=batch_size)
     for (names, m), (_, u) in zip(meth, unmeth):
-        total = m.astype(np.float64) + u
-        yield from zip(names, total)
+        yield from zip(names, (cnv_total(a, b, raw=raw) for a, b in zip(m, u)))
 
 
-def run_cnv_store(store: str | Path, normals: Sequence[str], samples: Sequence[str] | None = None, *,
+def store_group_samples(store, spec: str) -> list[str]:
+    """Stored samples (status ok) whose sample-table column equals a value: ``spec`` = ``COLUMN=VALUE``, or
+    ``VALUE`` for the first of :data:`GROUP_COLUMNS` the sample table has (``Sample_Group`` of a sheet)."""
+    from ...io.store import Store
+
+    st = store if isinstance(store, Store) else Store.open(store)
+    table = st.samples
+    column, sep, value = str(spec).partition("=")
+    if not sep:
+        value = column
+        column = next((c for c in GROUP_COLUMNS if c in table.columns), "")
+        if not column:
+            cols = [c for c in table.columns if not str(c).startswith("qc_")]
+            raise ConfigError(f"store '{st.path}' has no {'/'.join(GROUP_COLUMNS)} column to find the normals "
+                              f"group '{value}' in; use COLUMN=VALUE with one of: {', '.join(map(str, cols))}")
+    elif column not in table.columns:
+        raise ConfigError(f"store '{st.path}' has no sample-table column '{column}'")
+    ok = table[table["status"] == "ok"]
+    names = ok.loc[ok[column].astype(str) == value, "sample"].astype(str).tolist()
+    if not names:
+        seen = sorted(ok[column].dropna().astype(str).unique().tolist())[:10]
+        raise DataError(f"store '{st.path}': no stored sample has {column} = '{value}' (values: "
+                        f"{', '.join(seen) or 'none'})")
+    return names
+
+
+@dataclass
+class StorePlan:
+    """Driver-side preparation of a store CNV run: bins, reference panel and the samples to analyse."""
+
+    store: object
+    bins: Bins
+    reference: CNVReference
+    samples: list[str]
+    files: list[Path]
+    raw: bool
+
+    def task(self, *, cancer_genes: bool = False, **options) -> CNVTask:
+        """The :class:`CNVTask` for this store (``options``: method, seg_params, thresholds, out, …); the focal
+        regions (with the ~730 cancer genes when ``cancer_genes``) are resolved here, once."""
+        from .sample import _focal_regions
+
+        regions = _focal_regions("default", cancer_genes, self.bins.build).reset_index(drop=True)
+        return CNVTask(bins=self.bins, reference=self.reference, raw=self.raw, n_probes=self.store.n_probes,
+                       cancer_genes=cancer_genes, regions=regions, **options)
+
+
+def _check_signals(st) -> None:
+    """Refuse a store whose sample files hold no meth/unmeth arrays (e.g. betas imported from a table)."""
+    import pyarrow.parquet as pq
+
+    _, files = st.files_of(st.ok_samples[:1])
+    if not files:
+        raise DataError(f"store '{st.path}' has no stored samples")
+    try:
+        names = set(pq.read_schema(files[0]).names)
+    except Exception as exc:  # noqa: BLE001 - unreadable first file: one clear line
+        raise DataError(f"'{files[0]}' cannot be read: {exc}") from None
+    if not {"meth", "unmeth"} <= names:
+        raise DataError(f"store '{st.path}' holds no meth/unmeth arrays (its sample files have "
+                        f"{', '.join(sorted(names))}); CNV needs the methylated and unmethylated intensities "
+                        "written by `methylclass preprocess`")
+
+
+def store_reference(st, normals, bins: Bins, *, raw: bool,
+                    log: Callable[[str], None] = lambda m: None) -> tuple[CNVReference, list[str]]:
+    """The reference panel of a store CNV run and the normals' names (empty for a saved panel).
+
+    ``normals``: names of stored samples (≥ 3), a saved panel (``.npz`` path) or a :class:`CNVReference`.
+    """
+    if isinstance(normals, CNVReference):
+        if normals.probe_key != bins.probe_key:
+            raise DataError(f"the CNV reference panel was built for {normals.array}/{normals.build} probes that "
+                            f"differ from store '{st.path}' ({bins.array}/{bins.build})")
+        return normals, []
+    if isinstance(normals, (str, Path)):
+        if str(normals).endswith(".npz"):
+            return _load_panel(normals, bins), []
+        raise ConfigError(f"normals '{normals}': give ≥ 3 names of stored samples or a saved reference panel "
+                          "(.npz)")
+    names = list(dict.fromkeys(str(n) for n in normals))
+    if len(names) < MIN_REFERENCES:
+        raise DataError(f"reference panel: {len(names)} normal sample(s) named, need ≥ 3 copy-neutral "
+                        "references (16 or more recommended)")
+    got, totals = zip(*store_totals(st, names, raw=raw))
+    intens = np.vstack(totals)
+    if not np.isfinite(intens).any():
+        raise DataError(f"store '{st.path}' holds no methylated/unmethylated intensities for the normals "
+                        f"({', '.join(names[:5])}); CNV needs the meth and unmeth signals of "
+                        "`methylclass preprocess`")
+    ref = as_saved(CNVReference.from_intensities(intens, bins, list(got), meta={"store": str(st.path)}))
+    log(f"reference panel: {ref.n_references} normals from {st.path}, {int(ref.probe_mask.sum()):,} probes")
+    return ref, names
+
+
+def plan_store_cnv(store, normals, samples: Sequence[str] | None = None, *, genome: str | None = None,
+                   log: Callable[[str], None] = lambda m: None) -> StorePlan:
+    """Open the store, build its bins (on ``genome``, default the store's build) and the reference panel, and
+    list the samples to analyse (default: every stored sample that is not a normal)."""
+    from ...io.store import Store
+
+    st = store if isinstance(store, Store) else Store.open(store)
+    man = store_manifest(st)
+    build = genome or man.genome_build
+    bins = make_bins(_with_build(man, build), build)
+    _check_signals(st)
+    raw = store_is_raw(st)
+    ref, normal_names = store_reference(st, normals, bins, raw=raw, log=log)
+    _note_panel_size(ref, log)
+    if samples is None:
+        skip = set(normal_names) | set(ref.names)
+        samples = [s for s in st.ok_samples if s not in skip]
+        if not samples:
+            raise DataError(f"store '{st.path}': no samples to analyse besides the normals")
+    else:
+        samples = [samples] if isinstance(samples, str) else list(samples)
+        if not samples:
+            raise ConfigError("the list of samples to analyse is empty")
+    names, files = st.files_of(samples)
+    return StorePlan(store=st, bins=bins, reference=ref, samples=names, files=files, raw=raw)
+
+
+def run_cnv_store(store: str | Path, normals, samples: Sequence[str] | None = None, *,
                   genome: str | None = None, method: str = "cbs", seg_params: CBSParams | None = None,
                   cancer_genes: bool = False, thresholds: CallThresholds = DEFAULT_THRESHOLDS,
                   out: str | Path | None = None, formats: Sequence[str] = ("png", "svg"), plot: bool = True,
-                  write_features: bool = True, log: Callable[[str], None] = lambda m: None) -> CNVRun:
-    """CNV of the samples of a store against ``normals`` (sample names of the same store).
+                  write_features: bool = True, bin_summary: str | None = None,
+                  log: Callable[[str], None] = lambda m: None) -> CNVRun:
+    """CNV of the samples of a store in this process (for Spark: :func:`methylclass.spark.cnv.cnv_store_spark`).
 
-    ``samples`` defaults to every stored sample that is not a normal. The feature table is written to
-    ``STORE/cnv_features.parquet`` (``write_features``); per-sample plots/tables go to ``out`` when given.
+    ``normals``: names of stored copy-neutral samples (≥ 3), or a saved panel (``.npz``). ``samples``
+    defaults to every stored sample that is not a normal. The feature table is written to
+    ``STORE/cnv_features.parquet`` (``write_features``); per-sample plots/tables, ``cnv_features.tsv`` and
+    ``cnv_summary.tsv`` go to ``out`` when given. A sample that cannot be analysed is listed in
+    :attr:`CNVRun.failures` and the others go on; when every sample fails the first error is raised.
     """
-    from ...io.store import Store
-
-    st = Store.open(store)
-    man = store_manifest(st)
-    bins = make_bins(man, genome or man.genome_build)
-    normals = list(normals)
-    if len(normals) < 3:
-        raise DataError(f"reference panel: {len(normals)} normal sample(s) named, need ≥ 3 copy-neutral "
-                        "references (16 or more recommended)")
-    names, totals = zip(*store_totals(st, normals))
-    ref = CNVReference.from_intensities(np.vstack(totals), bins, list(names),
-                                        meta={"store": str(st.path)})
-    log(f"reference panel: {ref.n_references} normals from {st.path}")
-    if samples is None:
-        samples = [s for s in st.files_of()[0] if s not in set(normals)]
-    run = CNVRun(results=[], bins=bins, reference=ref, out=Path(out) if out else st.path)
-    first_error: MethylclassError | None = None
-    for name, total in store_totals(st, list(samples)):
+    plan = plan_store_cnv(store, normals, samples, genome=genome, log=log)
+    task = plan.task(method=method, seg_params=seg_params, cancer_genes=cancer_genes, thresholds=thresholds,
+                     bin_summary=bin_summary, out=None if out is None else str(out), formats=tuple(formats),
+                     plot=plot)
+    run = CNVRun(results=[], bins=plan.bins, reference=plan.reference,
+                 out=Path(out) if out else plan.store.path)
+    first_error: BaseException | None = None
+    for name, path in zip(plan.samples, plan.files):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                res = cnv_sample(total, ref, bins, sample=name, method=method, seg_params=seg_params,
-                                 cancer_genes=cancer_genes, thresholds=thresholds, keep_probes=False)
-        except MethylclassError as exc:
+            res, files = task.process(name, path)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - same contract as the Spark path: report, go on
             first_error = first_error or exc
-            run.failures.append((name, str(exc)))
+            run.failures.append((name, failure_reason(exc)))
+            log(f"failed {name}: {failure_reason(exc)}")
             continue
         run.results.append(res)
-        if out is not None:
-            run.files += write_sample_outputs(res, bins, Path(out), formats=formats, plot=plot)
+        run.files += files
     if not run.results:
-        if first_error is not None:
-            raise first_error
-        raise DataError(f"store '{st.path}': no samples to analyse besides the normals")
+        assert first_error is not None
+        raise first_error
+    feats = run.features = feature_frame([task.features(r) for r in run.results])
     if write_features:
-        run.files.append(write_cnv_features(cnv_feature_table(run.results), st.path))
+        run.files.append(write_cnv_features(feats, plan.store.path))
+    if out is not None:
+        run.files += write_cohort_tables(feats, [r.summary() for r in run.results], out)
     return run
