@@ -311,11 +311,13 @@ def criteria(report: dict) -> dict:
         out["ingest_1000_completed"] = r["n_failed"] == 0 and r["n_ok"] == 1000
         out["ingest_1000_driver_total_mb"] = r["driver_total_mb"]
         out["ingest_1000_driver_rss_lt_2gb"] = r["driver_total_mb"] < MAX_DRIVER_MB
-    if 1000 in runs and 2000 in runs:
-        a, b = runs[1000], runs[2000]
-        growth = {k: b[k] / a[k] - 1 for k in ("driver_python_mb", "driver_total_mb", "workers_sum_mb") if a[k]}
-        out["peak_growth_1000_to_2000"] = growth
-        out["growth_le_20pct"] = all(g <= MAX_GROWTH for g in growth.values())
+    for n in sorted(runs):  # every doubling measured (the is 1,000 → 2,000)
+        if 2 * n in runs:
+            a, b = runs[n], runs[2 * n]
+            growth = {k: b[k] / a[k] - 1 for k in ("driver_python_mb", "driver_total_mb", "workers_sum_mb")
+                      if a[k]}
+            out[f"peak_growth_{n}_to_{2 * n}"] = growth
+            out[f"growth_{n}_to_{2 * n}_le_20pct"] = all(g <= MAX_GROWTH for g in growth.values())
     return out
 
 
@@ -371,12 +373,14 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
                                  "timed": "read both IDATs + map to probes + normalise + betas, per sample"}
     run_dir = work / f"run_{os.getpid()}"
     log("methylclass …")
+    ps["load_average_before"] = {"methylclass": os.getloadavg()}
     ps["methylclass"] = run_self(["--time-methylclass", str(idats), str(run_dir / "methylclass"), str(args.repeat),
                                   args.array])
     save()
     parity = ps["parity"] = {}
     if not args.skip_mepylome:
         log("mepylome …")
+        ps["load_average_before"]["mepylome"] = os.getloadavg()
         try:
             ps["mepylome"] = run_mepylome(idats, run_dir, args.repeat, work)
             parity["mepylome"] = {m: agreement(run_dir / "methylclass" / f"betas_{m}.npz",
@@ -389,6 +393,7 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
         save()
     if not args.skip_methylprep:
         log(f"methylprep (1 and {args.methylprep_samples} samples) …")
+        ps["load_average_before"]["methylprep"] = os.getloadavg()
         try:
             ps["methylprep"] = run_methylprep(idats, run_dir, args.methylprep_samples)
             from methylclass.io.methylprep import read_methylprep

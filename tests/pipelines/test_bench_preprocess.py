@@ -190,9 +190,11 @@ def test_criteria_on_planted_numbers(bench):
     assert not c["ge_100x_methylprep"] and c["speedup_vs_methylprep"] == pytest.approx(90)
     assert c["ingest_1000_completed"] and c["ingest_1000_driver_rss_lt_2gb"]
     assert c["peak_growth_1000_to_2000"]["workers_sum_mb"] == pytest.approx(200 / 700)
-    assert c["growth_le_20pct"] is False
+    assert c["growth_1000_to_2000_le_20pct"] is False
     report["ingest"]["runs"][1]["workers_sum_mb"] = 800
-    assert bench.criteria(report)["growth_le_20pct"] is True
+    assert bench.criteria(report)["growth_1000_to_2000_le_20pct"] is True
+    report["ingest"]["runs"].append(ingest(500, 400, 880, 600))
+    assert bench.criteria(report)["peak_growth_500_to_1000"]["driver_total_mb"] == pytest.approx(900 / 880 - 1)
     assert bench.criteria({}) == {}
 
 
