@@ -7,6 +7,13 @@ hm450: the Green channel is fitted to the real 450k Green IDAT of 5723646052_R02
 Red intensities in the minfi oracle (``oracle/minfi_hm450_subset/RGset_Red.csv``, 1,938 addresses on chrX/chrY
 and the controls; the sample is male). hm27: both channels of the real HM27 sample 4207113116_A.
 
+Starting values of the Red/Green ratios were measured directly in the oracle (sample 1, chrX probes,
+background-subtracted medians; both channels see the same copy number): Type I Red/Grn in-band totals 1.19
+with NORM_A/T-to-NORM_C/G 1.01 → ``i_red_gain`` 1.2; Type II chemistry = the NORM controls → ``ii_red_gain``
+1.0; out-of-band/in-band 0.028 (Red→Grn) and 0.055 (Grn→Red). The Red reference sample is simulated with
+``cn_gamma`` 0.65 (X dosage of the oracle's 2 male vs 4 female samples, normalised by their NORM controls) so
+that its chrX/chrY probes — all the Red oracle has — sit at real levels.
+
 Method: staged Nelder–Mead minimising the sum of two-sample KS statistics (Mean and SD per probe group, see
 :mod:`methylclass.simulate.calibration`) between a simulated nominal copy-neutral male sample and the real one,
 with common random numbers (fixed seed) so the objective is deterministic. The fitted values are written to
@@ -33,6 +40,7 @@ from methylclass.simulate.calibration import ks_table, real_450k_green, referenc
 from methylclass.simulate.intensities import PRESETS, IntensityParams
 
 ROOT = Path(__file__).resolve().parent.parent
+CN_GAMMA = 0.65
 
 
 SUBSET_CHROMS = ("chr1", "chr2", "chr6", "chr11", "chr17", "chr19")
@@ -60,10 +68,11 @@ def subset_manifest(m: Manifest, fraction: float) -> Manifest:
 STAGES = {
     "background": ["bg_grn.0", "bg_grn.1", "bg_grn.2", "bead_bg_sd.0", "sd_spread", "crosstalk_to_grn",
                    "crosstalk_sd", "crosstalk_cv"],
-    "probes": ["aff_ii.0", "aff_ii.1", "aff_i.0", "aff_i.1", "aff_shape", "aff_bead_sd", "tech_sd",
-               "bead_cv", "bead_cv_ii"],
+    "probes": ["aff_ii.0", "aff_ii.1", "aff_i.0", "aff_i.1", "aff_shape", "aff_bead_sd", "aff_um_shift", "tech_sd",
+               "bead_cv", "bead_cv_ii", "bead_shot"],
     "red": ["bg_red.0", "bg_red.1", "bg_red.2", "i_red_gain", "ii_red_gain", "crosstalk_to_red"],
-    "red27": ["bg_red.0", "bg_red.1", "bg_red.2", "bead_bg_sd.1", "i_red_gain", "crosstalk_to_red"],
+    "red27": ["bg_red.0", "bg_red.1", "bg_red.2", "bead_bg_sd.1", "i_red_gain", "crosstalk_to_red",
+              "crosstalk_to_grn"],
 }
 
 
@@ -84,18 +93,18 @@ def put(p: IntensityParams, key: str, value: float) -> IntensityParams:
 
 def fit_stage(p: IntensityParams, keys: list[str], objective, max_evals: int) -> IntensityParams:
     x0 = np.array([get(p, k) for k in keys])
-    scale = np.where(np.abs(x0) > 0, np.abs(x0), 1.0)
+    scale = np.where(np.abs(x0) > 0, x0, 0.2)
 
     def f(z: np.ndarray) -> float:
         x = z * scale
         q = p
         for k, v in zip(keys, x):
-            if v < 0:
+            if v < 0 and k != "aff_um_shift":
                 return 1e3
             q = put(q, k, float(v))
         return objective(q)
 
-    res = optimize.minimize(f, np.ones_like(x0), method="Nelder-Mead",
+    res = optimize.minimize(f, np.where(x0 == 0, 0.0, 1.0), method="Nelder-Mead",
                             options={"maxfev": max_evals, "xatol": 1e-3, "fatol": 1e-4, "adaptive": True})
     for k, v in zip(keys, res.x * scale):
         p = put(p, k, float(v))
@@ -121,7 +130,8 @@ def restrict(idat: Idat, ids: np.ndarray) -> Idat:
     return Idat.from_arrays(idat.illumina_ids[keep], idat.mean[keep], sd=idat.sd[keep], n_beads=idat.n_beads[keep])
 
 
-def calibrate_hm450(rounds: int, fraction: float, evals: int) -> tuple[IntensityParams, pd.DataFrame]:
+def calibrate_hm450(rounds: int, fraction: float, evals: int,
+                    stages: tuple[str, ...] = ("background", "probes", "red")) -> tuple[IntensityParams, pd.DataFrame]:
     full = load_manifest("HM450")
     man = subset_manifest(full, fraction)
     real_g = real_450k_green()
@@ -135,17 +145,21 @@ def calibrate_hm450(rounds: int, fraction: float, evals: int) -> tuple[Intensity
         return obj
 
     def red_obj(q):
-        _, r = reference_channels(man, q, seed=0)
+        _, r = reference_channels(man, q, seed=0, cn_gamma=CN_GAMMA)
         r = restrict(r, real_r.illumina_ids)
         t = ks_table(r, real_r, man, "Red")
-        return ks_sum(t, ["II", "I_Red_M", "I_Red_U", "oob_Red", "NEGATIVE", "NORM"], ("Mean",))
+        return ks_sum(t, ["NEGATIVE", "I_Red_M", "I_Red_U", "I_Red_T", "oob_Red", "II"], ("Mean",))
 
     for r in range(rounds):
         print(f"round {r + 1}")
-        p = fit_stage(p, STAGES["background"], green_obj(["NEGATIVE", "oob_Grn"]), evals)
-        p = fit_stage(p, STAGES["probes"], green_obj(["II", "I_Grn_M", "I_Grn_U"]), evals)
-        p = fit_stage(p, STAGES["red"], red_obj, evals)
-    g, r = reference_channels(full, p, seed=1)
+        if "background" in stages:
+            p = fit_stage(p, STAGES["background"], green_obj(["NEGATIVE", "oob_Grn"]), evals)
+        if "probes" in stages:
+            p = fit_stage(p, STAGES["probes"], green_obj(["II", "I_Grn_M", "I_Grn_U", "I_Grn_T"]), evals)
+        if "red" in stages:
+            p = fit_stage(p, STAGES["red"], red_obj, evals)
+    g, _ = reference_channels(full, p, seed=1)
+    _, r = reference_channels(full, p, seed=1, cn_gamma=CN_GAMMA)
     tab = pd.concat([ks_table(g, real_g, full, "Grn"),
                      ks_table(restrict(r, real_r.illumina_ids), real_r, full, "Red").query("metric == 'Mean'")])
     return p, tab
@@ -172,13 +186,13 @@ def calibrate_hm27(rounds: int, evals: int) -> tuple[IntensityParams, pd.DataFra
 
     def obj_r(q):
         _, r = reference_channels(man, q, seed=0)
-        return ks_sum(ks_table(r, real_r, man, "Red"), ["I_Red_M", "I_Red_U", "oob_Red", "NEGATIVE"])
+        return ks_sum(ks_table(r, real_r, man, "Red"), ["I_Red_M", "I_Red_U", "I_Red_T", "oob_Red", "NEGATIVE"])
 
     for r in range(rounds):
         print(f"round {r + 1}")
         p = fit_stage(p, STAGES["background"], obj_g(["NEGATIVE", "oob_Grn"]), evals)
-        p = fit_stage(p, ["aff_i.0", "aff_i.1", "aff_bead_sd", "weak_fraction", "tech_sd", "bead_cv"],
-                      obj_g(["I_Grn_M", "I_Grn_U"]), evals)
+        p = fit_stage(p, ["aff_i.0", "aff_i.1", "aff_shape", "aff_bead_sd", "aff_um_shift", "tech_sd", "bead_cv",
+                          "bead_shot"], obj_g(["I_Grn_M", "I_Grn_U", "I_Grn_T"]), evals)
         p = fit_stage(p, STAGES["red27"], obj_r, evals)
     g, r = reference_channels(man, p, seed=1)
     tab = pd.concat([ks_table(g, real_g, man, "Grn"), ks_table(r, real_r, man, "Red")])
@@ -191,10 +205,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--fraction", type=float, default=0.25, help="fraction of 450k probes simulated while fitting")
     ap.add_argument("--evals", type=int, default=150, help="Nelder-Mead evaluations per stage")
+    ap.add_argument("--stages", default="background,probes,red", help="hm450 stages to fit (comma-separated)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     if args.array == "hm450":
-        p, tab = calibrate_hm450(args.rounds, args.fraction, args.evals)
+        p, tab = calibrate_hm450(args.rounds, args.fraction, args.evals, tuple(args.stages.split(",")))
     else:
         p, tab = calibrate_hm27(args.rounds, args.evals)
     pd.set_option("display.width", 200)

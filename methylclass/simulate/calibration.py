@@ -3,7 +3,8 @@
 Groups compare like with like within one colour channel (raw_types channel rules):
 
 * ``II`` — Type II probes (Green = methylated signal, Red = unmethylated);
-* ``I_<c>_M`` / ``I_<c>_U`` — in-band beads of Type I probes of colour ``c`` read in their own channel;
+* ``I_<c>_M`` / ``I_<c>_U`` — in-band beads of Type I probes of colour ``c`` read in their own channel, and
+  ``I_<c>_T`` their sum M + U per probe (the total intensity, independent of methylation; Mean only);
 * ``oob_<c>`` — both beads of Type I probes of the *other* colour (out-of-band signal);
 * ``NEGATIVE`` and ``NORM`` (the normalisation controls of this channel) controls.
 
@@ -102,6 +103,15 @@ def ks_table(sim: Idat, real: Idat, manifest: Manifest, channel: str) -> pd.Data
             out.append({"channel": channel, "group": g, "metric": metric, "ks": ks_statistic(x, y),
                         "median_sim": float(np.median(x)), "median_real": float(np.median(y)),
                         "n_sim": x.size, "n_real": y.size})
+    tg = f"I_{channel}_M", f"I_{channel}_U"
+    if all(g in gs and g in gr for g in tg) and gs[tg[0]].size == gs[tg[1]].size \
+            and gr[tg[0]].size == gr[tg[1]].size:
+        # total intensity M + U of the in-band Type I probes: independent of methylation
+        x = sim.mean[gs[tg[0]]].astype(float) + sim.mean[gs[tg[1]]]
+        y = real.mean[gr[tg[0]]].astype(float) + real.mean[gr[tg[1]]]
+        out.append({"channel": channel, "group": f"I_{channel}_T", "metric": "Mean", "ks": ks_statistic(x, y),
+                    "median_sim": float(np.median(x)), "median_real": float(np.median(y)),
+                    "n_sim": x.size, "n_real": y.size})
     probe_s = np.concatenate([gs[g] for g in gs if g not in ("NEGATIVE", "NORM")])
     probe_r = np.concatenate([gr[g] for g in gr if g not in ("NEGATIVE", "NORM")])
     ctl_s = channel_groups_controls(manifest, sim.illumina_ids)
@@ -124,11 +134,12 @@ _REF_MODELS: dict = {}
 
 
 def reference_channels(manifest: Manifest, params=None, *, seed: int = 0, male: bool = True,
-                       nominal: bool = True) -> tuple[Idat, Idat]:
+                       nominal: bool = True, cn_gamma: float = 1.0) -> tuple[Idat, Idat]:
     """Simulate one copy-neutral normal sample of ``manifest`` (nothing written) and return its (Grn, Red).
 
     ``nominal`` fixes the sample's scale, background, dye bias and slide effects at their calibrated centre
-    (the real sample they were calibrated on); otherwise they are drawn as in a cohort.
+    (the real sample they were calibrated on); otherwise they are drawn as in a cohort. ``cn_gamma`` as in
+    :class:`~methylclass.simulate.SimulationConfig` (affects the sex chromosomes of this copy-neutral sample).
     """
     from .cohort import SampleSpec, SimulationConfig, build_model, sample_signals
     from .intensities import PRESETS, ChannelState, build_address_plan, preset_for
@@ -160,7 +171,7 @@ def reference_channels(manifest: Manifest, params=None, *, seed: int = 0, male: 
                       ffpe=False, low_quality=False, slide=0, barcode="200000000000", position="R01C01",
                       chip_type="BeadChip 12x8", state=state, dye_bias=state.scanner_red, heterogeneity=1.0,
                       events=[])
-    model = replace(model, seed=seed)
+    model = replace(model, seed=seed, cn_gamma=cn_gamma)
     _, _, arr = sample_signals(model, spec)
     ids = model.plan.addresses
     grn = Idat.from_arrays(ids, arr.grn_mean, sd=arr.grn_sd, n_beads=arr.n_beads)

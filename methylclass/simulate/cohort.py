@@ -80,7 +80,8 @@ class SimulationConfig:
 
     Copy number: ``cnv`` — ``"auto"`` (random signature events per class + sporadic ones), ``"none"``, or
     specs ``["F1_A=+7,-10,EGFR:amp", …]`` / ``{class: [spec, …]}`` (notation in :mod:`.cnv`);
-    ``cnv_penetrance`` (fraction of a class carrying each class event), ``sample_cnv_rate`` (mean number of
+    ``cn_gamma`` (intensity responds as factor**cn_gamma; 1 = the linear model ``purity·CN/2 + 1 − purity``,
+    real 450k X dosage suggests ≈ 0.65), ``cnv_penetrance`` (fraction of a class carrying each class event), ``sample_cnv_rate`` (mean number of
     sporadic arm events per tumour).
 
     Quality: ``ffpe_fraction``, ``low_quality_fraction``, ``failed_probe_rate``, ``batch_effect`` and
@@ -106,6 +107,7 @@ class SimulationConfig:
     dmps_per_family: int | None = None
     dmp_delta: tuple[float, float] = (0.3, 0.6)
     cnv: str | Sequence[str] | Mapping[str, Sequence[str]] = "auto"
+    cn_gamma: float = 1.0
     cnv_penetrance: float = 0.85
     sample_cnv_rate: float = 0.5
     ffpe_fraction: float = 0.3
@@ -196,6 +198,8 @@ def _validate(cfg: SimulationConfig) -> None:
     for name in ("male_fraction", "ffpe_fraction", "low_quality_fraction", "failed_probe_rate",
                  "cnv_penetrance"):
         _check_fraction(name, getattr(cfg, name))
+    if not isinstance(cfg.cn_gamma, (int, float)) or not 0.1 <= cfg.cn_gamma <= 1.5:
+        raise ConfigError(f"cn_gamma must lie in [0.1, 1.5] (got {cfg.cn_gamma!r})")
     for name in ("batch_effect", "dye_bias", "sample_cnv_rate"):
         v = getattr(cfg, name)
         if not isinstance(v, (int, float)) or v < 0 or v > 10:
@@ -368,6 +372,7 @@ class CohortModel:
     seed: int
     batch_effect: float
     compress: bool
+    cn_gamma: float = 1.0
 
 
 _MODEL_CACHE: dict[str, CohortModel] = {}
@@ -406,6 +411,8 @@ def sample_signals(model: CohortModel, spec: SampleSpec):
         with np.errstate(invalid="ignore", divide="ignore"):
             beta = np.where(weight > 0, (wt * bt + wn * bn) / weight, bn).astype(np.float32)
     factor = (weight / 2.0).astype(np.float32)
+    if model.cn_gamma != 1.0:
+        factor = factor ** np.float32(model.cn_gamma)
     factor[weight <= 0] = _Y_RESIDUAL  # female chrY: cross-hybridisation only
     # technical effects on β: slide-specific probes, FFPE-sensitive probes, incomplete conversion
     if model.batch_effect > 0:
@@ -485,7 +492,8 @@ def build_model(cfg: SimulationConfig, manifest: Manifest) -> tuple[CohortModel,
     ffpe_shift = frng.normal(0.3, 0.2, size=k)
     model = CohortModel(plan=plan, profiles=profiles, chrom_code=chrom_codes(manifest.probes["chrom"].to_numpy()),
                         pos=manifest.probes["pos"].to_numpy(np.int64), ffpe_idx=ffpe_idx, ffpe_shift=ffpe_shift,
-                        seed=int(cfg.seed), batch_effect=float(cfg.batch_effect), compress=bool(cfg.compress))
+                        seed=int(cfg.seed), batch_effect=float(cfg.batch_effect), compress=bool(cfg.compress),
+                        cn_gamma=float(cfg.cn_gamma))
     return model, layout, params
 
 
@@ -529,9 +537,10 @@ def simulate_cohort(out_dir: str | Path, config: SimulationConfig | None = None,
     manifest = resolve_manifest(cfg)
     has_coords = bool(manifest.has_coordinates)
     build = manifest.genome_build if manifest.genome_build in ("hg19", "hg38") else "hg19"
+    layout = make_layout(cfg.classes, cfg.families, cfg.n_per_class)
+    class_events = _class_events(cfg, layout, has_coords, build)  # bad specs fail before the heavy work
     model, layout, params = build_model(cfg, manifest)
     slide_layout = cfg.layout or default_layout(manifest.array, manifest.n_probes)
-    class_events = _class_events(cfg, layout, has_coords, build)
     specs = _draw_samples(cfg, layout, params, slide_layout, class_events, has_coords, build)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))

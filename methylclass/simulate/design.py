@@ -298,13 +298,16 @@ def write_manifest_tsv(manifest: Manifest, probes_path: str | Path, controls_pat
 
 # ------------------------------------------------------------------------------------------ CpG context
 def cpg_context(manifest: Manifest, *, seed: int = 0, window: int = 1000, min_neighbours: int = 3,
-                shore_window: int = 3000) -> np.ndarray:
+                shore_window: int = 3000, reference: Manifest | None = None) -> np.ndarray:
     """CpG context per probe: :data:`ISLAND` (≥ ``min_neighbours`` other probes within ±``window`` bp),
     :data:`SHORE` (within ±``shore_window`` bp of an island probe) or :data:`SEA`.
 
     On the real 450k this density rule marks ~60 % of the probes as island-like, as Illumina's own island
-    annotation does (~31 % island + ~23 % shore). Probes without coordinates get a random context with the
-    450k's odds for their design type (Type I: 85 % island, Type II: 55 %), fixed by ``seed``.
+    annotation does (~31 % island + ~23 % shore): the 450k tiles CpG islands with several probes. Sparser
+    arrays (HM27: one or two probes per promoter) do not, so when the rule finds fewer than 15 % island probes,
+    or a probe has no coordinates, the context is drawn with the 450k's odds for the probe's design type
+    (Type I: 85 % island, Type II: 55 %), fixed by ``seed``. With a ``reference`` manifest (the 450k), CpGs
+    it also holds take their context from it, so shared CpGs behave alike on every array.
     """
     p = manifest.probes
     n = len(p)
@@ -330,12 +333,20 @@ def cpg_context(manifest: Manifest, *, seed: int = 0, window: int = 1000, min_ne
         ctx = np.empty(sk.size, dtype=np.int8)
         ctx[order] = ctx_sorted
         out[has] = ctx
+        if np.mean(ctx == ISLAND) < 0.15:  # too sparse for the density rule
+            has = np.zeros(n, dtype=bool)
     if (~has).any():
         rng = stream(seed, "context")
         t1 = p["design"].to_numpy() == "I"
         u = rng.random(n)
         rand_ctx = np.where(u < np.where(t1, 0.85, 0.55), ISLAND, np.where(u < np.where(t1, 0.92, 0.7), SHORE, SEA))
         out[~has] = rand_ctx[~has].astype(np.int8)
+    if reference is not None:
+        ref = pd.Series(cpg_context(reference, seed=seed), index=reference.probes["cpg_id"].to_numpy())
+        ref = ref[~ref.index.duplicated()]
+        hit = ref.reindex(p["cpg_id"].to_numpy()).to_numpy()
+        ok = ~np.isnan(hit)
+        out[ok] = hit[ok].astype(np.int8)
     return out
 
 

@@ -15,7 +15,7 @@ Model (per bead address ``a`` of probe ``j`` in sample ``s``):
 * channel gains: Green 1, Red = the sample's dye-bias ratio;
 * background: normal + exponential per channel (the noob model), scaled per sample;
 * bead counts: negative binomial (probes and controls separately), the same in Red and Grn as on real chips;
-  bead SD ``sqrt((cv·signal)² + sd_bg²)`` with log-normal spread; Mean = signal + background +
+  bead SD ``sqrt((cv·signal)² + shot·signal + (cv_x·cross-talk)² + sd_bg²)`` with log-normal spread; Mean = signal + background +
   N(0, SD/√NBeads).
 
 Controls follow the Illumina design: NEGATIVE/BACKGROUND are background only, NORM_A/T bright in Red and
@@ -52,6 +52,7 @@ class IntensityParams:
     aff_i: tuple[float, float]             # log total intensity of Type I probes: upper bound, gamma scale
     aff_shape: float                       # gamma shape of the distance below the bound
     aff_bead_sd: float                     # independent spread of the M and U beads of a Type I probe
+    aff_um_shift: float                    # log brightness of a Type I U bead over its M bead (sequence)
     weak_fraction: float                   # fraction of weak probes (left tail of real intensities)
     weak_shift: float                      # their log-intensity shift
     ii_red_gain: float                     # Type II: Red (unmethylated) vs Green (methylated) efficiency
@@ -66,6 +67,7 @@ class IntensityParams:
     bead_cv_ii: float                      # bead-level SD / signal (Type II probes)
     crosstalk_cv: float                    # bead-level SD / cross-talk signal
     bead_bg_sd: tuple[float, float]        # bead-level SD of the background (Grn, Red)
+    bead_shot: float                       # shot-noise term: bead variance grows by bead_shot × signal
     sd_spread: float                       # log-normal spread of the SD around its model
     nbeads_probe: tuple[float, float]      # negative binomial mean, size (probes)
     nbeads_control: tuple[float, float]    # negative binomial mean, size (controls)
@@ -84,17 +86,18 @@ class IntensityParams:
 #: calibrated parameter sets (see pipelines/calibrate_simulate.py)
 PRESETS: dict[str, IntensityParams] = {
     "hm450": IntensityParams(
-        aff_ii=(9.9, 0.45), aff_i=(10.1, 0.45), aff_shape=2.0, aff_bead_sd=0.2, weak_fraction=0.03, weak_shift=-2.0,
-        ii_red_gain=1.0, i_red_gain=1.05, bg_grn=(140.0, 22.0, 25.0), bg_red=(250.0, 40.0, 45.0),
-        crosstalk_to_grn=0.04, crosstalk_to_red=0.05, crosstalk_sd=0.8, tech_sd=0.12, bead_cv=0.14, bead_cv_ii=0.18,
-        crosstalk_cv=0.5, bead_bg_sd=(100.0, 160.0),
-        sd_spread=0.25, nbeads_probe=(13.92, 39.1), nbeads_control=(29.0, 27.9)),
+        aff_ii=(9.6733, 0.3995), aff_i=(9.9949, 0.2939), aff_shape=1.9435, aff_bead_sd=0.1556, aff_um_shift=0.0,
+        weak_fraction=0.03, weak_shift=-2.0, ii_red_gain=1.0949, i_red_gain=1.3495,
+        bg_grn=(143.63, 23.76, 25.72), bg_red=(268.21, 39.11, 43.90), crosstalk_to_grn=0.0414,
+        crosstalk_to_red=0.0585, crosstalk_sd=0.6344, tech_sd=0.1283, bead_cv=0.1084, bead_cv_ii=0.1585,
+        crosstalk_cv=0.6007, bead_bg_sd=(108.50, 160.0), bead_shot=36.22, sd_spread=0.209,
+        nbeads_probe=(13.92, 39.1), nbeads_control=(29.0, 27.9)),
     "hm27": IntensityParams(
-        aff_ii=(9.9, 0.5), aff_i=(10.0, 0.5), aff_shape=2.0, aff_bead_sd=0.25, weak_fraction=0.03, weak_shift=-2.0,
-        ii_red_gain=1.0, i_red_gain=0.5, bg_grn=(360.0, 40.0, 50.0), bg_red=(180.0, 40.0, 40.0),
-        crosstalk_to_grn=0.02, crosstalk_to_red=0.02, crosstalk_sd=0.8, tech_sd=0.12, bead_cv=0.3, bead_cv_ii=0.3,
-        crosstalk_cv=0.5, bead_bg_sd=(200.0, 120.0),
-        sd_spread=0.3, nbeads_probe=(17.8, 60.0), nbeads_control=(19.5, 25.0)),
+        aff_ii=(9.73, 0.35), aff_i=(9.73, 0.35), aff_shape=2.0, aff_bead_sd=0.15, aff_um_shift=0.0,
+        weak_fraction=0.03, weak_shift=-2.0, ii_red_gain=1.0, i_red_gain=0.38, bg_grn=(360.0, 40.0, 50.0),
+        bg_red=(180.0, 40.0, 40.0), crosstalk_to_grn=0.1, crosstalk_to_red=0.06, crosstalk_sd=0.8,
+        tech_sd=0.12, bead_cv=0.35, bead_cv_ii=0.35, crosstalk_cv=0.5, bead_bg_sd=(240.0, 170.0), bead_shot=30.0,
+        sd_spread=0.35, nbeads_probe=(17.8, 60.0), nbeads_control=(19.5, 25.0), control_gain=0.55),
 }
 
 
@@ -213,8 +216,8 @@ class AddressPlan:
     unused_grn: np.ndarray
     unused_red: np.ndarray
     params: IntensityParams
-    nb_probe_cdf: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    nb_control_cdf: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    nb_probe_lut: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    nb_control_lut: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
 
     @property
     def n_addresses(self) -> int:
@@ -222,9 +225,12 @@ class AddressPlan:
         return int(self.addresses.size)
 
 
-def _nb_cdf(mean: float, size: float, kmax: int = 255) -> np.ndarray:
-    p = size / (size + mean)
-    return stats.nbinom.cdf(np.arange(kmax + 1), size, p)
+def _nb_lut(mean: float, size: float) -> np.ndarray:
+    """Inverse-CDF lookup table of a negative binomial bead count: entry ``k`` is the quantile at
+    ``(k + ½) / 65536`` (sampling by table look-up is ~8× faster than ``searchsorted`` and exact to 1.5e-5
+    in probability)."""
+    cdf = stats.nbinom.cdf(np.arange(256), size, size / (size + mean))
+    return np.minimum(np.searchsorted(cdf, (np.arange(65536) + 0.5) / 65536, side="right"), 255).astype(np.uint8)
 
 
 def _bounded(rng: np.random.Generator, top: float, scale: float, shape: float, n: int) -> np.ndarray:
@@ -265,8 +271,9 @@ def build_address_plan(manifest: Manifest, params: IntensityParams, *, seed_rng:
     log_aff[t2_addr] = _bounded(rng, *params.aff_ii, params.aff_shape, t2_rows.size) + shift[t2_rows]
     base = _bounded(rng, *params.aff_i, params.aff_shape, t1_rows.size) + shift[t1_rows]
     t1_u, t1_m = idx(addr_u[t1_rows]), idx(addr_m[t1_rows])
-    log_aff[t1_u] = base + rng.normal(0, params.aff_bead_sd, size=t1_rows.size)
-    log_aff[t1_m] = base + rng.normal(0, params.aff_bead_sd, size=t1_rows.size)
+    half = 0.5 * params.aff_um_shift
+    log_aff[t1_u] = base + half + rng.normal(0, params.aff_bead_sd, size=t1_rows.size)
+    log_aff[t1_m] = base - half + rng.normal(0, params.aff_bead_sd, size=t1_rows.size)
 
     xtalk = np.exp(rng.normal(-0.5 * params.crosstalk_sd ** 2, params.crosstalk_sd, size=n_a)).astype(np.float32)
     cv = np.full(n_a, params.bead_cv, dtype=np.float32)
@@ -295,7 +302,7 @@ def build_address_plan(manifest: Manifest, params: IntensityParams, *, seed_rng:
         ctrl_red=lv["red"].to_numpy()[keep] * params.control_gain, ctrl_conv=lv["conv"].to_numpy()[keep],
         ctrl_dna=lv["dna"].to_numpy()[keep], unused_addr=un_idx,
         unused_grn=np.where(in_red, 0.0, lvl), unused_red=np.where(in_red, lvl, 0.0), params=params,
-        nb_probe_cdf=_nb_cdf(*params.nbeads_probe), nb_control_cdf=_nb_cdf(*params.nbeads_control))
+        nb_probe_lut=_nb_lut(*params.nbeads_probe), nb_control_lut=_nb_lut(*params.nbeads_control))
 
 
 # ------------------------------------------------------------------------------------------ one sample
@@ -322,10 +329,6 @@ class ChannelArrays:
     red_sd: np.ndarray
     n_beads: np.ndarray
     n_failed: int
-
-
-def _draw_nbeads(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    return np.minimum(np.searchsorted(cdf, u, side="right"), 255).astype(np.uint8)
 
 
 def render_channels(plan: AddressPlan, beta: np.ndarray, cn_factor: np.ndarray, state: ChannelState,
@@ -392,8 +395,9 @@ def render_channels(plan: AddressPlan, beta: np.ndarray, cn_factor: np.ndarray, 
     tg = sig_g * f32(state.scanner_grn)
     tr = sig_r * f32(state.scanner_red)
 
-    u = rng.random(n_a)
-    nb = np.where(plan.is_control, _draw_nbeads(plan.nb_control_cdf, u), _draw_nbeads(plan.nb_probe_cdf, u))
+    u = rng.integers(0, 65536, size=n_a, dtype=np.uint16)
+    nb = plan.nb_probe_lut[u]
+    nb[plan.is_control] = plan.nb_control_lut[u[plan.is_control]]
     nb = np.where(zero_beads, 0, np.maximum(nb, 1)).astype(np.uint8)
     sqrt_nb = np.sqrt(np.maximum(nb, 1)).astype(f32)
 
@@ -404,7 +408,7 @@ def render_channels(plan: AddressPlan, beta: np.ndarray, cn_factor: np.ndarray, 
         bs = f32(state.bg_scale)
         bg = (f32(mu) * bs + f32(sd) * bs * rng.standard_normal(n_a, dtype=f32)
               + f32(lam) * bs * rng.standard_exponential(n_a, dtype=f32))
-        bead_sd = np.sqrt((plan.cv * sig) ** 2 + (xcv * x) ** 2 + (f32(bsd) * bs) ** 2)
+        bead_sd = np.sqrt((plan.cv * sig) ** 2 + f32(prm.bead_shot) * sig + (xcv * x) ** 2 + (f32(bsd) * bs) ** 2)
         bead_sd *= np.exp(f32(prm.sd_spread) * rng.standard_normal(n_a, dtype=f32))
         mean = sig + x + np.maximum(bg, 1) + rng.standard_normal(n_a, dtype=f32) * bead_sd / sqrt_nb
         mean = np.where(nb == 0, 0, np.clip(np.rint(mean), 1, 65535)).astype(np.uint16)

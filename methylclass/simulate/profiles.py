@@ -1,7 +1,8 @@
 """Methylation profiles: the normal background, tumour classes in families with planted DMPs, sample draws.
 
 Background (the copy-neutral *normal* profile) — one mean β per CpG, fixed per design and seed, drawn from
-a three-component Beta mixture whose weights depend on the CpG context (:func:`~.design.cpg_context`). The
+a three-component Beta mixture whose weights depend on the CpG context (:func:`~.design.cpg_context`; other
+real arrays take the context of CpGs they share with the 450k from the 450k manifest). The
 shapes and weights were fitted by maximum likelihood to the raw betas of the 46,298 Type I Green probes of the
 real 450k sample 5723646052_R02C02 (``data/idat/hm450_green_parsed``; both beads of those probes are read in
 Green, so their betas are known): islands are 58 % below β 0.1, open sea 44 % above 0.9 (bimodal).
@@ -170,6 +171,19 @@ def _background(context: np.ndarray, type2: np.ndarray, rng: np.random.Generator
     return np.clip(rng.beta(a, b), 0.005, 0.995)
 
 
+def _reference_450k(manifest: Manifest) -> Manifest | None:
+    """The real 450k manifest as context reference for other real arrays (None for the 450k itself, for
+    synthetic designs — their random cg ids must not match real ones — or when it cannot be loaded)."""
+    if manifest.extra.get("synthetic") or manifest.array.upper() in ("HM450", "450K"):
+        return None
+    try:
+        from ..io.manifest import load_manifest
+
+        return load_manifest("HM450")
+    except Exception:  # noqa: BLE001 - a missing reference only loses realism, never correctness
+        return None
+
+
 def build_profiles(manifest: Manifest, layout: ClassLayout, *, seed: int, dmps_per_class: int,
                    dmps_per_family: int, delta: tuple[float, float], hyper_fraction: float = 0.5,
                    tumour_fraction: float = 0.02) -> ProfileModel:
@@ -182,7 +196,7 @@ def build_profiles(manifest: Manifest, layout: ClassLayout, *, seed: int, dmps_p
     cpg_ids = np.asarray(uniq, dtype=object).astype(str)
     first = np.empty(len(cpg_ids), dtype=np.int64)
     first[probe_cpg[::-1]] = np.arange(len(probe_cpg))[::-1]
-    ctx_probe = cpg_context(manifest, seed=seed)
+    ctx_probe = cpg_context(manifest, seed=seed, reference=_reference_450k(manifest))
     context = ctx_probe[first]
     rng = stream(seed, "profiles")
     beta = _background(context, p["design"].to_numpy()[first] == "II", rng)

@@ -227,6 +227,14 @@ def test_sex_chromosomes_follow_the_sample_sex(cohort, cohort_signals, sim):
     x = np.median(centred[:, chrom == "chrX"], axis=1)
     assert np.median(y[male]) - np.median(y[~male]) > 2.5 and y[male].min() - y[~male].max() > 1.0
     assert 0.6 < np.median(x[~male]) - np.median(x[male]) < 1.3
+    from methylclass.simulate import cpg_context
+
+    xi = (chrom == "chrX") & (cpg_context(cohort.manifest) == 0)
+    normals = truth.samples[truth.samples["is_normal"]]
+    xb = {r.sex: [] for r in normals.itertuples()}
+    for r in normals.itertuples(index=False):
+        xb[r.sex].append(np.nanmedian(raws[r.sample].betas()[xi]))
+    assert np.median(xb["F"]) - np.median(xb["M"]) > 0.2 and 0.3 < np.median(xb["F"]) < 0.65
 
 
 def test_truth_tables_are_consistent(cohort):
