@@ -25,6 +25,8 @@ from methylclass.pp.cnv import read_cnv_features
 from methylclass.pp.cnv.workflow import feature_frame, plan_store_cnv, run_cnv, run_cnv_store
 from methylclass.spark.cnv import cnv_store_spark, run_cnv_store_spark, run_records
 
+pytestmark = pytest.mark.spark
+
 PLANTED_ARMS = ("7p", "7q", "10p", "10q")
 
 

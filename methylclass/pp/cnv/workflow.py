@@ -16,12 +16,15 @@ Three paths, one kernel (:func:`~methylclass.pp.cnv.cnv_sample`, wrapped by :cla
 * :func:`methylclass.spark.cnv.cnv_store_spark` — the same on Spark, one sample per task, from the same
   :func:`plan_store_cnv` and :class:`CNVTask`.
 
-Missing probes: a probe whose raw signal was not measured (an address with no beads; for raw intensities a
-mean of 0, which an IDAT reports only when no bead was decoded — with one bead the mean includes the
-~100–300 background) is NaN, not conumee's floor of 1. The floor would make it a log2 ratio of about −13 in
-a query, or shift the prediction of that probe for every query when it happens in a normal; the noise metric
-(root mean square of successive ratio differences) is dominated by a few such probes. Missing probes are
-skipped by the fit, and a probe missing in any normal leaves the panel.
+Missing probes: a probe whose raw signal was not measured — an address with no beads, or for raw
+intensities a mean of 0 (what an IDAT holds for an address without beads: in the real 450k Green file of
+the shared data, 7 of its 8 zero means have 0 beads and the 8th has 1) — is NaN, not conumee's floor of 1.
+The floor makes it a log2 ratio of about −13 in a query, or shifts the prediction of that probe for every
+query when it happens in a normal, and the noise metric (root mean square of successive ratio differences)
+is dominated by a few such probes. Missing probes are skipped by the fit; a probe missing in any normal
+leaves the panel. A store normalised with noob or illumina has no bead counts and keeps the normaliser's
+value for a zero signal (noob: its floor, ~70), which cannot be told from a measurement: there, only probes
+the normalisation stored as NaN are missing.
 
 The reference panel built from a folder of normals is cached in ``cache_dir()/cnv_reference`` keyed by the
 normals' paths, sizes and modification times and the bin set's probes; ``--reference`` may also name a panel
