@@ -4,7 +4,9 @@
 
 The cohort is written to a temporary folder (deleted afterwards unless ``--keep``). Setup (manifest, design
 model) is timed separately from the per-sample work; the extrapolation to 1,000 samples is
-``setup + 1000 × per-sample``. Peak RSS covers this process and its worker processes.
+``setup + 1000 × per-sample`` (wall clock, as loaded as the machine is now) and, load-independent,
+``setup + 1000 × CPU-seconds-per-sample / jobs`` (what an idle machine with ``jobs`` cores would take; the
+workers measure their own CPU time per sample). Peak RSS: this process and its finished children.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from pathlib import Path
 from methylclass.simulate import simulate_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its finished worker processes."""
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
 def main() -> None:
@@ -41,18 +50,21 @@ def main() -> None:
     kw = {"manifest": manifest, "n_probes": args.probes, "classes": 4, "n_per_class": [max(1, n_tum // 4)] * 3
               + [max(1, n_tum - 3 * max(1, n_tum // 4))], "n_normals": n_normals, "n_jobs": args.jobs,
               "compress": args.gzip, "seed": 0, "force": True}
-    done_at: list[float] = []
+    done_at: list[tuple[float, int]] = []
     t0 = time.perf_counter()
+    cpu0 = _cpu()
 
     def progress(done: int, total: int) -> None:
-        done_at.append(time.perf_counter())
+        done_at.append((time.perf_counter(), done))
 
     try:
         res = simulate_cohort(out, progress=progress, **kw)
         total = time.perf_counter() - t0
+        cpu = _cpu() - cpu0
         n = len(res.samples)
-        # setup = time until the workers start producing (first sample done minus one sample's share)
-        per_sample = (done_at[-1] - done_at[0]) / max(1, len(done_at) - 1) if len(done_at) > 1 else total / n
+        # wall time per sample from the progress reports (chunks finishing), setup = the rest
+        (t_a, d_a), (t_b, d_b) = done_at[0], done_at[-1]
+        per_sample = (t_b - t_a) / (d_b - d_a) if d_b > d_a else total / n
         setup = max(0.0, total - per_sample * n)
         size = sum(f.stat().st_size for f in (out / "idat").iterdir())
     finally:
@@ -62,8 +74,13 @@ def main() -> None:
     result = {
         "array": res.manifest.array, "n_probes": res.manifest.n_probes, "samples": n, "jobs": args.jobs,
         "gzip": args.gzip, "seconds_total": round(total, 2), "seconds_setup": round(setup, 2),
-        "seconds_per_sample": round(per_sample, 3), "idat_mb_per_sample": round(size / n / 1e6, 2),
+        "seconds_per_sample": round(per_sample, 3), "cpu_seconds_main_process": round(cpu, 1),
+        "cpu_seconds_per_sample": round(res.sample_cpu_seconds / n, 3),
+        "idat_mb_per_sample": round(size / n / 1e6, 2),
         "extrapolated_1000_samples_s": round(setup + 1000 * per_sample, 1),
+        "extrapolated_1000_samples_s_idle_machine": round(
+            setup + 1000 * res.sample_cpu_seconds / n / max(1, args.jobs), 1),
+        "load_average_1min": round(__import__("os").getloadavg()[0], 2),
         "peak_rss_mb": round(rss / 1024, 1), "cpu_count": __import__("os").cpu_count(),
         "python": platform.python_version(),
     }

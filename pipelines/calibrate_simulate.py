@@ -71,8 +71,7 @@ STAGES = {
     "probes": ["aff_ii.0", "aff_ii.1", "aff_i.0", "aff_i.1", "aff_shape", "aff_bead_sd", "aff_um_shift", "tech_sd",
                "bead_cv", "bead_cv_ii", "bead_shot"],
     "red": ["bg_red.0", "bg_red.1", "bg_red.2", "i_red_gain", "ii_red_gain", "crosstalk_to_red"],
-    "red27": ["bg_red.0", "bg_red.1", "bg_red.2", "bead_bg_sd.1", "i_red_gain", "crosstalk_to_red",
-              "crosstalk_to_grn"],
+    "red27": ["bg_red.0", "bg_red.1", "bg_red.2", "bead_bg_sd.1", "i_red_gain", "crosstalk_to_red"],
 }
 
 

@@ -67,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--delta", default="0.3,0.6", help="|delta beta| range of planted DMPs (default 0.3,0.6)")
     p.add_argument("--cnv", action="append", metavar="SPEC",
                    help="auto (default), none, or CLASS=EVENT,EVENT… (repeatable; e.g. F1_A=+7,-10,EGFR:amp)")
+    p.add_argument("--cn-gamma", type=float, default=1.0,
+                   help="copy-number response exponent (1 = linear purity·CN/2 model; real 450k ≈ 0.65)")
     p.add_argument("--ffpe", type=float, default=0.3, help="fraction of FFPE samples (default 0.3)")
     p.add_argument("--low-quality", type=float, default=0.03, help="fraction of low-quality tumours (default 0.03)")
     p.add_argument("--failed-probes", type=float, default=0.002, help="failed-probe rate (default 0.002)")
@@ -103,7 +105,7 @@ def config_from_args(args: argparse.Namespace):
         n_probes=args.probes, genome_build=args.genome, classes=_classes(args.classes), families=args.families,
         n_per_class=_sizes(args.per_class), n_normals=args.normals, purity=_pair(args.purity, "--purity"),
         male_fraction=args.male_fraction, dmps_per_class=args.dmps, dmps_per_family=args.family_dmps,
-        dmp_delta=_pair(args.delta, "--delta"), cnv=cnv, ffpe_fraction=args.ffpe,
+        dmp_delta=_pair(args.delta, "--delta"), cnv=cnv, cn_gamma=args.cn_gamma, ffpe_fraction=args.ffpe,
         low_quality_fraction=args.low_quality, failed_probe_rate=args.failed_probes,
         batch_effect=args.batch_effect, dye_bias=args.dye_bias, layout=args.layout, compress=args.gzip,
         seed=args.seed, n_jobs=args.jobs, force=args.force)
@@ -126,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     s = res.samples
     n_t = int((~s["is_normal"]).sum())
     print(f"{res.out_dir}: {len(s)} samples ({n_t} tumours in {s.loc[~s['is_normal'], 'class'].nunique()} "
-          f"classes, {int(s['is_normal'].sum())} normals) on {res.manifest.array} "
+          f"classes, {int(s['is_normal'].sum())} normal references) on {res.manifest.array} "
           f"({res.manifest.n_probes:,} probes) [{res.seconds:.1f} s]")
     print(f"  sample sheet {res.samplesheet.name}, truth in {res.truth_samples.parent.name}/"
           + (f", manifest in {res.manifest_files[0].parent.name}/" if res.manifest_files else ""))

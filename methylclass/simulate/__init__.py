@@ -12,10 +12,12 @@ What is simulated (module by module):
   noise, SNP genotypes, X inactivation;
 * :mod:`.cnv` — whole-chromosome, arm and focal events (amplification / homozygous deletion at named genes),
   per class (with a penetrance) and per sample, applied to total intensity as
-  ``purity·CN/2 + (1 − purity)·CN_normal/2``; sex chromosomes follow the sample's sex;
+  ``purity·CN/2 + (1 − purity)·CN_normal/2`` (raised to ``cn_gamma``, default 1; the X dosage of real 450k
+  samples suggests ≈ 0.65); sex chromosomes follow the sample's sex (female chrY: 1 % cross-hybridisation);
 * :mod:`.intensities` — Red/Grn Mean, SD, NBeads per address: probe affinities, background (normal +
   exponential), cross-talk / out-of-band signal, dye bias, controls, failed probes; calibrated on the real
-  450k Green channel and the real HM27 pair (two-sample KS statistics in :mod:`.calibration`);
+  450k Green channel (Red ratios from the minfi oracle) and the real HM27 pair (two-sample KS statistics in
+  :mod:`.calibration`, fitting script ``pipelines/calibrate_simulate.py``);
 * :mod:`.cohort` — purity, FFPE, slides/batches, low-quality samples, parallel streaming writer.
 
 Output folder (written under a temporary name and renamed when complete)::

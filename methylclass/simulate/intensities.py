@@ -93,11 +93,12 @@ PRESETS: dict[str, IntensityParams] = {
         crosstalk_cv=0.6007, bead_bg_sd=(108.50, 160.0), bead_shot=36.22, sd_spread=0.209,
         nbeads_probe=(13.92, 39.1), nbeads_control=(29.0, 27.9)),
     "hm27": IntensityParams(
-        aff_ii=(9.73, 0.35), aff_i=(9.73, 0.35), aff_shape=2.0, aff_bead_sd=0.15, aff_um_shift=0.0,
-        weak_fraction=0.03, weak_shift=-2.0, ii_red_gain=1.0, i_red_gain=0.38, bg_grn=(360.0, 40.0, 50.0),
-        bg_red=(180.0, 40.0, 40.0), crosstalk_to_grn=0.1, crosstalk_to_red=0.06, crosstalk_sd=0.8,
-        tech_sd=0.12, bead_cv=0.35, bead_cv_ii=0.35, crosstalk_cv=0.5, bead_bg_sd=(240.0, 170.0), bead_shot=30.0,
-        sd_spread=0.35, nbeads_probe=(17.8, 60.0), nbeads_control=(19.5, 25.0), control_gain=0.55),
+        aff_ii=(9.874, 0.4188), aff_i=(9.874, 0.4188), aff_shape=1.9745, aff_bead_sd=0.1416, aff_um_shift=0.0,
+        weak_fraction=0.03, weak_shift=-2.0, ii_red_gain=1.0, i_red_gain=0.8183, bg_grn=(331.98, 39.03, 48.91),
+        bg_red=(168.79, 44.32, 35.51), crosstalk_to_grn=0.1575, crosstalk_to_red=0.1138, crosstalk_sd=0.7604,
+        tech_sd=0.1189, bead_cv=0.4822, bead_cv_ii=0.4788, crosstalk_cv=0.5064, bead_bg_sd=(268.90, 223.72),
+        bead_shot=29.05, sd_spread=0.3684, nbeads_probe=(17.78, 172.2), nbeads_control=(19.03, 1000.0),
+        control_gain=0.55, dye_ratio=0.5),
 }
 
 
@@ -329,6 +330,8 @@ class ChannelArrays:
     red_sd: np.ndarray
     n_beads: np.ndarray
     n_failed: int
+    zero_bead_probes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # probe rows
+    dropout_probes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))    # probe rows
 
 
 def render_channels(plan: AddressPlan, beta: np.ndarray, cn_factor: np.ndarray, state: ChannelState,
@@ -378,11 +381,14 @@ def render_channels(plan: AddressPlan, beta: np.ndarray, cn_factor: np.ndarray, 
     n_probes = plan.t2_probe.size + plan.t1_probe.size
     n_fail = int(rng.binomial(n_probes, min(1.0, state.failed_rate))) if state.failed_rate > 0 else 0
     zero_beads = np.zeros(n_a, dtype=bool)
+    rows_zero = rows_drop = np.zeros(0, dtype=np.int64)
     if n_fail:
         all_addr_u = np.concatenate([plan.t2_addr, plan.t1_u])
         all_addr_m = np.concatenate([np.full(plan.t2_addr.size, -1), plan.t1_m])
         pick = rng.choice(n_probes, size=n_fail, replace=False)
         half = n_fail // 2
+        rows = np.concatenate([plan.t2_probe, plan.t1_probe])[pick]
+        rows_zero, rows_drop = rows[:half], rows[half:]
         dead_u, dead_m = all_addr_u[pick], all_addr_m[pick]
         zero_beads[dead_u[:half]] = True
         zero_beads[dead_m[:half][dead_m[:half] >= 0]] = True
@@ -415,4 +421,4 @@ def render_channels(plan: AddressPlan, beta: np.ndarray, cn_factor: np.ndarray, 
         sd_out = np.where(nb == 0, 0, np.clip(np.rint(bead_sd), 1, 65535)).astype(np.uint16)
         out += [mean, sd_out]
     return ChannelArrays(grn_mean=out[0], grn_sd=out[1], red_mean=out[2], red_sd=out[3], n_beads=nb,
-                         n_failed=n_fail)
+                         n_failed=n_fail, zero_bead_probes=rows_zero, dropout_probes=rows_drop)

@@ -85,6 +85,8 @@ def test_existing_output_needs_force(tmp_path):
     res = simulate_cohort(out, force=True, **SMALL)
     assert not (out / "keep.txt").exists() and res.samplesheet.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    with pytest.raises(ConfigError, match="parent folder"):
+        simulate_cohort(tmp_path / "missing" / "out", **SMALL)
 
 
 def test_cli_writes_a_cohort_and_reports_errors_in_one_line(tmp_path, capsys):
