@@ -141,9 +141,10 @@ def reference_channels(manifest: Manifest, params=None, *, seed: int = 0, male: 
     (the real sample they were calibrated on); otherwise they are drawn as in a cohort. ``cn_gamma`` as in
     :class:`~methylclass.simulate.SimulationConfig` (affects the sex chromosomes of this copy-neutral sample).
     """
-    from .cohort import SampleSpec, SimulationConfig, build_model, sample_signals
+    from .cohort import SimulationConfig, build_model
     from .intensities import PRESETS, ChannelState, build_address_plan, preset_for
     from .rng import stream
+    from .worker import SampleSpec, sample_signals
 
     key = (id(manifest), seed)
     model = _REF_MODELS.get(key)

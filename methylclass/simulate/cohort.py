@@ -3,15 +3,14 @@
 :func:`simulate_cohort` is the entry point (the CLI's ``methylclass simulate`` calls it). The main process
 draws the small per-sample table (class, sex, purity, slide, FFPE, quality, dye bias, copy-number events) and
 the design-level model (address plan, methylation profiles), stores that model once with ``joblib.dump`` and
-hands workers only sample rows. Each worker memory-maps the model, simulates its samples one at a time
-(random stream keyed by the sample's index: results never depend on ``n_jobs``), writes each IDAT pair
-atomically and returns a few numbers. Everything is written into a temporary folder beside ``out_dir`` that
+hands workers only sample rows. Each worker (:mod:`.worker`) memory-maps the model, simulates its samples one
+at a time (random stream keyed by the sample's index: results never depend on ``n_jobs``), writes each IDAT
+pair atomically and returns a few numbers. Everything is written into a temporary folder beside ``out_dir`` that
 is renamed to ``out_dir`` only when complete, so an interrupted run never leaves a half-written cohort.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import os
@@ -28,15 +27,12 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import ConfigError
-from ..io.idat import Idat, idat_to_bytes, write_idat
 from ..io.manifest_types import Manifest
 from ._arrays import manifest_addresses
 from .cnv import (
     CnvEvent,
-    base_copy_number,
     chrom_codes,
     parse_class_specs,
-    probe_copy_number,
     random_class_events,
     random_sample_events,
 )
@@ -44,21 +40,18 @@ from .design import LAYOUTS, default_layout, synthetic_manifest, unique_addresse
 from .genome import genome_tables
 from .intensities import (
     PRESETS,
-    AddressPlan,
     ChannelState,
     IntensityParams,
     build_address_plan,
     preset_for,
-    render_channels,
 )
-from .profiles import ClassLayout, ProfileModel, build_profiles, draw_sample_beta, make_layout
+from .profiles import ClassLayout, build_profiles, make_layout
 from .rng import stream
 from .truth import write_truth
+from .worker import CohortModel, SampleSpec, run_chunk, write_sample
 
 #: typical number of bead addresses in real IDATs (unused addresses are added up to it)
 TYPICAL_ADDRESSES = {"HM450": 622_399, "HM27": 55_300, "MSA": 384_500}
-TYPICAL_CONVERSION = 0.99
-_Y_RESIDUAL = 0.01  # chrY signal of females relative to a male (cross-hybridisation; minfi oracle: ~1 %)
 
 
 @dataclass
@@ -272,29 +265,6 @@ def _load_manifest_file(manifest_io, path: Path, array: str | None) -> Manifest:
 
 
 # -------------------------------------------------------------------------------------- sample table
-@dataclass
-class SampleSpec:
-    """Everything the worker needs to simulate one sample (small, picklable)."""
-
-    index: int
-    sample: str
-    cls: str
-    family: str
-    is_normal: bool
-    male: bool
-    purity: float
-    ffpe: bool
-    low_quality: bool
-    slide: int
-    barcode: str
-    position: str
-    chip_type: str
-    state: ChannelState
-    dye_bias: float
-    heterogeneity: float
-    events: list[tuple[str, CnvEvent]]  # (origin, event)
-
-
 def _default_dmps(n_cpg: int) -> int:
     return int(min(1000, max(20, round(0.01 * n_cpg))))
 
@@ -357,103 +327,6 @@ def _draw_samples(cfg: SimulationConfig, layout: ClassLayout, params: IntensityP
             dye_bias=state.scanner_red / state.scanner_grn,
             heterogeneity=1.0 if is_normal else 1.6, events=events))
     return specs
-
-
-# ------------------------------------------------------------------------------------- the worker side
-@dataclass
-class CohortModel:
-    """The design-level model shared by all workers (stored once with joblib, memory-mapped by workers)."""
-
-    plan: AddressPlan
-    profiles: ProfileModel
-    chrom_code: np.ndarray
-    pos: np.ndarray
-    ffpe_idx: np.ndarray
-    ffpe_shift: np.ndarray
-    seed: int
-    batch_effect: float
-    compress: bool
-    cn_gamma: float = 1.0
-
-
-_MODEL_CACHE: dict[str, CohortModel] = {}
-
-
-def _load_model(path: str) -> CohortModel:
-    model = _MODEL_CACHE.get(path)
-    if model is None:
-        _MODEL_CACHE.clear()
-        model = joblib.load(path, mmap_mode="r")
-        _MODEL_CACHE[path] = model
-    return model
-
-
-def _logit_shift(beta: np.ndarray, idx: np.ndarray, shift: np.ndarray) -> None:
-    b = np.clip(beta[idx], 1e-4, 1 - 1e-4)
-    beta[idx] = 1.0 / (1.0 + np.exp(-(np.log(b / (1 - b)) + shift)))
-
-
-def sample_signals(model: CohortModel, spec: SampleSpec):
-    """Per-probe observed β (before intensity noise), copy-number factor and the channel arrays of a sample."""
-    rng = stream(model.seed, "sample", spec.index)
-    prof = model.profiles
-    female = not spec.male
-    bn = draw_sample_beta(prof, prof.beta_normal, rng, female=female)[prof.probe_cpg]
-    c_n = base_copy_number(model.chrom_code, male=spec.male)
-    if spec.is_normal:
-        beta, weight = bn, c_n
-    else:
-        mu = prof.class_mean(spec.cls)
-        bt = draw_sample_beta(prof, mu, rng, female=female, heterogeneity=spec.heterogeneity)[prof.probe_cpg]
-        c_t = probe_copy_number([ev for _, ev in spec.events], model.chrom_code, model.pos, c_n)
-        wt = np.float32(spec.purity) * c_t
-        wn = np.float32(1.0 - spec.purity) * c_n
-        weight = wt + wn
-        with np.errstate(invalid="ignore", divide="ignore"):
-            beta = np.where(weight > 0, (wt * bt + wn * bn) / weight, bn).astype(np.float32)
-    factor = (weight / 2.0).astype(np.float32)
-    if model.cn_gamma != 1.0:
-        factor = factor ** np.float32(model.cn_gamma)
-    factor[weight <= 0] = _Y_RESIDUAL  # female chrY: cross-hybridisation only
-    # technical effects on β: slide-specific probes, FFPE-sensitive probes, incomplete conversion
-    if model.batch_effect > 0:
-        srng = stream(model.seed, "slide", spec.slide)
-        k = max(1, beta.size // 50)
-        idx = srng.choice(beta.size, size=k, replace=False)
-        _logit_shift(beta, idx, srng.normal(0, 0.25 * model.batch_effect, size=k))
-    if spec.ffpe and model.ffpe_idx.size:
-        _logit_shift(beta, np.asarray(model.ffpe_idx), np.asarray(model.ffpe_shift))
-    # incomplete bisulfite conversion: unconverted C read as methylated (the background profile already
-    # carries the typical ~99 % conversion of good samples, so only the shortfall below it adds)
-    short = max(0.0, TYPICAL_CONVERSION - spec.state.conversion) / TYPICAL_CONVERSION
-    if short > 0:
-        beta = beta + np.float32(short) * (1.0 - beta)
-    arrays = render_channels(model.plan, beta.astype(np.float32), factor, spec.state, rng)
-    return beta, factor, arrays
-
-
-def _write_sample(model: CohortModel, spec: SampleSpec, idat_dir: Path) -> dict:
-    cpu0 = time.process_time()
-    _, _, arr = sample_signals(model, spec)
-    ids = np.asarray(model.plan.addresses)
-    suffix = ".idat.gz" if model.compress else ".idat"
-    stem = f"{spec.barcode}_{spec.position}"
-    for chan, mean, sd in (("Grn", arr.grn_mean, arr.grn_sd), ("Red", arr.red_mean, arr.red_sd)):
-        idat = Idat.from_arrays(ids, mean, sd=sd, n_beads=arr.n_beads, barcode=spec.barcode,
-                                position=spec.position, chip_type=spec.chip_type)
-        path = idat_dir / f"{stem}_{chan}{suffix}"
-        if model.compress:  # gzip header without time stamp / file name: byte-identical reruns
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(gzip.compress(idat_to_bytes(idat), compresslevel=1, mtime=0))
-            tmp.replace(path)
-        else:
-            write_idat(path, idat)
-    return {"index": spec.index, "failed_probes": arr.n_failed, "cpu": time.process_time() - cpu0}
-
-
-def _run_chunk(model_path: str, specs: list[SampleSpec], idat_dir: str) -> list[dict]:
-    model = _load_model(model_path)
-    return [_write_sample(model, s, Path(idat_dir)) for s in specs]
 
 
 # ------------------------------------------------------------------------------------------ orchestration
@@ -606,7 +479,7 @@ def _run_all(model: CohortModel, specs: list[SampleSpec], tmp: Path, idat_dir: P
     if n_jobs == 1 or total <= 1:
         out = []
         for i, s in enumerate(specs, 1):
-            out.append(_write_sample(model, s, idat_dir))
+            out.append(write_sample(model, s, idat_dir))
             if progress:
                 progress(i, total)
         return out
@@ -618,7 +491,7 @@ def _run_all(model: CohortModel, specs: list[SampleSpec], tmp: Path, idat_dir: P
     out: list[dict] = []
     try:
         par = joblib.Parallel(n_jobs=n_workers, backend="loky", return_as="generator")
-        for res in par(joblib.delayed(_run_chunk)(str(model_path), c, str(idat_dir)) for c in chunks):
+        for res in par(joblib.delayed(run_chunk)(str(model_path), c, str(idat_dir)) for c in chunks):
             out += res
             if progress:
                 progress(len(out), total)

@@ -11,7 +11,7 @@ import pandas as pd
 from ..errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cohort import SampleSpec
+    from .worker import SampleSpec
 
 SAMPLE_COLUMNS = ("sample", "basename", "sentrix_id", "sentrix_position", "slide", "batch", "class", "family",
                   "is_normal", "sex", "purity", "ffpe", "low_quality", "dye_bias", "dna_scale",

@@ -11,7 +11,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from methylclass.io.idat import read_idat
 from methylclass.io.manifest import load_sesame_tsv
-from methylclass.simulate.cohort import build_model, sample_signals
+from methylclass.simulate.cohort import build_model
+from methylclass.simulate.worker import sample_signals
 
 
 def test_idats_read_back_with_the_foundation_reader(cohort):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from methylclass.pp import normalize as norm
-from methylclass.simulate.cohort import build_model, sample_signals
+from methylclass.simulate.cohort import build_model
+from methylclass.simulate.worker import sample_signals
 
 
 def _need(method: str) -> None:
