@@ -10,7 +10,7 @@ export PYTHONHASHSEED ?= 0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-all demo benchmark benchmark-full bench bench-preprocess bench-ingest bench-cnv \
-        bench-normalize methylprep-parity lint clean
+        bench-normalize bench-cnv-spark methylprep-parity lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,7 +45,8 @@ bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbe
 	$(PY) pipelines/bench_manifest.py
 	$(PY) pipelines/methylprep_reference/bench_normalize.py
 	$(PY) pipelines/bench_cnv.py
-	$(PY) pipelines/bench_simulate.py
+	$(PY) pipelines/bench_cnv_spark.py
+	$(PY) pipelines/bench_simulate.py --samples 20 --jobs 2
 	$(PY) pipelines/bench_models.py
 
 bench-preprocess: $(STAMP) ## methylclass raw/illumina/noob vs methylprep vs mepylome, and Spark ingestion at scale
@@ -56,6 +57,9 @@ bench-ingest: $(STAMP) ## Spark ingestion of 100/500/1,000 simulated 450k sample
 
 bench-cnv: $(STAMP) ## per-sample CNV time on a 450k-size sample
 	$(PY) pipelines/bench_cnv.py
+
+bench-cnv-spark: $(STAMP) ## CNV of stored 450k samples on Spark vs in-process, driver memory
+	$(PY) pipelines/bench_cnv_spark.py
 
 bench-normalize: $(STAMP) ## per-sample normalisation kernels on a 450k-size sample
 	$(PY) pipelines/methylprep_reference/bench_normalize.py
