@@ -110,6 +110,11 @@ class _GatherIndex:
         c = find(manifest.controls["address"].to_numpy(np.int64))
         self.ctrl_grn = c
         self.ctrl_red = on(c, True)
+        # (clipped positions, positions of absent addresses) per target, so a gather is one `take`
+        self.plans = {name: (np.maximum(v, 0).astype(np.intp), np.flatnonzero(v < 0))
+                      for name, v in (("meth", self.meth), ("unmeth", self.unmeth),
+                                      ("oob_meth", self.oob_meth), ("oob_unmeth", self.oob_unmeth),
+                                      ("ctrl_grn", self.ctrl_grn), ("ctrl_red", self.ctrl_red))}
 
     def matches(self, illumina_ids: np.ndarray) -> bool:
         """True when ``illumina_ids`` is the layout this index was built for."""
@@ -133,9 +138,13 @@ def _gather_index(illumina_ids: np.ndarray, manifest: Manifest) -> _GatherIndex:
     return index
 
 
-def _gather(values: np.ndarray, idx: np.ndarray, missing, dtype) -> np.ndarray:
-    out = values[np.maximum(idx, 0)].astype(dtype)
-    out[idx < 0] = missing
+def _gather(values: np.ndarray, plan: tuple[np.ndarray, np.ndarray], missing, dtype) -> np.ndarray:
+    idx, absent = plan
+    out = values.take(idx)
+    if out.dtype != dtype:
+        out = out.astype(dtype)
+    if absent.size:
+        out[absent] = missing
     return out
 
 
@@ -146,18 +155,19 @@ def raw_signals_from_idats(grn: Idat, red: Idat, manifest: Manifest, sample: str
             f"sample '{sample}': Red and Grn IDATs disagree ({grn.path} has {grn.n_probes:,} addresses, "
             f"{red.path} has {red.n_probes:,}, or their address sets differ)")
     ix = _gather_index(grn.illumina_ids, manifest)
-    mean = np.concatenate([grn.mean, red.mean])
-    beads = np.concatenate([grn.n_beads, red.n_beads])
-    nan = np.float32(np.nan)
+    mean = np.concatenate([grn.mean, red.mean]).astype(np.float32)
+    beads = np.concatenate([grn.n_beads, red.n_beads]).astype(np.uint16)
+    nan, f32, plans = np.float32(np.nan), np.float32, ix.plans
     ctrl = manifest.controls.copy()
-    ctrl["grn"] = _gather(mean, ix.ctrl_grn, nan, np.float32)
-    ctrl["red"] = _gather(mean, ix.ctrl_red, nan, np.float32)
+    ctrl["grn"] = _gather(mean, plans["ctrl_grn"], nan, f32)
+    ctrl["red"] = _gather(mean, plans["ctrl_red"], nan, f32)
     meta = {"barcode": grn.barcode, "position": grn.position, "chip_type": grn.chip_type,
             "array": manifest.array}
     return RawSignals(
         sample=sample, manifest=manifest,
-        meth=_gather(mean, ix.meth, nan, np.float32), unmeth=_gather(mean, ix.unmeth, nan, np.float32),
-        oob_meth=_gather(mean, ix.oob_meth, nan, np.float32),
-        oob_unmeth=_gather(mean, ix.oob_unmeth, nan, np.float32),
-        beads_meth=_gather(beads, ix.meth, 0, np.uint16), beads_unmeth=_gather(beads, ix.unmeth, 0, np.uint16),
+        meth=_gather(mean, plans["meth"], nan, f32), unmeth=_gather(mean, plans["unmeth"], nan, f32),
+        oob_meth=_gather(mean, plans["oob_meth"], nan, f32),
+        oob_unmeth=_gather(mean, plans["oob_unmeth"], nan, f32),
+        beads_meth=_gather(beads, plans["meth"], 0, np.uint16),
+        beads_unmeth=_gather(beads, plans["unmeth"], 0, np.uint16),
         controls=ctrl, meta=meta)
