@@ -257,6 +257,53 @@ def noob_params(raw: RawSignals) -> tuple[NormexpParams, NormexpParams]:
     return out[0], out[1]
 
 
+def _channel_table(params: NormexpParams, offset: float) -> np.ndarray:
+    """``normexp_signal(level) + offset`` (float32) for every IDAT level 0…65535; level 0 takes level 1's value,
+    which is what flooring values ≤ 0 (in-band) or < 1 (out-of-band) to 1 gives for integer data."""
+    table = (normexp_signal(np.arange(_LUT_MAX + 1, dtype=np.float64), params) + offset).astype(np.float32)
+    table[0] = table[1]
+    return table
+
+
+def _levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Integer IDAT levels of ``x`` (NaN → 0) and the NaN mask, or None when ``x`` is not integral 0…65535."""
+    nan = np.isnan(x)
+    xf = np.where(nan, 0, x)
+    if xf.size and (xf.min() < 0 or xf.max() > _LUT_MAX or not np.array_equal(xf, np.floor(xf))):
+        return None
+    return xf.astype(np.intp), nan
+
+
+def _noob_by_table(raw: RawSignals, ix, pg: NormexpParams, pr: NormexpParams, offset: float) -> RawSignals | None:
+    """The noob correction of :func:`noob` for IDAT-integer data with one lookup table per channel (built once,
+    not once per probe group); identical results. None when the data are not IDAT integers."""
+    levels = [_levels(np.asarray(a)) for a in (raw.meth, raw.unmeth, raw.oob_meth, raw.oob_unmeth)]
+    ctrl = raw.controls.copy()
+    c_levels = [_levels(ctrl[c].to_numpy(np.float64)) for c in ("grn", "red")] if len(ctrl) else []
+    if any(lv is None for lv in levels + c_levels):
+        return None
+    tg, tr = _channel_table(pg, offset), _channel_table(pr, offset)
+
+    def corrected(lv: tuple[np.ndarray, np.ndarray], green: np.ndarray | bool) -> np.ndarray:
+        idx, nan = lv
+        out = np.where(green, tg[idx], tr[idx])
+        out[nan] = np.nan
+        return out
+
+    # in-band: the channel follows the probe; out-of-band: Type I Red → green, Type I Grn → red
+    meth = corrected(levels[0], ix.meth_green)
+    unmeth = corrected(levels[1], ix.unmeth_green)
+    oob_green = np.zeros(raw.oob_meth.shape, dtype=bool)
+    oob_green[ix.red] = True
+    oob_m, oob_u = corrected(levels[2], oob_green), corrected(levels[3], oob_green)
+    if len(ctrl):
+        ctrl["grn"] = corrected(c_levels[0], True)
+        ctrl["red"] = corrected(c_levels[1], False)
+    meta = dict(raw.meta)
+    meta["noob"] = {"green": pg, "red": pr, "offset": float(offset)}
+    return replace(raw, meth=meth, unmeth=unmeth, oob_meth=oob_m, oob_unmeth=oob_u, controls=ctrl, meta=meta)
+
+
 def noob(raw: RawSignals, *, offset: float = NOOB_OFFSET) -> RawSignals:
     """Noob background correction of one sample (see the module docstring); returns corrected signals.
 
@@ -266,6 +313,9 @@ def noob(raw: RawSignals, *, offset: float = NOOB_OFFSET) -> RawSignals:
     """
     pg, pr = noob_params(raw)
     ix = channel_index(raw.manifest)
+    fast = _noob_by_table(raw, ix, pg, pr, offset)
+    if fast is not None:
+        return fast
     meth = _at_least(raw.meth, 0, True)
     unmeth = _at_least(raw.unmeth, 0, True)
     meth_out = np.empty(meth.shape, dtype=np.float32)
