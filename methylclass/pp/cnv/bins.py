@@ -20,8 +20,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..._atomic import atomic_write
 from ...errors import DataError, ManifestError
 from ...io.manifest_types import Manifest
 from ...paths import cache_dir
@@ -126,18 +125,10 @@ class Bins:
         meta = {"build": self.build, "array": self.array, "chroms": list(self.chroms),
                 "probe_key": self.probe_key, "key": self.key, "params": self.params,
                 "version": BINS_VERSION}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, meta=np.array(json.dumps(meta)), probe_index=self.probe_index,
+        atomic_write(path, lambda fh: np.savez(fh, meta=np.array(json.dumps(meta)), probe_index=self.probe_index,
                          probe_chrom=self.probe_chrom.astype("U5"), probe_pos=self.probe_pos,
                          probe_bin=self.probe_bin, chrom=self.chrom.astype("U5"), start=self.start,
-                         end=self.end, n_probes=self.n_probes, arm=self.arm.astype("U1"))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+                         end=self.end, n_probes=self.n_probes, arm=self.arm.astype("U1")), binary=True)
         return path
 
     @classmethod

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..._atomic import atomic_write
 from ...errors import DataError
 from .bins import Bins
 
@@ -235,16 +235,8 @@ class CNVReference:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"names": self.names, "probe_key": self.probe_key, "array": self.array, "build": self.build,
                 "meta": self.meta, "version": REFERENCE_VERSION}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, meta=np.array(json.dumps(meta)), log2=self.log2.astype(np.float32),
-                         probe_mask=self.probe_mask)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(path, lambda fh: np.savez(fh, meta=np.array(json.dumps(meta)), log2=self.log2.astype(np.float32),
+                         probe_mask=self.probe_mask), binary=True)
         return path
 
     @classmethod
