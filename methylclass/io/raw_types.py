@@ -43,6 +43,17 @@ class RawSignals:
     beads_unmeth: np.ndarray
     controls: pd.DataFrame
     meta: dict = field(default_factory=dict)
+    #: the integer IDAT intensities these signals were mapped from (see :meth:`idat_levels`); None otherwise
+    levels: IdatLevels | None = field(default=None, repr=False, compare=False)
+
+    def idat_levels(self) -> IdatLevels | None:
+        """The integer IDAT source of ``meth``/``unmeth``/``oob_*`` when these arrays are still exactly the ones
+        mapped from it (same objects, read-only), else None — so kernels may take integer fast paths without
+        re-checking that every value is an IDAT integer, and never on signals derived by ``replace``."""
+        lv = self.levels
+        if lv is None or not lv.describes(self):
+            return None
+        return lv
 
     @property
     def probe_ids(self) -> np.ndarray:
@@ -69,6 +80,36 @@ class RawSignals:
         m = np.maximum(self.meth, 0)
         u = np.maximum(self.unmeth, 0)
         return (m / (m + u + offset)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class IdatLevels:
+    """The uint16 IDAT means of one sample (``[green, red]`` concatenated) and the gather index that mapped
+    them onto the manifest, kept beside the float32 signals built from them.
+
+    ``arrays`` are the very (read-only) ``meth, unmeth, oob_meth, oob_unmeth`` arrays built from ``mean``;
+    :meth:`describes` checks identity against them, so a ``RawSignals`` whose arrays were replaced no longer
+    claims this source.
+    """
+
+    mean: np.ndarray
+    index: _GatherIndex
+    arrays: tuple[np.ndarray, ...]
+
+    def describes(self, raw: RawSignals) -> bool:
+        """True when ``raw``'s four signal arrays are the ones built from these levels."""
+        a = self.arrays
+        return (raw.meth is a[0] and raw.unmeth is a[1] and raw.oob_meth is a[2] and raw.oob_unmeth is a[3]
+                and not any(x.flags.writeable for x in a))
+
+    def gather(self, target: str) -> tuple[np.ndarray, np.ndarray]:
+        """Integer levels of ``target`` (``meth``, ``unmeth``, ``oob_meth``, ``oob_unmeth``) per probe, 0 where
+        the address is absent, and the rows of absent addresses."""
+        idx, absent = self.index.plans[target]
+        out = self.mean.take(idx)
+        if absent.size:
+            out[absent] = 0
+        return out, absent
 
 
 class _GatherIndex:
@@ -115,6 +156,8 @@ class _GatherIndex:
                       for name, v in (("meth", self.meth), ("unmeth", self.unmeth),
                                       ("oob_meth", self.oob_meth), ("oob_unmeth", self.oob_unmeth),
                                       ("ctrl_grn", self.ctrl_grn), ("ctrl_red", self.ctrl_red))}
+        #: per-layout look-ups that kernels derive from this index (e.g. noob's channel positions), by name
+        self.derived: dict[str, object] = {}
 
     def matches(self, illumina_ids: np.ndarray) -> bool:
         """True when ``illumina_ids`` is the layout this index was built for."""
@@ -155,19 +198,29 @@ def raw_signals_from_idats(grn: Idat, red: Idat, manifest: Manifest, sample: str
             f"sample '{sample}': Red and Grn IDATs disagree ({grn.path} has {grn.n_probes:,} addresses, "
             f"{red.path} has {red.n_probes:,}, or their address sets differ)")
     ix = _gather_index(grn.illumina_ids, manifest)
-    mean = np.concatenate([grn.mean, red.mean]).astype(np.float32)
-    beads = np.concatenate([grn.n_beads, red.n_beads]).astype(np.uint16)
+    # gather from the compact on-disk dtypes (uint16 means, uint8 bead counts) and convert only what is kept
+    mean = np.concatenate([grn.mean, red.mean])
+    beads = np.concatenate([grn.n_beads, red.n_beads])
     nan, f32, plans = np.float32(np.nan), np.float32, ix.plans
     ctrl = manifest.controls.copy()
     ctrl["grn"] = _gather(mean, plans["ctrl_grn"], nan, f32)
     ctrl["red"] = _gather(mean, plans["ctrl_red"], nan, f32)
     meta = {"barcode": grn.barcode, "position": grn.position, "chip_type": grn.chip_type,
             "array": manifest.array}
+    signals = tuple(_gather(mean, plans[t], nan, f32) for t in ("meth", "unmeth", "oob_meth", "oob_unmeth"))
+    levels = None
+    if _is_idat_integer(grn.mean) and _is_idat_integer(red.mean):
+        for a in signals:
+            a.flags.writeable = False
+        levels = IdatLevels(mean=mean.astype(np.uint16, copy=False), index=ix, arrays=signals)
     return RawSignals(
-        sample=sample, manifest=manifest,
-        meth=_gather(mean, plans["meth"], nan, f32), unmeth=_gather(mean, plans["unmeth"], nan, f32),
-        oob_meth=_gather(mean, plans["oob_meth"], nan, f32),
-        oob_unmeth=_gather(mean, plans["oob_unmeth"], nan, f32),
+        sample=sample, manifest=manifest, meth=signals[0], unmeth=signals[1], oob_meth=signals[2],
+        oob_unmeth=signals[3],
         beads_meth=_gather(beads, plans["meth"], 0, np.uint16),
         beads_unmeth=_gather(beads, plans["unmeth"], 0, np.uint16),
-        controls=ctrl, meta=meta)
+        controls=ctrl, meta=meta, levels=levels)
+
+
+def _is_idat_integer(values: np.ndarray) -> bool:
+    """True for unsigned integer arrays of at most 16 bits (what IDAT means are on disk)."""
+    return values.dtype.kind == "u" and values.dtype.itemsize <= 2

@@ -160,9 +160,13 @@ def huber(y: np.ndarray, k: float = HUBER_K, tol: float = HUBER_TOL) -> tuple[fl
         raise DataError("cannot estimate a Huber location: no finite values")
     counted = _as_counts(y)
     if counted is None:
-        vals, w = np.sort(y), np.ones(y.size)
-    else:
-        vals, w = counted
+        return huber_weighted(np.sort(y), np.ones(y.size), k, tol)
+    return huber_weighted(*counted, k, tol)
+
+
+def huber_weighted(vals: np.ndarray, w: np.ndarray, k: float = HUBER_K, tol: float = HUBER_TOL
+                   ) -> tuple[float, float]:
+    """:func:`huber` of the data in which each of the ascending ``vals`` (float64) occurs ``w`` times."""
     n = float(w.sum())
     mu = _weighted_median(vals, w)
     dev = np.abs(vals - mu)

@@ -36,17 +36,23 @@ def normalization_control_means(sig: RawSignals) -> tuple[float, float]:
 
     Raises :class:`DataError` naming the sample when the manifest has no such controls or none was read.
     """
-    ix = channel_index(sig.manifest)
+    return control_means(sig.sample, sig.manifest, sig.controls["grn"].to_numpy(np.float64),
+                         sig.controls["red"].to_numpy(np.float64))
+
+
+def control_means(sample: str, manifest, green: np.ndarray, red: np.ndarray) -> tuple[float, float]:
+    """:func:`normalization_control_means` from the control intensities ``green``/``red`` (float64, aligned
+    with ``manifest.controls``) of ``sample``."""
+    ix = channel_index(manifest)
     g_rows, r_rows = ix.control_rows(*NORM_GREEN_TYPES), ix.control_rows(*NORM_RED_TYPES)
     if g_rows.size == 0 or r_rows.size == 0:
         g_rows, r_rows = ix.control_rows(*NORM_GREEN_TYPES_27K), ix.control_rows(*NORM_RED_TYPES_27K)
     if g_rows.size == 0 or r_rows.size == 0:
-        raise DataError(f"sample '{sig.sample}': the manifest ({sig.manifest.array}) has no normalisation control "
+        raise DataError(f"sample '{sample}': the manifest ({manifest.array}) has no normalisation control "
                         "probes (NORM_A/C/G/T), which dye-bias correction needs")
-    g = sig.controls["grn"].to_numpy(np.float64)[g_rows]
-    r = sig.controls["red"].to_numpy(np.float64)[r_rows]
+    g, r = green[g_rows], red[r_rows]
     if not np.isfinite(g).any() or not np.isfinite(r).any():
-        raise DataError(f"sample '{sig.sample}': the IDATs contain none of the normalisation control addresses")
+        raise DataError(f"sample '{sample}': the IDATs contain none of the normalisation control addresses")
     return float(np.nanmean(g)), float(np.nanmean(r))
 
 

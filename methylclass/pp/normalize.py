@@ -37,6 +37,7 @@ from ..io.raw_types import RawSignals
 from .background import NOOB_OFFSET, illumina_background, noob, subtract_background
 from .detection import DETECTION_METHODS, P_THRESHOLD, detection_p, failed_mask
 from .dyebias import DYE_METHODS, correct_dye_bias, normalization_control_means, scale_channels
+from .noob_levels import noob_by_levels
 from .qc import sample_qc
 
 METHODS = ("raw", "illumina", "noob")
@@ -117,13 +118,18 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
         raise ConfigError(f"p_threshold must lie in [0, 1], got {p_threshold}")
 
     if method == "raw":
-        sig = raw
+        meth, unmeth, meta = raw.meth, raw.unmeth, raw.meta
     elif method == "illumina":
         sig = illumina_normalize(raw)
+        meth, unmeth, meta = sig.meth, sig.unmeth, sig.meta
     else:
-        sig = correct_dye_bias(noob(raw, offset=noob_offset), dye_bias)
+        fast = noob_by_levels(raw, offset=noob_offset, dye_bias=dye_bias)
+        if fast is None:
+            sig = correct_dye_bias(noob(raw, offset=noob_offset), dye_bias)
+            fast = sig.meth, sig.unmeth, sig.meta
+        meth, unmeth, meta = fast
 
-    beta = betas(sig.meth, sig.unmeth, offset)
+    beta = betas(meth, unmeth, offset)
     if detection is None:
         detp = np.full(beta.shape, np.nan, dtype=np.float32)
     else:
@@ -133,12 +139,14 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
 
     info = {"method": method, "beta_offset": float(offset)}
     if method == "noob":
-        info.update(dye_bias=dye_bias, noob=sig.meta.get("noob"), dye=sig.meta.get("dye_bias"))
+        info.update(dye_bias=dye_bias, noob=meta.get("noob"), dye=meta.get("dye_bias"))
     elif method == "illumina":
-        info.update(illumina=sig.meta.get("illumina"))
+        info.update(illumina=meta.get("illumina"))
     qc_dict = sample_qc(raw, detp if detection else None, p_threshold=p_threshold,
                         detection_method=detection) if qc else {}
     qc_dict["normalization"] = _jsonable(info)
     qc_dict["mask_failed"] = bool(mask_failed)
-    return NormalizedSample(sample=raw.sample, beta=beta, meth=np.asarray(sig.meth, dtype=np.float32),
-                            unmeth=np.asarray(sig.unmeth, dtype=np.float32), detection_p=detp, qc=qc_dict)
+    # the raw method's signals are the (read-only) input arrays: hand out writable copies
+    as_f32 = np.array if method == "raw" else np.asarray
+    return NormalizedSample(sample=raw.sample, beta=beta, meth=as_f32(meth, dtype=np.float32),
+                            unmeth=as_f32(unmeth, dtype=np.float32), detection_p=detp, qc=qc_dict)

@@ -1,0 +1,173 @@
+"""noob + dye-bias correction of one sample computed on its integer IDAT levels — the fast path of
+:func:`~methylclass.pp.normalize.normalize` for ``method="noob"``.
+
+IDAT means are integers 0…65535, so every statistic noob needs is a function of *how many* probes sit at each
+level, and every corrected intensity a function of the level alone:
+
+* the Huber estimates (:func:`~methylclass.pp.background.huber_weighted`) run on per-channel level counts
+  (``np.bincount`` of the levels gathered at the channel's in-band / out-of-band bead positions — positions
+  computed once per address layout), not on ~10⁶ floats;
+* the normal-exponential correction and the linear dye-bias factor are evaluated once per distinct level on a
+  lookup table per channel, and the corrected IDAT means are gathered onto the probes exactly as the raw ones
+  are;
+* out-of-band intensities, which the betas do not need, are not corrected at all.
+
+The result is identical, bit for bit, to :func:`~methylclass.pp.background.noob` followed by
+:func:`~methylclass.pp.dyebias.correct_dye_bias` (the same float64 formulas on the same values, cast to
+float32 at the same steps); ``tests/pp/test_noob_levels.py`` checks that on simulated, real-manifest and edge
+samples. Whenever the fast path does not apply — signals not straight from IDATs (:meth:`RawSignals.idat_levels`
+is None), a channel with ≤ 8,192 values, non-integer controls, or any condition under which the generic
+kernels raise a :class:`~methylclass.errors.DataError` — it returns None and the caller uses the generic
+kernels, which give the result or the error message.
+
+Written by hand because no library computes noob; numpy's ``bincount``/``take`` do all the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError
+from ..io.raw_types import IdatLevels, RawSignals
+from .background import (NOOB_MIN_ALPHA, ChannelIndex, NormexpParams, channel_index, huber_weighted,
+                         normexp_signal)
+from .dyebias import control_means
+
+#: IDAT means are uint16: one table entry per possible level
+_N_LEVELS = 65536
+#: below this many values per channel the generic Huber sorts instead of counting (keep results identical)
+_MIN_COUNTED = 8192
+
+
+@dataclass(frozen=True)
+class _ChannelPositions:
+    """Positions in the ``[green, red]`` IDAT means of each noob channel's in-band and out-of-band beads
+    (absent addresses dropped), for one manifest and address layout."""
+
+    green_in: np.ndarray
+    red_in: np.ndarray
+    green_bg: np.ndarray
+    red_bg: np.ndarray
+
+
+def _positions(levels: IdatLevels, ix: ChannelIndex) -> _ChannelPositions:
+    cached = levels.index.derived.get("noob")
+    if isinstance(cached, tuple) and cached[0] is ix:
+        return cached[1]
+    g = levels.index
+
+    def present(*parts: np.ndarray) -> np.ndarray:
+        # sorted: counting ignores order, and ascending positions make the gather nearly sequential
+        p = np.concatenate(parts)
+        return np.sort(p[p >= 0]).astype(np.intp)
+
+    pos = _ChannelPositions(
+        green_in=present(g.meth[ix.grn], g.unmeth[ix.grn], g.meth[ix.t2]),
+        red_in=present(g.meth[ix.red], g.unmeth[ix.red], g.unmeth[ix.t2]),
+        green_bg=present(g.oob_meth[ix.red], g.oob_unmeth[ix.red]),
+        red_bg=present(g.oob_meth[ix.grn], g.oob_unmeth[ix.grn]),
+    )
+    g.derived["noob"] = (ix, pos)
+    return pos
+
+
+def _level_counts(mean: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """How many of the beads at ``positions`` have each level 0…65535, with level 0 counted as 1 (noob floors
+    in-band values ≤ 0 and out-of-band values < 1 to 1)."""
+    counts = np.bincount(mean.take(positions), minlength=_N_LEVELS)
+    counts[1] += counts[0]
+    counts[0] = 0
+    return counts
+
+
+def _huber_of_counts(counts: np.ndarray) -> tuple[float, float]:
+    vals = np.flatnonzero(counts)
+    return huber_weighted(vals.astype(np.float64), counts[vals].astype(np.float64))
+
+
+def _table(params: NormexpParams, offset: float, needed: np.ndarray) -> np.ndarray:
+    """``normexp_signal(level) + offset`` (float32) at the levels where ``needed`` is true (and level 1, which
+    level 0 takes); other entries are 0 and never read."""
+    needed = needed.copy()
+    needed[1] = True
+    at = np.flatnonzero(needed)
+    table = np.zeros(_N_LEVELS, dtype=np.float32)
+    table[at] = (normexp_signal(at.astype(np.float64), params) + offset).astype(np.float32)
+    table[0] = table[1]
+    return table
+
+
+def _control_levels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Integer levels (NaN → 0) and NaN mask of control intensities, or None if they are not IDAT integers."""
+    nan = np.isnan(values)
+    v = np.where(nan, 0, values)
+    if v.size and (v.min() < 0 or v.max() >= _N_LEVELS or not np.array_equal(v, np.floor(v))):
+        return None
+    return v.astype(np.intp), nan
+
+
+def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
+                   ) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """noob (``offset``) then ``dye_bias`` (``"linear"`` or ``"none"``) of one sample on its IDAT levels.
+
+    Returns ``(meth, unmeth, meta)`` — corrected float32 in-band signals and the ``{"noob": …, "dye_bias": …}``
+    record the generic kernels leave in ``RawSignals.meta`` — or None when the fast path does not apply (see the
+    module docstring).
+    """
+    levels = raw.idat_levels()
+    if levels is None or dye_bias not in ("linear", "none") or len(raw.controls) == 0:
+        return None
+    ix = channel_index(raw.manifest)
+    pos = _positions(levels, ix)
+    if min(p.size for p in (pos.green_in, pos.red_in, pos.green_bg, pos.red_bg)) <= _MIN_COUNTED:
+        return None
+    ctrl_g = _control_levels(raw.controls["grn"].to_numpy(np.float64))
+    ctrl_r = _control_levels(raw.controls["red"].to_numpy(np.float64))
+    if ctrl_g is None or ctrl_r is None:
+        return None
+    mean = levels.mean
+    counts_g_in, counts_r_in = _level_counts(mean, pos.green_in), _level_counts(mean, pos.red_in)
+    try:
+        params = []
+        for c_in, c_bg in ((counts_g_in, _level_counts(mean, pos.green_bg)),
+                           (counts_r_in, _level_counts(mean, pos.red_bg))):
+            mu, sigma = _huber_of_counts(c_bg)
+            alpha = max(_huber_of_counts(c_in)[0] - mu, NOOB_MIN_ALPHA)
+            params.append(NormexpParams(mu=mu, sigma=sigma, alpha=alpha))
+    except DataError:
+        return None
+    pg, pr = params
+    if not all(p.sigma > 0 and p.alpha > 0 for p in params):
+        return None
+
+    need_g, need_r = counts_g_in > 0, counts_r_in > 0
+    need_g[ctrl_g[0]] = True
+    need_r[ctrl_r[0]] = True
+    t_green, t_red = _table(pg, offset, need_g), _table(pr, offset, need_r)
+    meta: dict = {"noob": {"green": pg, "red": pr, "offset": float(offset)}}
+    if dye_bias == "linear":
+        cg, cr = t_green[ctrl_g[0]], t_red[ctrl_r[0]]
+        cg[ctrl_g[1]] = np.nan
+        cr[ctrl_r[1]] = np.nan
+        try:
+            g, r = control_means(raw.sample, raw.manifest, cg.astype(np.float64), cr.astype(np.float64))
+        except DataError:
+            return None
+        if not (g > 0 and r > 0):
+            return None
+        # dyebias.scale_channels: float32 signal × float64 factor, cast back to float32
+        t_red = (t_red.astype(np.float64) * (g / r)).astype(np.float32)
+        meta["dye_bias"] = {"method": "linear", "green_norm": g, "red_norm": r, "red_factor": g / r}
+
+    n_green = mean.shape[0] // 2
+    corrected = np.concatenate([t_green.take(mean[:n_green]), t_red.take(mean[n_green:])])
+    out = []
+    for target in ("meth", "unmeth"):
+        idx, absent = levels.index.plans[target]
+        values = corrected.take(idx)
+        if absent.size:
+            values[absent] = np.nan
+        out.append(values)
+    return out[0], out[1], meta
