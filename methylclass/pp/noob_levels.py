@@ -42,7 +42,7 @@ _MIN_COUNTED = 8192
 
 
 @dataclass(frozen=True)
-class _ChannelPositions:
+class ChannelPositions:
     """Positions in the ``[green, red]`` IDAT means of each noob channel's in-band and out-of-band beads
     (absent addresses dropped), for one manifest and address layout."""
 
@@ -52,7 +52,8 @@ class _ChannelPositions:
     red_bg: np.ndarray
 
 
-def _positions(levels: IdatLevels, ix: ChannelIndex) -> _ChannelPositions:
+def channel_positions(levels: IdatLevels, ix: ChannelIndex) -> ChannelPositions:
+    """The :class:`ChannelPositions` of ``levels``' address layout (computed once per layout and cached)."""
     cached = levels.index.derived.get("noob")
     if isinstance(cached, tuple) and cached[0] is ix:
         return cached[1]
@@ -63,7 +64,7 @@ def _positions(levels: IdatLevels, ix: ChannelIndex) -> _ChannelPositions:
         p = np.concatenate(parts)
         return np.sort(p[p >= 0]).astype(np.intp)
 
-    pos = _ChannelPositions(
+    pos = ChannelPositions(
         green_in=present(g.meth[ix.grn], g.unmeth[ix.grn], g.meth[ix.t2]),
         red_in=present(g.meth[ix.red], g.unmeth[ix.red], g.unmeth[ix.t2]),
         green_bg=present(g.oob_meth[ix.red], g.oob_unmeth[ix.red]),
@@ -120,7 +121,7 @@ def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
     if levels is None or dye_bias not in ("linear", "none") or len(raw.controls) == 0:
         return None
     ix = channel_index(raw.manifest)
-    pos = _positions(levels, ix)
+    pos = channel_positions(levels, ix)
     if min(p.size for p in (pos.green_in, pos.red_in, pos.green_bg, pos.red_bg)) <= _MIN_COUNTED:
         return None
     ctrl_g = _control_levels(raw.controls["grn"].to_numpy(np.float64))

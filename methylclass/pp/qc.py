@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -59,6 +60,31 @@ def _select(types: np.ndarray, names: np.ndarray, ctype: str, pattern: str) -> n
     return np.flatnonzero((types == ctype) & np.array([bool(rx.search(n)) for n in names], dtype=bool))
 
 
+#: (key, control type, name pattern) of every control set the metrics compare
+_CONTROL_SETS = (
+    ("biotin_high", "STAINING", r"biotin \(high\)"), ("biotin_bkg", "STAINING", r"biotin \(bkg\)"),
+    ("dnp_high", "STAINING", r"dnp \(high\)"), ("dnp_bkg", "STAINING", r"dnp \(bkg\)"),
+    ("ext_cg", "EXTENSION", r"\((c|g)\)"), ("ext_at", "EXTENSION", r"\((a|t)\)"),
+    ("hyb_high", "HYBRIDIZATION", r"\(high\)"), ("hyb_medium", "HYBRIDIZATION", r"\(medium\)"),
+    ("hyb_low", "HYBRIDIZATION", r"\(low\)"),
+    ("bs1_c_green", "BISULFITE CONVERSION I", r"C[123]$"), ("bs1_u_green", "BISULFITE CONVERSION I", r"U[123]$"),
+    ("bs1_c_red", "BISULFITE CONVERSION I", r"C[456]$"), ("bs1_u_red", "BISULFITE CONVERSION I", r"U[456]$"),
+    ("bs2", "BISULFITE CONVERSION II", r"."),
+    ("sp1_pm_green", "SPECIFICITY I", r"[123] \(PM\)"), ("sp1_mm_green", "SPECIFICITY I", r"[123] \(MM\)"),
+    ("sp1_pm_red", "SPECIFICITY I", r"[456] \(PM\)"), ("sp1_mm_red", "SPECIFICITY I", r"[456] \(MM\)"),
+    ("sp2", "SPECIFICITY II", r"."),
+    ("np_cg", "NON-POLYMORPHIC", r"\((c|g)\)"), ("np_at", "NON-POLYMORPHIC", r"\((a|t)\)"),
+)
+
+
+@lru_cache(maxsize=16)
+def _control_sets(types: tuple[str, ...], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Rows of each control set of :data:`_CONTROL_SETS` in a control table with these (upper-cased) types and
+    names — matched once per distinct control table, not once per sample."""
+    t, n = np.asarray(types, dtype=object), np.asarray(names, dtype=object)
+    return {key: _select(t, n, ctype, pattern) for key, ctype, pattern in _CONTROL_SETS}
+
+
 def _ratio(num: np.ndarray, den: np.ndarray, how_num=np.min, how_den=np.max) -> float | None:
     num, den = num[np.isfinite(num)], den[np.isfinite(den)]
     if num.size == 0 or den.size == 0:
@@ -72,36 +98,26 @@ def control_metrics(raw: RawSignals) -> dict[str, float | None]:
     c = raw.controls
     if len(c) == 0:
         return {k: None for k in CONTROL_THRESHOLDS}
-    types = c["type"].astype(str).str.strip().str.upper().to_numpy()
-    names = c["name"].astype(str).str.strip().to_numpy()
+    rows = _control_sets(tuple(c["type"].astype(str).str.strip().str.upper()),
+                         tuple(c["name"].astype(str).str.strip()))
     g = c["grn"].to_numpy(np.float64)
     r = c["red"].to_numpy(np.float64)
 
-    def sel(ctype: str, pattern: str) -> np.ndarray:
-        return _select(types, names, ctype, pattern)
-
     out: dict[str, float | None] = {}
-    out["staining_green"] = _ratio(g[sel("STAINING", r"biotin \(high\)")], g[sel("STAINING", r"biotin \(bkg\)")])
-    out["staining_red"] = _ratio(r[sel("STAINING", r"dnp \(high\)")], r[sel("STAINING", r"dnp \(bkg\)")])
-    ext_cg, ext_at = sel("EXTENSION", r"\((c|g)\)"), sel("EXTENSION", r"\((a|t)\)")
-    out["extension_green"] = _ratio(g[ext_cg], g[ext_at])
-    out["extension_red"] = _ratio(r[ext_at], r[ext_cg])
-    hi, med, lo = (sel("HYBRIDIZATION", rf"\({w}\)") for w in ("high", "medium", "low"))
-    out["hybridization_high_medium"] = _ratio(g[hi], g[med])
-    out["hybridization_medium_low"] = _ratio(g[med], g[lo])
-    bs1 = "BISULFITE CONVERSION I"
-    out["bisulfite_conversion_I_green"] = _ratio(g[sel(bs1, r"C[123]$")], g[sel(bs1, r"U[123]$")])
-    out["bisulfite_conversion_I_red"] = _ratio(r[sel(bs1, r"C[456]$")], r[sel(bs1, r"U[456]$")])
-    bs2 = sel("BISULFITE CONVERSION II", r".")
-    out["bisulfite_conversion_II"] = _ratio(r[bs2], g[bs2])
-    sp1 = "SPECIFICITY I"
-    out["specificity_I_green"] = _ratio(g[sel(sp1, r"[123] \(PM\)")], g[sel(sp1, r"[123] \(MM\)")])
-    out["specificity_I_red"] = _ratio(r[sel(sp1, r"[456] \(PM\)")], r[sel(sp1, r"[456] \(MM\)")])
-    sp2 = sel("SPECIFICITY II", r".")
-    out["specificity_II"] = _ratio(r[sp2], g[sp2])
-    np_cg, np_at = sel("NON-POLYMORPHIC", r"\((c|g)\)"), sel("NON-POLYMORPHIC", r"\((a|t)\)")
-    out["nonpolymorphic_green"] = _ratio(g[np_cg], g[np_at])
-    out["nonpolymorphic_red"] = _ratio(r[np_at], r[np_cg])
+    out["staining_green"] = _ratio(g[rows["biotin_high"]], g[rows["biotin_bkg"]])
+    out["staining_red"] = _ratio(r[rows["dnp_high"]], r[rows["dnp_bkg"]])
+    out["extension_green"] = _ratio(g[rows["ext_cg"]], g[rows["ext_at"]])
+    out["extension_red"] = _ratio(r[rows["ext_at"]], r[rows["ext_cg"]])
+    out["hybridization_high_medium"] = _ratio(g[rows["hyb_high"]], g[rows["hyb_medium"]])
+    out["hybridization_medium_low"] = _ratio(g[rows["hyb_medium"]], g[rows["hyb_low"]])
+    out["bisulfite_conversion_I_green"] = _ratio(g[rows["bs1_c_green"]], g[rows["bs1_u_green"]])
+    out["bisulfite_conversion_I_red"] = _ratio(r[rows["bs1_c_red"]], r[rows["bs1_u_red"]])
+    out["bisulfite_conversion_II"] = _ratio(r[rows["bs2"]], g[rows["bs2"]])
+    out["specificity_I_green"] = _ratio(g[rows["sp1_pm_green"]], g[rows["sp1_mm_green"]])
+    out["specificity_I_red"] = _ratio(r[rows["sp1_pm_red"]], r[rows["sp1_mm_red"]])
+    out["specificity_II"] = _ratio(r[rows["sp2"]], g[rows["sp2"]])
+    out["nonpolymorphic_green"] = _ratio(g[rows["np_cg"]], g[rows["np_at"]])
+    out["nonpolymorphic_red"] = _ratio(r[rows["np_at"]], r[rows["np_cg"]])
     return out
 
 
@@ -119,11 +135,13 @@ def predict_sex(raw: RawSignals) -> dict:
     """minfi ``getSex`` on one sample (see the module docstring): ``{"predicted", "x_median", "y_median",
     "y_minus_x"}``."""
     ix = channel_index(raw.manifest)
-    total = raw.meth.astype(np.float64) + raw.unmeth.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cn = np.log2(total)
-    x, y = cn[ix.chrx], cn[ix.chry]
-    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+
+    def log2_total(rows: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cn = np.log2(raw.meth[rows].astype(np.float64) + raw.unmeth[rows].astype(np.float64))
+        return cn[np.isfinite(cn)]
+
+    x, y = log2_total(ix.chrx), log2_total(ix.chry)
     if x.size < MIN_SEX_PROBES or y.size < MIN_SEX_PROBES:
         return {"predicted": "unknown", "x_median": None, "y_median": None, "y_minus_x": None}
     xm, ym = float(np.median(x)), float(np.median(y))
@@ -135,9 +153,22 @@ def predict_sex(raw: RawSignals) -> dict:
     return {"predicted": sex, "x_median": xm, "y_median": ym, "y_minus_x": d}
 
 
-def _median_log2(x: np.ndarray) -> float | None:
-    x = x[np.isfinite(x) & (x > 0)]
-    return float(np.log2(np.median(x))) if x.size else None
+def _median_log2(x: np.ndarray, levels: tuple[np.ndarray, np.ndarray] | None = None) -> float | None:
+    """``log2(median(x))`` over the finite, positive values of float32 ``x``; with ``levels`` (``x``'s integer
+    IDAT levels, 0 where absent) the median is read off the level counts instead of partitioning ``x`` — the
+    same float32 arithmetic as ``np.median``, so the same value."""
+    if levels is None:
+        x = x[np.isfinite(x) & (x > 0)]
+        return float(np.log2(np.median(x))) if x.size else None
+    counts = np.bincount(levels[0], minlength=2)
+    counts[0] = 0
+    n = int(counts.sum())
+    if n == 0:
+        return None
+    cum = np.cumsum(counts)
+    middle = np.searchsorted(cum, [(n - 1) // 2 + 1, n // 2 + 1])  # 0-based ranks (n-1)//2 and n//2
+    picked = middle[:1] if n % 2 else middle
+    return float(np.log2(np.mean(picked.astype(np.float32))))
 
 
 def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_threshold: float = P_THRESHOLD,
@@ -161,7 +192,9 @@ def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_thres
     else:
         qc.update(detection_method=None, p_threshold=float(p_threshold), n_failed=None, failed_fraction=None)
 
-    med_m, med_u = _median_log2(raw.meth), _median_log2(raw.unmeth)
+    lv = raw.idat_levels()
+    med_m = _median_log2(raw.meth, lv.gather("meth") if lv is not None else None)
+    med_u = _median_log2(raw.unmeth, lv.gather("unmeth") if lv is not None else None)
     qc["median_log2_meth"], qc["median_log2_unmeth"] = med_m, med_u
     if med_m is not None and med_u is not None and (med_m + med_u) / 2 < MIN_MEDIAN_LOG2_INTENSITY:
         reasons.append(f"low intensity: mean of log2 median M ({med_m:.2f}) and U ({med_u:.2f}) is below "

@@ -1,4 +1,5 @@
-"""The noob fast path on IDAT levels (methylclass.pp.noob_levels) against the generic kernels.
+"""The fast paths on integer IDAT levels — noob + dye bias (methylclass.pp.noob_levels), pOOBAH and the QC
+medians — against the generic kernels.
 
 Reference: :func:`methylclass.pp.background.noob` followed by :func:`methylclass.pp.dyebias.correct_dye_bias`
 (the kernels proven against minfi/limma/methylprep elsewhere in tests/pp). The fast path must reproduce them
@@ -135,3 +136,35 @@ def test_small_arrays_use_the_generic_kernels(pp_tiny):
     ns = normalize(raw, method="noob", dye_bias="none", detection=None, qc=False)
     m, u, _ = _generic(raw, "none")
     np.testing.assert_array_equal(ns.beta, betas(m, u))
+
+
+def _generic_copy(raw):
+    """The same sample with copied signal arrays: no IDAT levels, so every kernel takes its generic path."""
+    out = replace(raw, meth=raw.meth.copy(), unmeth=raw.unmeth.copy(), oob_meth=raw.oob_meth.copy(),
+                  oob_unmeth=raw.oob_unmeth.copy())
+    assert out.idat_levels() is None
+    return out
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_poobah_and_qc_on_levels_equal_the_generic_kernels(pp_synth_raw, pp_synth_pair, pp_hm450, edited):
+    """pOOBAH (level-count ECDF) and the QC medians (level-count median) on IDAT levels give exactly the
+    generic float results, also with absent, zero and saturated values."""
+    raw = pp_synth_raw
+    if edited:
+        rng = np.random.default_rng(5)
+
+        def edit(gm, rm):
+            for m in (gm, rm):
+                m[rng.choice(m.size, 3_000, replace=False)] = 0
+                m[rng.choice(m.size, 300, replace=False)] = 65535
+
+        grn, red = _subset_pair(pp_synth_pair, rng.random(pp_synth_pair.grn.n_probes) > 0.02, edit)
+        raw = raw_signals_from_idats(grn, red, pp_hm450, "edited")
+    from methylclass.pp.detection import _poobah_by_levels
+    assert _poobah_by_levels(raw, True) is not None, "the levels path did not run"
+    fast, slow = normalize(raw), normalize(_generic_copy(raw))
+    for field in ("beta", "meth", "unmeth", "detection_p"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
+    assert fast.qc == slow.qc
+    assert np.isnan(fast.detection_p).any() == edited
