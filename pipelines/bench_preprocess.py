@@ -22,7 +22,10 @@ CPU: ``process_time``); medians and bests over all timed calls are reported.
   on ``--methylprep-samples`` k samples and the per-sample time is the marginal ``(t_k − t_1)/(k − 1)``.
 
 Parity on the same files: Pearson r and max |Δβ| of methylclass betas against mepylome's (each method) and
-methylprep's (noob).
+methylprep's (noob). methylclass ``illumina`` is the Heidelberg variant (controls scaled to 10,000); mepylome
+follows minfi ``preprocessIllumina`` with the sample as its own reference (controls scaled to (G + R) / 2), which
+changes low-intensity betas through the offset 100 — so the same kernel is also run with minfi's reference
+(untimed, ``illumina_minfi_reference``) and must then equal mepylome's illumina betas.
 
 **Ingestion** of 100 / 500 / 1,000 / 2,000 *distinct* simulated 450k samples (``--jobs`` processes) on local
 Spark through ``pipelines/bench_ingest.py --run-one`` (``ingest_cohort`` as ``methylclass preprocess`` runs
@@ -131,6 +134,20 @@ def time_methylclass(idats: Path, out: Path, repeat: int, array: str = "HM450",
             if variant == "betas":
                 np.savez(out / f"betas_{method}.npz", probe_id=man.probes["probe_id"].to_numpy().astype(str),
                          sample=np.array(names), beta=np.stack([last[n] for n in names]))
+    if "illumina" in methods:
+        # untimed cross-check: the same kernel with minfi's reference, (G + R) / 2 of the sample itself instead
+        # of the Heidelberg 10,000, is what mepylome's preprocess_illumina computes
+        from methylclass.pp.dyebias import normalization_control_means
+        from methylclass.pp.normalize import betas, illumina_normalize
+
+        minfi_ref = []
+        for name, grn, red in pairs:
+            raw = raw_signals_from_idats(read_idat(grn), read_idat(red), man, name)
+            g, r = normalization_control_means(raw)
+            sig = illumina_normalize(raw, reference=(g + r) / 2)
+            minfi_ref.append(betas(sig.meth, sig.unmeth))
+        np.savez(out / "betas_illumina_minfi_reference.npz", probe_id=man.probes["probe_id"].to_numpy().astype(str),
+                 sample=np.array(names), beta=np.stack(minfi_ref))
     return res
 
 
@@ -397,9 +414,11 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
         ps["load_average_before"]["mepylome"] = os.getloadavg()
         try:
             ps["mepylome"] = run_mepylome(idats, run_dir, args.repeat, work)
-            parity["mepylome"] = {m: agreement(run_dir / "methylclass" / f"betas_{m}.npz",
-                                               Path(ps["mepylome"]["betas_dir"]) / f"betas_{m}.npz")
+            theirs = Path(ps["mepylome"]["betas_dir"])
+            parity["mepylome"] = {m: agreement(run_dir / "methylclass" / f"betas_{m}.npz", theirs / f"betas_{m}.npz")
                                   for m in METHODS}
+            parity["mepylome"]["illumina_minfi_reference"] = agreement(
+                run_dir / "methylclass" / "betas_illumina_minfi_reference.npz", theirs / "betas_illumina.npz")
         except (subprocess.CalledProcessError, OSError) as exc:
             err = getattr(exc, "stderr", b"") or b""
             ps["mepylome"] = {"error": f"{exc}: {err.decode(errors='replace')[-2000:]}"}
