@@ -21,7 +21,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from .errors import (  # noqa: E402
+from .errors import (
     ConfigError,
     DataError,
     IdatError,
@@ -58,8 +58,8 @@ _LAZY = {
     "run_demo": "demo",
 }
 
-__all__ = ["__version__", "ConfigError", "DataError", "IdatError", "ManifestError", "MethylclassError",
-           "SampleSheetError", *_LAZY]
+__all__ = ["__version__", "ConfigError", "DataError", "IdatError", "ManifestError",  # noqa: PLE0604
+           "MethylclassError", "SampleSheetError", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -149,8 +149,8 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     normals_sheet = out / "cohort" / "normals.csv"
     sheet = pd.read_csv(sim.samplesheet)
     sheet[sheet["Sample_Group"] == "normal"].to_csv(normals_sheet, index=False)
-    cnv = run_cnv(sim.samplesheet, normals_sheet, out / "cnv", manifest=manifest, store=store,
-                  formats=("png",), log=lambda line: None if line.startswith("S0") else echo(line))
+    run_cnv(sim.samplesheet, normals_sheet, out / "cnv", manifest=manifest, store=store,
+            formats=("png",), log=lambda line: None if line.startswith("S0") else echo(line))
     times["cnv"] = time.perf_counter() - t
 
     train_ids, new_ids = _split(truth, seed)
@@ -185,10 +185,10 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     known = pred[pred["true_class"] != UNSEEN_CLASS]
     unseen = pred[pred["true_class"] == UNSEEN_CLASS]
     numbers["predict"] = {
-        "new_known": int(len(known)),
+        "new_known": len(known),
         "known_correct": int((known["prediction"] == known["true_class"]).sum()),
         "known_no_match": int((known["prediction"] == "no_match").sum()),
-        "unseen": int(len(unseen)), "unseen_no_match": int((unseen["prediction"] == "no_match").sum()),
+        "unseen": len(unseen), "unseen_no_match": int((unseen["prediction"] == "no_match").sum()),
     }
     numbers["benchmark"] = _headline(bench)
     numbers["seconds"] = {k: round(v, 1) for k, v in times.items()}
@@ -211,7 +211,7 @@ def _headline(bench) -> dict:
 
 def write_index(out: Path, numbers: dict, *, bench_report: Path, cnv_dir: Path, predictions: pd.DataFrame) -> Path:
     """Write ``out/index.html``: headline numbers, links to the benchmark report, CNV plots, predictions."""
-    rel = lambda p: html.escape(str(Path(p).relative_to(out)))  # noqa: E731
+    rel = lambda p: html.escape(str(Path(p).relative_to(out)))
     rows = "".join(
         f"<tr><td>{html.escape(m)}</td>" + "".join(
             f"<td>{v:.3f}</td>" if isinstance(v, (int, float)) and v is not None else "<td>–</td>"

@@ -31,8 +31,14 @@ import numpy as np
 
 from ..errors import DataError
 from ..io.raw_types import IdatLevels, RawSignals
-from .background import (NOOB_MIN_ALPHA, ChannelIndex, NormexpParams, channel_index, huber_weighted,
-                         normexp_signal)
+from .background import (
+    NOOB_MIN_ALPHA,
+    ChannelIndex,
+    NormexpParams,
+    channel_index,
+    huber_weighted,
+    normexp_signal,
+)
 from .dyebias import control_means
 
 #: IDAT means are uint16: one table entry per possible level

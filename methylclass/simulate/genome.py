@@ -14,26 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ..paths import data_dir
+from ..pp.cnv.genome import CHROMOSOMES, load_genome, load_regions
 
-#: chromosome order used by the simulator
-CHROMOSOMES = tuple(f"chr{c}" for c in [*range(1, 23), "X", "Y"])
 #: acrocentric chromosomes: their p arms carry no unique sequence (never get arm events)
 ACROCENTRIC = ("chr13", "chr14", "chr15", "chr21", "chr22")
-
-
-def _read(path, what: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, sep="\t")
-    except FileNotFoundError:
-        raise DataError(f"{what} table not found: '{path}'") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{what} table '{path}' cannot be read: {exc}") from None
-
-
-def _chr(values: pd.Series) -> pd.Series:
-    s = values.astype(str).str.strip()
-    return s.where(s.str.startswith("chr"), "chr" + s)
 
 
 @dataclass(frozen=True)
@@ -88,37 +72,28 @@ class GenomeTables:
 
 @lru_cache(maxsize=4)
 def genome_tables(build: str = "hg19") -> GenomeTables:
-    """Load (once per process) the genome tables of ``build`` (``hg19`` or ``hg38``) from the shared data."""
+    """Load (once per process) the genome tables of ``build`` (``hg19`` or ``hg38``) from the shared data.
+
+    Built on the copy-number module's loaders (:func:`~methylclass.pp.cnv.genome.load_genome`,
+    :func:`~methylclass.pp.cnv.genome.load_regions`), so simulator and analysis read the tables one way.
+    """
     if build not in ("hg19", "hg38"):
         raise ConfigError(f"unknown genome build '{build}'; choose hg19 or hg38")
-    root = data_dir()
-    seq = _read(root / "genome" / build / f"seq_length_{build}.tsv", "chromosome length")
-    seq["chrom"] = _chr(seq["chromosome"])
-    lengths = {c: int(n) for c, n in zip(seq["chrom"], seq["seq_length"]) if c in CHROMOSOMES}
-    missing = [c for c in CHROMOSOMES if c not in lengths]
+    g = load_genome(build)
+    missing = [c for c in CHROMOSOMES if c not in g.chroms]
     if missing:
         raise DataError(f"seq_length_{build}.tsv lacks chromosomes {', '.join(missing)}")
-    cyto = _read(root / "genome" / build / f"cytoband_{build}.tsv", "cytoband")
-    acen = cyto[cyto["gieStain"] == "acen"]
-    cen_start = acen.groupby("chrom")["chromStart"].min().astype(int).add(1).to_dict()
-    cen_end = acen.groupby("chrom")["chromEnd"].max().astype(int).to_dict()
+    lengths = {c: int(n) for c, n in zip(g.chroms, g.lengths) if c in CHROMOSOMES}
+    cen_start = {c: int(v) for c, v in zip(g.chroms, g.cen_start)}
+    cen_end = {c: int(v) for c, v in zip(g.chroms, g.cen_end)}
     rows = []
     for c in CHROMOSOMES:
-        cs, ce = cen_start.get(c), cen_end.get(c)
-        if cs is None:
-            raise DataError(f"cytoband_{build}.tsv has no centromere (acen) band for {c}")
         short = c.removeprefix("chr")
-        rows.append((c, "p", f"{short}p", 1, cs - 1))
-        rows.append((c, "q", f"{short}q", ce + 1, lengths[c]))
+        rows.append((c, "p", f"{short}p", 1, cen_start[c] - 1))
+        rows.append((c, "q", f"{short}q", cen_end[c] + 1, lengths[c]))
     arms = pd.DataFrame(rows, columns=["chrom", "arm", "name", "start", "end"])
-    gap = _read(root / "genome" / build / f"gap_info_{build}.tsv", "assembly gap")
-    gap = gap[gap["type"].isin(["telomere", "centromere", "heterochromatin", "short_arm"])]
-    gaps = pd.DataFrame({"chrom": _chr(gap["chromosome"]), "start": gap["start"].astype(np.int64),
-                         "end": gap["end"].astype(np.int64)})
-    det = _read(root / "regions" / f"detail_regions_{build}.tsv", "focal gene")
-    det.columns = [str(c).lower() for c in det.columns]
-    chrom_col = "chr" if "chr" in det.columns else "chrom"
-    genes = pd.DataFrame({"name": det["name"].astype(str), "chrom": _chr(det[chrom_col]),
-                          "start": det["start"].astype(np.int64), "end": det["end"].astype(np.int64)})
+    gap = g.gaps[g.gaps["type"].isin(["telomere", "centromere", "heterochromatin", "short_arm"])]
+    gaps = gap[["chrom", "start", "end"]].astype({"start": np.int64, "end": np.int64})
+    genes = load_regions("detail", build)[["name", "chrom", "start", "end"]]
     return GenomeTables(build=build, lengths=lengths, cen_start=cen_start, cen_end=cen_end, arms=arms,
                         gaps=gaps.reset_index(drop=True), genes=genes.reset_index(drop=True))

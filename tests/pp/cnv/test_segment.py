@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 
 from methylclass.errors import ConfigError
+from methylclass.pp.cnv.cbs_pvalues import sequential_boundary, tail_pvalue
 from methylclass.pp.cnv.segment import (
     _arc_max,
     _arc_max_dense,
     sd_undo,
     segment,
-    sequential_boundary,
-    tail_pvalue,
     trimmed_sd,
 )
 
