@@ -361,19 +361,25 @@ def illumina_background(raw: RawSignals, *, rank: int | None = None) -> tuple[fl
     """Background level ``(green, red)`` of minfi ``bgcorrect.illumina``: the ``rank``-th smallest negative
     control intensity per channel (31 by default; ``ceil(5 %)`` of the count when there are fewer than
     :data:`ILLUMINA_MIN_NEGATIVES` negative controls)."""
-    ix = channel_index(raw.manifest)
+    return negative_control_background(raw.sample, raw.manifest, raw.controls["grn"].to_numpy(np.float64),
+                                       raw.controls["red"].to_numpy(np.float64), rank=rank)
+
+
+def negative_control_background(sample: str, manifest: Manifest, green: np.ndarray, red: np.ndarray, *,
+                                rank: int | None = None) -> tuple[float, float]:
+    """:func:`illumina_background` from control intensities ``green``/``red`` (float64, aligned with
+    ``manifest.controls``) of ``sample``."""
+    ix = channel_index(manifest)
     neg = ix.control_rows("NEGATIVE")
     if neg.size == 0:
-        raise DataError(f"sample '{raw.sample}': the manifest has no NEGATIVE control probes, which the "
+        raise DataError(f"sample '{sample}': the manifest has no NEGATIVE control probes, which the "
                         "Illumina background correction needs")
     if rank is None:
         rank = (ILLUMINA_BG_RANK if neg.size >= ILLUMINA_MIN_NEGATIVES
                 else max(1, int(np.ceil(0.05 * neg.size))))
-    grn = raw.controls["grn"].to_numpy(np.float64)[neg]
-    red = raw.controls["red"].to_numpy(np.float64)[neg]
-    bg_g, bg_r = _nth_smallest(grn, rank), _nth_smallest(red, rank)
+    bg_g, bg_r = _nth_smallest(green[neg], rank), _nth_smallest(red[neg], rank)
     if not (np.isfinite(bg_g) and np.isfinite(bg_r)):
-        raise DataError(f"sample '{raw.sample}': the IDATs contain none of the NEGATIVE control addresses, which "
+        raise DataError(f"sample '{sample}': the IDATs contain none of the NEGATIVE control addresses, which "
                         "the Illumina background correction needs")
     return bg_g, bg_r
 

@@ -27,6 +27,7 @@ from scipy.special import ndtr
 from ..errors import ConfigError, DataError
 from ..io.raw_types import RawSignals
 from .background import MAD_CONSTANT, channel_index
+from .levels import channel_positions
 
 #: default detection threshold: a probe with p > this has failed (sesame, methylprep, minfi convention)
 P_THRESHOLD = 0.05
@@ -77,8 +78,6 @@ def _poobah_by_levels(raw: RawSignals, combine_negative: bool) -> np.ndarray | N
     levels = raw.idat_levels()
     if levels is None:
         return None
-    from .noob_levels import channel_positions
-
     ix = channel_index(raw.manifest)
     pos = channel_positions(levels, ix)
     mean = levels.mean

@@ -37,7 +37,7 @@ from ..io.raw_types import RawSignals
 from .background import NOOB_OFFSET, illumina_background, noob, subtract_background
 from .detection import DETECTION_METHODS, P_THRESHOLD, detection_p, failed_mask
 from .dyebias import DYE_METHODS, correct_dye_bias, normalization_control_means, scale_channels
-from .noob_levels import noob_by_levels
+from .levels import illumina_by_levels, noob_by_levels
 from .qc import sample_qc
 
 METHODS = ("raw", "illumina", "noob")
@@ -120,8 +120,11 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
     if method == "raw":
         meth, unmeth, meta = raw.meth, raw.unmeth, raw.meta
     elif method == "illumina":
-        sig = illumina_normalize(raw)
-        meth, unmeth, meta = sig.meth, sig.unmeth, sig.meta
+        fast = illumina_by_levels(raw, reference=ILLUMINA_REFERENCE)
+        if fast is None:
+            sig = illumina_normalize(raw)
+            fast = sig.meth, sig.unmeth, sig.meta
+        meth, unmeth, meta = fast
     else:
         fast = noob_by_levels(raw, offset=noob_offset, dye_bias=dye_bias)
         if fast is None:

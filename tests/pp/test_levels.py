@@ -1,8 +1,9 @@
-"""The fast paths on integer IDAT levels — noob + dye bias (methylclass.pp.noob_levels), pOOBAH and the QC
-medians — against the generic kernels.
+"""The fast paths on integer IDAT levels (methylclass.pp.levels: noob + dye bias, Illumina; pOOBAH and the QC
+medians) against the generic kernels.
 
-Reference: :func:`methylclass.pp.background.noob` followed by :func:`methylclass.pp.dyebias.correct_dye_bias`
-(the kernels proven against minfi/limma/methylprep elsewhere in tests/pp). The fast path must reproduce them
+Reference: :func:`methylclass.pp.background.noob` followed by :func:`methylclass.pp.dyebias.correct_dye_bias`,
+:func:`methylclass.pp.normalize.illumina_normalize`, and pOOBAH/QC on copied float signals (the kernels proven
+against minfi/limma/methylprep and hand-computed inputs elsewhere in tests/pp). The fast path must reproduce them
 *bit for bit* — betas, corrected M/U and the recorded parameters — and must step aside (return None, so the
 generic kernels answer or raise) whenever its preconditions do not hold. Every equality test first asserts the
 fast path really ran, so it cannot pass vacuously.
@@ -20,7 +21,7 @@ from methylclass.io.idat import Idat
 from methylclass.io.raw_types import raw_signals_from_idats
 from methylclass.pp.background import noob
 from methylclass.pp.dyebias import correct_dye_bias
-from methylclass.pp.noob_levels import noob_by_levels
+from methylclass.pp.levels import noob_by_levels
 from methylclass.pp.normalize import betas, normalize
 
 
@@ -168,3 +169,32 @@ def test_poobah_and_qc_on_levels_equal_the_generic_kernels(pp_synth_raw, pp_synt
         np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
     assert fast.qc == slow.qc
     assert np.isnan(fast.detection_p).any() == edited
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_illumina_on_levels_equals_the_generic_kernel(pp_synth_raw, pp_synth_pair, pp_hm450, edited):
+    """The Heidelberg Illumina normalisation on IDAT levels (one scaled, background-subtracted table per
+    channel) reproduces illumina_normalize exactly, and normalize(method="illumina") uses it."""
+    from methylclass.pp.levels import illumina_by_levels
+    from methylclass.pp.normalize import ILLUMINA_REFERENCE, illumina_normalize
+
+    raw = pp_synth_raw
+    if edited:
+        rng = np.random.default_rng(9)
+
+        def edit(gm, rm):
+            for m in (gm, rm):
+                m[rng.choice(m.size, 3_000, replace=False)] = 0
+                m[rng.choice(m.size, 300, replace=False)] = 65535
+
+        grn, red = _subset_pair(pp_synth_pair, rng.random(pp_synth_pair.grn.n_probes) > 0.02, edit)
+        raw = raw_signals_from_idats(grn, red, pp_hm450, "edited")
+    fast = illumina_by_levels(raw, reference=ILLUMINA_REFERENCE)
+    assert fast is not None, "the fast path did not run"
+    sig = illumina_normalize(raw)
+    np.testing.assert_array_equal(fast[0], sig.meth)
+    np.testing.assert_array_equal(fast[1], sig.unmeth)
+    assert fast[2]["illumina"] == sig.meta["illumina"]
+    a, b = normalize(raw, method="illumina"), normalize(_generic_copy(raw), method="illumina")
+    np.testing.assert_array_equal(a.beta, b.beta)
+    assert a.qc == b.qc

@@ -1,26 +1,28 @@
-"""noob + dye-bias correction of one sample computed on its integer IDAT levels — the fast path of
-:func:`~methylclass.pp.normalize.normalize` for ``method="noob"``.
+"""Normalisation of one sample computed on its integer IDAT levels — the fast paths of
+:func:`~methylclass.pp.normalize.normalize` for ``method="noob"`` and ``method="illumina"`` (and the background
+positions pOOBAH counts on).
 
-IDAT means are integers 0…65535, so every statistic noob needs is a function of *how many* probes sit at each
-level, and every corrected intensity a function of the level alone:
+IDAT means are integers 0…65535, so every statistic these methods need is a function of *how many* beads sit
+at each level, and every corrected intensity a function of the level alone:
 
-* the Huber estimates (:func:`~methylclass.pp.background.huber_weighted`) run on per-channel level counts
+* noob's Huber estimates (:func:`~methylclass.pp.background.huber_weighted`) run on per-channel level counts
   (``np.bincount`` of the levels gathered at the channel's in-band / out-of-band bead positions — positions
   computed once per address layout), not on ~10⁶ floats;
-* the normal-exponential correction and the linear dye-bias factor are evaluated once per distinct level on a
-  lookup table per channel, and the corrected IDAT means are gathered onto the probes exactly as the raw ones
-  are;
+* the normal-exponential correction and the linear dye-bias factor (noob), or the control scaling and the
+  negative-control background (illumina), are evaluated once per level on a lookup table per channel, and the
+  corrected IDAT means are gathered onto the probes exactly as the raw ones are;
 * out-of-band intensities, which the betas do not need, are not corrected at all.
 
-The result is identical, bit for bit, to :func:`~methylclass.pp.background.noob` followed by
-:func:`~methylclass.pp.dyebias.correct_dye_bias` (the same float64 formulas on the same values, cast to
-float32 at the same steps); ``tests/pp/test_noob_levels.py`` checks that on simulated, real-manifest and edge
-samples. Whenever the fast path does not apply — signals not straight from IDATs (:meth:`RawSignals.idat_levels`
-is None), a channel with ≤ 8,192 values, non-integer controls, or any condition under which the generic
-kernels raise a :class:`~methylclass.errors.DataError` — it returns None and the caller uses the generic
-kernels, which give the result or the error message.
+The results are identical, bit for bit, to the generic kernels — :func:`~methylclass.pp.background.noob` then
+:func:`~methylclass.pp.dyebias.correct_dye_bias`, and :func:`~methylclass.pp.normalize.illumina_normalize` — as
+the same float64 formulas are applied to the same values and cast to float32 at the same steps;
+``tests/pp/test_levels.py`` checks that on real-manifest samples with absent, zero and saturated values.
+Whenever a fast path does not apply — signals not straight from IDATs (:meth:`RawSignals.idat_levels` is None),
+a noob channel with ≤ 8,192 values, non-integer controls, or any condition under which the generic kernels
+raise a :class:`~methylclass.errors.DataError` — it returns None and the caller uses the generic kernels,
+which give the result or the error message.
 
-Written by hand because no library computes noob; numpy's ``bincount``/``take`` do all the work.
+Written by hand because no library implements these methods; numpy's ``bincount``/``take`` do the work.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .background import (
     NormexpParams,
     channel_index,
     huber_weighted,
+    negative_control_background,
     normexp_signal,
 )
 from .dyebias import control_means
@@ -168,6 +171,14 @@ def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
         t_red = (t_red.astype(np.float64) * (g / r)).astype(np.float32)
         meta["dye_bias"] = {"method": "linear", "green_norm": g, "red_norm": r, "red_factor": g / r}
 
+    meth, unmeth = _in_band(levels, t_green, t_red)
+    return meth, unmeth, meta
+
+
+def _in_band(levels: IdatLevels, t_green: np.ndarray, t_red: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Corrected ``meth``/``unmeth`` (float32, NaN where absent): each channel's table applied to its half of
+    the IDAT means, then gathered onto the probes with the raw mapping."""
+    mean = levels.mean
     n_green = mean.shape[0] // 2
     corrected = np.concatenate([t_green.take(mean[:n_green]), t_red.take(mean[n_green:])])
     out = []
@@ -177,4 +188,39 @@ def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
         if absent.size:
             values[absent] = np.nan
         out.append(values)
-    return out[0], out[1], meta
+    return out[0], out[1]
+
+
+def illumina_by_levels(raw: RawSignals, *, reference: float) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """The Heidelberg single-sample Illumina normalisation (:func:`~methylclass.pp.normalize.illumina_normalize`
+    with ``reference``) of one sample on its IDAT levels.
+
+    Returns ``(meth, unmeth, meta)`` like :func:`noob_by_levels`, or None when the fast path does not apply.
+    """
+    levels = raw.idat_levels()
+    if levels is None or len(raw.controls) == 0:
+        return None
+    ctrl_g = raw.controls["grn"].to_numpy(np.float64)
+    ctrl_r = raw.controls["red"].to_numpy(np.float64)
+    try:
+        g, r = control_means(raw.sample, raw.manifest, ctrl_g, ctrl_r)
+        if not (g > 0 and r > 0):
+            return None
+        f_green, f_red = reference / g, reference / r
+        # dyebias.scale_channels: float32 signal × float64 factor, cast back to float32
+        bg_g, bg_r = negative_control_background(raw.sample, raw.manifest,
+                                                 (ctrl_g * f_green).astype(np.float32).astype(np.float64),
+                                                 (ctrl_r * f_red).astype(np.float32).astype(np.float64))
+    except DataError:
+        return None
+    level = np.arange(_N_LEVELS, dtype=np.float64)
+
+    def table(factor: float, background: float) -> np.ndarray:
+        # background.subtract_background: max(float32 scaled − float64 background, 0) cast to float32
+        scaled = (level * factor).astype(np.float32).astype(np.float64)
+        return np.maximum(scaled - background, 0).astype(np.float32)
+
+    meth, unmeth = _in_band(levels, table(f_green, bg_g), table(f_red, bg_r))
+    meta = {"illumina": {"reference": reference, "green_factor": f_green, "red_factor": f_red,
+                         "background_green": bg_g, "background_red": bg_r}}
+    return meth, unmeth, meta
