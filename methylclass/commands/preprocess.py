@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="dye-bias correction after noob (normalize's default: linear)")
     p.add_argument("--mask-failed", action="store_true",
                    help="set betas of probes failing detection (p > 0.05) to NaN")
+    p.add_argument("--min-beads", type=int, default=None, metavar="N",
+                   help="set betas of probes read with fewer than N beads to NaN (default 1: no bead, as "
+                        "sesame; 0 keeps them)")
     p.add_argument("--manifest", help="manifest file (Illumina CSV or sesame TSV) instead of the built-in one")
     p.add_argument("--controls", help="control-probe table for a --manifest that has none (needed by noob, "
                                       "illumina and pOOBAH)")
@@ -48,6 +51,10 @@ def _options(args: argparse.Namespace) -> dict:
         opts["dye_bias"] = args.dye_bias
     if args.mask_failed:
         opts["mask_failed"] = True
+    if args.min_beads is not None:
+        if args.min_beads < 0:
+            raise ConfigError(f"--min-beads must be ≥ 0, got {args.min_beads}")
+        opts["min_beads"] = args.min_beads
     return opts
 
 

@@ -20,6 +20,10 @@ Betas: ``beta = max(M,0) / (max(M,0) + max(U,0) + offset)`` with ``offset = 100`
 Illumina GenomeStudio's and the Heidelberg classifier's convention, and what methylprep uses for noob (minfi
 ``getBeta`` defaults to 0, ``type="Illumina"`` to 100). M-values: ``log2((M + 1) / (U + 1))``.
 
+Bead counts: a probe whose address was scanned with fewer than ``min_beads`` beads (default 1, i.e. no bead:
+the intensity is not a measurement) gets a NaN beta — sesame's ``min.beads = 1`` default; minfi and methylprep
+keep such values. ``min_beads=0`` keeps them.
+
 Detection p-values (:mod:`.detection`) are computed on the raw intensities: ``detection="poobah"`` (default),
 ``"negative"`` (minfi ``detectionP``) or ``None``. With ``mask_failed=True`` the beta (and so the M-value) of
 every probe with ``p > p_threshold`` is NaN; probes whose addresses are missing from the IDATs are always NaN.
@@ -43,6 +47,8 @@ from .qc import sample_qc
 METHODS = ("raw", "illumina", "noob")
 #: default beta offset (Illumina / Heidelberg / methylprep convention)
 BETA_OFFSET = 100.0
+#: probes read with fewer beads than this get a NaN beta (sesame ``min.beads``)
+MIN_BEADS = 1
 #: the level the Heidelberg single-sample Illumina normalisation scales the normalisation controls to
 ILLUMINA_REFERENCE = 10_000.0
 
@@ -60,7 +66,8 @@ class NormalizedSample:
 
     def m_values(self, alpha: float = 1.0) -> np.ndarray:
         """M-values ``log2((meth + alpha) / (unmeth + alpha))``; NaN wherever ``beta`` is NaN (missing
-        addresses, or failed detection when the sample was normalised with ``mask_failed=True``)."""
+        addresses, probes read with fewer than ``min_beads`` beads, or failed detection when the sample was
+        normalised with ``mask_failed=True``)."""
         m = np.log2((np.maximum(self.meth, 0) + alpha) / (np.maximum(self.unmeth, 0) + alpha)).astype(np.float32)
         m[np.isnan(self.beta)] = np.nan
         return m
@@ -101,7 +108,7 @@ def _jsonable(obj):
 
 def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFFSET, dye_bias: str = "linear",
               detection: str | None = "poobah", p_threshold: float = P_THRESHOLD, mask_failed: bool = False,
-              noob_offset: float = NOOB_OFFSET, qc: bool = True) -> NormalizedSample:
+              noob_offset: float = NOOB_OFFSET, qc: bool = True, min_beads: int = MIN_BEADS) -> NormalizedSample:
     """Normalise one sample with ``method``; returns betas, corrected signals, detection p-values and QC.
 
     Parameters are described in the module docstring. Raises :class:`ConfigError` for an unknown method /
@@ -116,6 +123,8 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
                           f"{', '.join(DETECTION_METHODS)} or None")
     if not 0 <= p_threshold <= 1:
         raise ConfigError(f"p_threshold must lie in [0, 1], got {p_threshold}")
+    if not (isinstance(min_beads, (int, np.integer)) and min_beads >= 0):
+        raise ConfigError(f"min_beads must be a whole number ≥ 0, got {min_beads!r}")
 
     if method == "raw":
         meth, unmeth, meta = raw.meth, raw.unmeth, raw.meta
@@ -133,6 +142,11 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
         meth, unmeth, meta = fast
 
     beta = betas(meth, unmeth, offset)
+    n_bead_masked = 0
+    if min_beads > 0:
+        few = (raw.beads_meth < min_beads) | (raw.beads_unmeth < min_beads)
+        n_bead_masked = int(np.count_nonzero(few & ~np.isnan(beta)))
+        beta[few] = np.nan
     if detection is None:
         detp = np.full(beta.shape, np.nan, dtype=np.float32)
     else:
@@ -149,6 +163,8 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
                         detection_method=detection) if qc else {}
     qc_dict["normalization"] = _jsonable(info)
     qc_dict["mask_failed"] = bool(mask_failed)
+    qc_dict["min_beads"] = int(min_beads)
+    qc_dict["n_bead_masked"] = n_bead_masked
     # the raw method's signals are the (read-only) input arrays: hand out writable copies
     as_f32 = np.array if method == "raw" else np.asarray
     return NormalizedSample(sample=raw.sample, beta=beta, meth=as_f32(meth, dtype=np.float32),

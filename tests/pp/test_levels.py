@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from methylclass.errors import DataError
+from methylclass.errors import ConfigError, DataError
 from methylclass.io.idat import Idat
 from methylclass.io.raw_types import raw_signals_from_idats
 from methylclass.pp.background import noob
@@ -39,7 +39,7 @@ def _assert_identical(raw, dye_bias: str) -> None:
     np.testing.assert_array_equal(fast[1], unmeth)
     assert fast[2]["noob"] == meta["noob"]
     assert fast[2].get("dye_bias") == meta.get("dye_bias")
-    ns = normalize(raw, method="noob", dye_bias=dye_bias, detection=None, qc=False)
+    ns = normalize(raw, method="noob", dye_bias=dye_bias, detection=None, qc=False, min_beads=0)
     np.testing.assert_array_equal(ns.beta, betas(meth, unmeth))
 
 
@@ -75,7 +75,7 @@ def test_fast_path_is_bit_identical_with_absent_zero_and_saturated_levels(pp_syn
     raw = raw_signals_from_idats(grn, red, pp_hm450, "edited")
     assert np.isnan(raw.meth).any() and (raw.meth == 0).any() and np.isnan(raw.controls["grn"]).any()
     _assert_identical(raw, "linear")
-    ns = normalize(raw, method="noob", detection=None, qc=False)
+    ns = normalize(raw, method="noob", detection=None, qc=False, min_beads=0)
     assert np.array_equal(np.isnan(ns.beta), np.isnan(raw.meth) | np.isnan(raw.unmeth))
 
 
@@ -89,7 +89,7 @@ def test_signals_from_idats_are_read_only_and_derived_signals_use_the_generic_ke
     edited = replace(raw, meth=meth)
     assert edited.idat_levels() is None
     assert noob_by_levels(edited, offset=15.0, dye_bias="linear") is None
-    ns = normalize(edited, method="noob", detection=None, qc=False)
+    ns = normalize(edited, method="noob", detection=None, qc=False, min_beads=0)
     m, u, _ = _generic(edited, "linear")
     np.testing.assert_array_equal(ns.beta, betas(m, u))
     # the raw method hands out writable copies, never the read-only inputs
@@ -100,7 +100,7 @@ def test_signals_from_idats_are_read_only_and_derived_signals_use_the_generic_ke
 
 def test_nonlinear_dye_bias_uses_the_generic_kernels(pp_synth_raw):
     assert noob_by_levels(pp_synth_raw, offset=15.0, dye_bias="nonlinear") is None
-    ns = normalize(pp_synth_raw, method="noob", dye_bias="nonlinear", detection=None, qc=False)
+    ns = normalize(pp_synth_raw, method="noob", dye_bias="nonlinear", detection=None, qc=False, min_beads=0)
     m, u, _ = _generic(pp_synth_raw, "nonlinear")
     np.testing.assert_array_equal(ns.beta, betas(m, u))
 
@@ -134,7 +134,7 @@ def test_small_arrays_use_the_generic_kernels(pp_tiny):
     raw = raw_signals_from_idats(grn, red, man, "tiny")
     assert raw.idat_levels() is not None and raw.meth.size == n
     assert noob_by_levels(raw, offset=15.0, dye_bias="none") is None
-    ns = normalize(raw, method="noob", dye_bias="none", detection=None, qc=False)
+    ns = normalize(raw, method="noob", dye_bias="none", detection=None, qc=False, min_beads=0)
     m, u, _ = _generic(raw, "none")
     np.testing.assert_array_equal(ns.beta, betas(m, u))
 
@@ -198,3 +198,28 @@ def test_illumina_on_levels_equals_the_generic_kernel(pp_synth_raw, pp_synth_pai
     a, b = normalize(raw, method="illumina"), normalize(_generic_copy(raw), method="illumina")
     np.testing.assert_array_equal(a.beta, b.beta)
     assert a.qc == b.qc
+
+
+def test_probes_without_beads_get_nan_betas(pp_synth_pair, pp_hm450):
+    """An address scanned with no bead carries no measurement: its probes get NaN betas by default (sesame
+    min.beads = 1), are counted in the QC, and keep their value with min_beads=0; min_beads=3 masks more."""
+    g, r = pp_synth_pair.grn, pp_synth_pair.red
+    rng = np.random.default_rng(11)
+    nb = g.n_beads.copy()
+    nb[rng.choice(nb.size, 5_000, replace=False)] = 0
+    grn = Idat.from_arrays(g.illumina_ids, g.mean, n_beads=nb)
+    red = Idat.from_arrays(r.illumina_ids, r.mean, n_beads=nb)
+    raw = raw_signals_from_idats(grn, red, pp_hm450, "zero_beads")
+    none = (raw.beads_meth == 0) | (raw.beads_unmeth == 0)
+    assert none.sum() > 1_000
+    ns = normalize(raw)
+    assert np.isnan(ns.beta[none]).all() and np.isfinite(ns.beta[~none]).all()
+    assert np.isnan(ns.m_values()[none]).all()
+    assert ns.qc["n_bead_masked"] == int(none.sum()) and ns.qc["min_beads"] == 1
+    kept = normalize(raw, min_beads=0)
+    assert np.isfinite(kept.beta).all() and kept.qc["n_bead_masked"] == 0
+    np.testing.assert_array_equal(kept.beta[~none], ns.beta[~none])
+    few = (raw.beads_meth < 3) | (raw.beads_unmeth < 3)
+    assert np.isnan(normalize(raw, min_beads=3, qc=False).beta[few]).all()
+    with pytest.raises(ConfigError):
+        normalize(raw, min_beads=-1)
