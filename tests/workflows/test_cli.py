@@ -133,3 +133,16 @@ def test_train_refuses_existing_output(bundle, mb_tables, capsys):
     assert main(["train", "--betas", str(mb_tables["small"]), "--label-column", "subgroup", "--model", "logreg",
                  "--out", str(bundle)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_same_cli():
+    """``python -m methylclass`` is the ``methylclass`` script: same help, same one-line errors (exit 2)."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "methylclass", "--help"], capture_output=True, text=True,
+                        timeout=120, check=False)
+    assert ok.returncode == 0 and ok.stdout.startswith("usage: methylclass")
+    bad = subprocess.run([sys.executable, "-m", "methylclass", "info", "/no/such/file_Grn.idat"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error:")
