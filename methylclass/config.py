@@ -22,6 +22,7 @@ import copy
 import inspect
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,15 @@ SCHEMA: dict[str, Any] = {
 
 
 def conf_dir(path: str | Path | None = None) -> Path:
-    """The configuration folder: ``path``, ``$METHYLCLASS_CONF`` or ``conf/`` of the repository."""
-    cand = Path(path) if path else Path(os.environ[CONF_ENV]) if os.environ.get(CONF_ENV) else _REPO_CONF
+    """The configuration folder: ``path``, ``$METHYLCLASS_CONF``, ``conf/`` of the repository (a source
+    checkout or editable install) or the copy a wheel installs under ``<prefix>/share/methylclass/conf``."""
+    if path:
+        cand = Path(path)
+    elif os.environ.get(CONF_ENV):
+        cand = Path(os.environ[CONF_ENV])
+    else:
+        installed = Path(sys.prefix) / "share" / "methylclass" / "conf"
+        cand = _REPO_CONF if (_REPO_CONF / "base.yaml").is_file() or not installed.is_dir() else installed
     if not (cand / "base.yaml").is_file():
         raise ConfigError(f"configuration folder '{cand}' has no base.yaml (set {CONF_ENV} or --conf-dir)")
     return cand

@@ -32,7 +32,9 @@ def add_config_options(p: argparse.ArgumentParser, *, experiment: bool = True) -
         g.add_argument("--experiment", metavar="NAME", help="conf/experiment/NAME.yaml (a delta on base.yaml)")
     g.add_argument("--config", metavar="FILE", help="a YAML file applied as a further delta (e.g. a saved "
                                                     "runs/…/config.yaml)")
-    g.add_argument("--conf-dir", metavar="DIR", help="configuration folder (default: $METHYLCLASS_CONF or conf/)")
+    g.add_argument("--conf-dir", metavar="DIR",
+                   help="configuration folder (default: $METHYLCLASS_CONF, the repository's conf/ or the copy a "
+                        "wheel installs)")
     g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config value, e.g. --set cv.outer=3 --set models.rf.params.n_estimators=1000")
 

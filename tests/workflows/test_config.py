@@ -146,3 +146,21 @@ def test_deep_merge_semantics():
     b = {"x": {"z": [3]}, "n": 2}
     assert deep_merge(a, b) == {"x": {"y": 1, "z": [3]}, "k": 1, "n": 2}
     assert a == {"x": {"y": 1, "z": [1, 2]}, "k": 1}
+
+
+def test_conf_dir_falls_back_to_the_wheel_installed_copy(tmp_path, monkeypatch):
+    """Without the repository's conf/ (a wheel install), the copy under <prefix>/share/methylclass/conf is
+    used; $METHYLCLASS_CONF and an explicit path still win; a folder without base.yaml is refused by name."""
+    from methylclass import config
+
+    installed = tmp_path / "prefix" / "share" / "methylclass" / "conf"
+    installed.mkdir(parents=True)
+    (installed / "base.yaml").write_text("{}\n")
+    monkeypatch.delenv(config.CONF_ENV, raising=False)
+    monkeypatch.setattr(config, "_REPO_CONF", tmp_path / "no_repo" / "conf")
+    monkeypatch.setattr(config.sys, "prefix", str(tmp_path / "prefix"))
+    assert config.conf_dir() == installed
+    monkeypatch.setenv(config.CONF_ENV, str(CONF))
+    assert config.conf_dir() == CONF
+    with pytest.raises(ConfigError, match="no_base"):
+        config.conf_dir(tmp_path / "no_base")
