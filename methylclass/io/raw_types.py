@@ -31,6 +31,10 @@ class RawSignals:
     pOOBAH use (Type I Red probes give the Grn background, Type I Grn probes the Red background).
     ``beads_meth``/``beads_unmeth`` are bead counts (0 where an address is missing from the IDAT, in which
     case the intensity is NaN). ``controls`` is ``manifest.controls`` plus columns ``grn`` and ``red``.
+
+    Signals mapped from IDATs keep their integer source in ``levels`` and their four intensity arrays are
+    read-only, so the integer fast paths can trust them; to edit a sample, build a new one, e.g.
+    ``dataclasses.replace(raw, meth=edited_copy)`` (which the kernels then treat as plain float input).
     """
 
     sample: str
