@@ -54,6 +54,20 @@ def _subset_pair(pair, keep: np.ndarray, edit=None):
     return (Idat.from_arrays(ids, gm, n_beads=g.n_beads[keep]), Idat.from_arrays(ids, rm, n_beads=r.n_beads[keep]))
 
 
+def _edited_raw(pair, manifest, seed: int, *, drop: float, zeros: int, saturated: int):
+    """The pair mapped with ``drop`` of its addresses removed (absent → NaN) and, per channel, ``zeros``
+    means set to 0 and ``saturated`` to 65535 (probes and controls alike)."""
+    rng = np.random.default_rng(seed)
+
+    def edit(gm, rm):
+        for m in (gm, rm):
+            m[rng.choice(m.size, zeros, replace=False)] = 0
+            m[rng.choice(m.size, saturated, replace=False)] = 65535
+
+    grn, red = _subset_pair(pair, rng.random(pair.grn.n_probes) > drop, edit)
+    return raw_signals_from_idats(grn, red, manifest, "edited")
+
+
 @pytest.mark.parametrize("dye_bias", ["linear", "none"])
 def test_fast_path_is_bit_identical_on_a_450k_sample(pp_synth_raw, dye_bias):
     _assert_identical(pp_synth_raw, dye_bias)
@@ -62,17 +76,7 @@ def test_fast_path_is_bit_identical_on_a_450k_sample(pp_synth_raw, dye_bias):
 def test_fast_path_is_bit_identical_with_absent_zero_and_saturated_levels(pp_synth_pair, pp_hm450):
     """Absent addresses (NaN), level 0 (floored to 1 by noob) and saturated 65535 values, in probes and
     controls."""
-    rng = np.random.default_rng(3)
-    n = pp_synth_pair.grn.n_probes
-    keep = rng.random(n) > 0.01
-
-    def edit(gm, rm):
-        for m in (gm, rm):
-            m[rng.choice(m.size, 2_000, replace=False)] = 0
-            m[rng.choice(m.size, 500, replace=False)] = 65535
-
-    grn, red = _subset_pair(pp_synth_pair, keep, edit)
-    raw = raw_signals_from_idats(grn, red, pp_hm450, "edited")
+    raw = _edited_raw(pp_synth_pair, pp_hm450, 3, drop=0.01, zeros=2_000, saturated=500)
     assert np.isnan(raw.meth).any() and (raw.meth == 0).any() and np.isnan(raw.controls["grn"]).any()
     _assert_identical(raw, "linear")
     ns = normalize(raw, method="noob", detection=None, qc=False, min_beads=0)
@@ -153,15 +157,7 @@ def test_poobah_and_qc_on_levels_equal_the_generic_kernels(pp_synth_raw, pp_synt
     generic float results, also with absent, zero and saturated values."""
     raw = pp_synth_raw
     if edited:
-        rng = np.random.default_rng(5)
-
-        def edit(gm, rm):
-            for m in (gm, rm):
-                m[rng.choice(m.size, 3_000, replace=False)] = 0
-                m[rng.choice(m.size, 300, replace=False)] = 65535
-
-        grn, red = _subset_pair(pp_synth_pair, rng.random(pp_synth_pair.grn.n_probes) > 0.02, edit)
-        raw = raw_signals_from_idats(grn, red, pp_hm450, "edited")
+        raw = _edited_raw(pp_synth_pair, pp_hm450, 5, drop=0.02, zeros=3_000, saturated=300)
     from methylclass.pp.detection import _poobah_by_levels
     assert _poobah_by_levels(raw, True) is not None, "the levels path did not run"
     fast, slow = normalize(raw), normalize(_generic_copy(raw))
@@ -180,15 +176,7 @@ def test_illumina_on_levels_equals_the_generic_kernel(pp_synth_raw, pp_synth_pai
 
     raw = pp_synth_raw
     if edited:
-        rng = np.random.default_rng(9)
-
-        def edit(gm, rm):
-            for m in (gm, rm):
-                m[rng.choice(m.size, 3_000, replace=False)] = 0
-                m[rng.choice(m.size, 300, replace=False)] = 65535
-
-        grn, red = _subset_pair(pp_synth_pair, rng.random(pp_synth_pair.grn.n_probes) > 0.02, edit)
-        raw = raw_signals_from_idats(grn, red, pp_hm450, "edited")
+        raw = _edited_raw(pp_synth_pair, pp_hm450, 9, drop=0.02, zeros=3_000, saturated=300)
     fast = illumina_by_levels(raw, reference=ILLUMINA_REFERENCE)
     assert fast is not None, "the fast path did not run"
     sig = illumina_normalize(raw)
