@@ -48,6 +48,7 @@ bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbe
 	$(PY) pipelines/bench_cnv_spark.py
 	$(PY) pipelines/bench_simulate.py --samples 20 --jobs 2
 	$(PY) pipelines/bench_models.py
+	$(PY) pipelines/bench_preprocess.py
 
 bench-preprocess: $(STAMP) ## methylclass raw/illumina/noob vs methylprep vs mepylome, and Spark ingestion at scale
 	$(PY) pipelines/bench_preprocess.py
