@@ -54,6 +54,20 @@ def make_temp_dir(parent: str | Path, name: str) -> Path:
     return path
 
 
+def publish_dir(tmp: str | Path, target: str | Path) -> Path:
+    """Move the finished folder ``tmp`` to ``target``, replacing an existing ``target``: the old folder is
+    renamed aside first and removed afterwards, so ``target`` is always a complete folder, old or new."""
+    tmp, target = Path(tmp), Path(target)
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / target.name)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+    return target
+
+
 class RunFolder:
     """A run directory written under a temporary name and published by :meth:`commit` (atomic rename)."""
 

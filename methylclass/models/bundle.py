@@ -26,7 +26,6 @@ import os
 import platform
 import re
 import shutil
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._atomic import make_temp_dir, publish_dir
 from ..errors import ConfigError, DataError
 
 __all__ = [
@@ -208,8 +208,7 @@ def save_bundle(estimator, path: str | os.PathLike, *, classes: Sequence, featur
         if not overwrite:
             raise ConfigError(f"save_bundle: {path} already exists (pass overwrite=True / --overwrite)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = make_temp_dir(path.parent, path.name)
     try:
         files = {"model": _dump(estimator, tmp / "model")}
         for name, obj in (components or {}).items():
@@ -228,13 +227,7 @@ def save_bundle(estimator, path: str | os.PathLike, *, classes: Sequence, featur
         }
         with open(tmp / "card.json", "w", encoding="utf-8") as fh:
             json.dump(card, fh, indent=1)
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(path)
+        publish_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._atomic import make_temp_dir, publish_dir
 from ..errors import ConfigError
 from ..io.manifest_types import Manifest
 from ._arrays import manifest_addresses
@@ -418,10 +418,7 @@ def simulate_cohort(out_dir: str | Path, config: SimulationConfig | None = None,
     slide_layout = cfg.layout or default_layout(manifest.array, manifest.n_probes)
     specs = _draw_samples(cfg, layout, params, slide_layout, class_events, has_coords, build)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700; the cohort folder gets the usual permissions
+    tmp = make_temp_dir(out_dir.parent, out_dir.name)
     try:
         idat_dir = tmp / "idat"
         idat_dir.mkdir()
@@ -445,13 +442,7 @@ def simulate_cohort(out_dir: str | Path, config: SimulationConfig | None = None,
             "n_samples": len(specs),
         }
         (tmp / "simulation.json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
-        if out_dir.exists():
-            trash = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(trash)
-            tmp.rename(out_dir)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
+        publish_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .._atomic import atomic_write
 from ..errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,9 +24,7 @@ CNV_COLUMNS = ("sample", "class", "origin", "chrom", "start", "end", "region", "
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path, sep: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, sep=sep, index=False, lineterminator="\n")
-    tmp.replace(path)
+    atomic_write(path, lambda fh: df.to_csv(fh, sep=sep, index=False, lineterminator="\n"))
 
 
 def _base_cn(chrom: str, male: bool) -> float:
