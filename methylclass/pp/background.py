@@ -269,7 +269,7 @@ def _channel_table(params: NormexpParams, offset: float) -> np.ndarray:
     return table
 
 
-def _levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def integer_levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Integer IDAT levels of ``x`` (NaN → 0) and the NaN mask, or None when ``x`` is not integral 0…65535."""
     nan = np.isnan(x)
     xf = np.where(nan, 0, x)
@@ -281,9 +281,9 @@ def _levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def _noob_by_table(raw: RawSignals, ix, pg: NormexpParams, pr: NormexpParams, offset: float) -> RawSignals | None:
     """The noob correction of :func:`noob` for IDAT-integer data with one lookup table per channel (built once,
     not once per probe group); identical results. None when the data are not IDAT integers."""
-    levels = [_levels(np.asarray(a)) for a in (raw.meth, raw.unmeth, raw.oob_meth, raw.oob_unmeth)]
+    levels = [integer_levels(np.asarray(a)) for a in (raw.meth, raw.unmeth, raw.oob_meth, raw.oob_unmeth)]
     ctrl = raw.controls.copy()
-    c_levels = [_levels(ctrl[c].to_numpy(np.float64)) for c in ("grn", "red")] if len(ctrl) else []
+    c_levels = [integer_levels(ctrl[c].to_numpy(np.float64)) for c in ("grn", "red")] if len(ctrl) else []
     if any(lv is None for lv in levels + c_levels):
         return None
     tg, tr = _channel_table(pg, offset), _channel_table(pr, offset)

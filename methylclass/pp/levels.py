@@ -39,6 +39,7 @@ from .background import (
     NormexpParams,
     channel_index,
     huber_weighted,
+    integer_levels,
     negative_control_background,
     normexp_signal,
 )
@@ -109,15 +110,6 @@ def _table(params: NormexpParams, offset: float, needed: np.ndarray) -> np.ndarr
     return table
 
 
-def _control_levels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Integer levels (NaN → 0) and NaN mask of control intensities, or None if they are not IDAT integers."""
-    nan = np.isnan(values)
-    v = np.where(nan, 0, values)
-    if v.size and (v.min() < 0 or v.max() >= _N_LEVELS or not np.array_equal(v, np.floor(v))):
-        return None
-    return v.astype(np.intp), nan
-
-
 def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
                    ) -> tuple[np.ndarray, np.ndarray, dict] | None:
     """noob (``offset``) then ``dye_bias`` (``"linear"`` or ``"none"``) of one sample on its IDAT levels.
@@ -133,8 +125,8 @@ def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
     pos = channel_positions(levels, ix)
     if min(p.size for p in (pos.green_in, pos.red_in, pos.green_bg, pos.red_bg)) <= _MIN_COUNTED:
         return None
-    ctrl_g = _control_levels(raw.controls["grn"].to_numpy(np.float64))
-    ctrl_r = _control_levels(raw.controls["red"].to_numpy(np.float64))
+    ctrl_g = integer_levels(raw.controls["grn"].to_numpy(np.float64))
+    ctrl_r = integer_levels(raw.controls["red"].to_numpy(np.float64))
     if ctrl_g is None or ctrl_r is None:
         return None
     mean = levels.mean

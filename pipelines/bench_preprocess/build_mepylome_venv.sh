@@ -15,25 +15,6 @@ VERSION="${MEPYLOME_VERSION:-0.13.2}"
 PYTHON="${PYTHON312:-/root/.pyenv/versions/3.12.1/bin/python3.12}"
 [[ -x "$PYTHON" ]] || PYTHON="$(command -v python3.12 || true)"
 PIN="mepylome==$VERSION"
-STAMP="$VENV/.methylclass-pins"
-
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$PIN" ]] \
-   && "$VENV/bin/python" -W ignore -c "import mepylome" >/dev/null 2>&1; then
-  echo "mepylome venv ready: $VENV"
-  exit 0
-fi
 [[ -n "$PYTHON" && -x "$PYTHON" ]] || { echo "error: Python 3.12 not found (mepylome $VERSION needs Python >= 3.12; set PYTHON312)" >&2; exit 1; }
-mkdir -p "$(dirname "$VENV")"
-rm -rf "$VENV.tmp"
-"$PYTHON" -m venv "$VENV.tmp"
-"$VENV.tmp/bin/python" -m pip install -q --upgrade pip
-"$VENV.tmp/bin/python" -m pip install -q "$PIN"
-"$VENV.tmp/bin/python" -W ignore -c "import importlib.metadata as md, mepylome, numpy, pandas; print('mepylome', md.version('mepylome'), 'numpy', numpy.__version__, 'pandas', pandas.__version__)"
-echo "$PIN" > "$VENV.tmp/.methylclass-pins"
-rm -rf "$VENV"
-mv "$VENV.tmp" "$VENV"
-# venv scripts carry absolute shebangs: rewrite them for the final location
-sed -i "s#$VENV.tmp#$VENV#g" "$VENV"/bin/* 2>/dev/null || true
-# pyvenv.cfg / activate scripts name the temp dir too
-sed -i "s#$VENV.tmp#$VENV#g" "$VENV"/pyvenv.cfg 2>/dev/null || true
-echo "mepylome venv ready: $VENV"
+source "$ROOT/pipelines/pinned_venv.sh"
+build_pinned_venv "$VENV" "$PYTHON" mepylome "$PIN"
