@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import ConfigError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -24,6 +26,45 @@ def _umask() -> int:
 
 FILE_MODE = 0o666 & ~_umask()
 DIR_MODE = 0o777 & ~_umask()
+
+
+def ensure_writable_dir(path: str | Path) -> Path:
+    """Create the output folder ``path`` (with its parents) and prove that a file can be written in it.
+
+    Raises :class:`~methylclass.errors.ConfigError` naming ``path`` when it is a file, when a parent is a
+    file, or when the folder cannot be created or written (permissions, read-only file system, disk full).
+    The check writes and removes a hidden empty file, so it also holds for root, which ignores permission
+    bits but not a read-only mount or an immutable folder.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"'{path}' exists and is a file, not a folder")
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"'{path}' cannot be created: '{parent}' is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"'{path}' cannot be created: {exc.strerror or exc}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"'{path}' is not writable: {exc.strerror or exc}") from None
+    return path
+
+
+def ensure_writable_file(path: str | Path) -> Path:
+    """Check that the file ``path`` can be written: not a folder, and its folder creatable and writable
+    (see :func:`ensure_writable_dir`); raises :class:`~methylclass.errors.ConfigError` naming the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"'{path}' is a folder; give a file name")
+    ensure_writable_dir(path.parent if str(path.parent) else Path("."))
+    return path
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], *, binary: bool = False) -> Path:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .._atomic import ensure_writable_dir
 from ..errors import ConfigError, DataError
 from .store import (
     ARRAYS_DIR,
@@ -133,10 +134,19 @@ class StoreWriter:
             (self.path / LOCK_FILE).unlink(missing_ok=True)
             self._locked = False
 
+    def _write_error(self, exc: OSError, what: str | Path) -> DataError:
+        """A store file could not be written (disk full, permissions): one line, the store left incomplete."""
+        return DataError(f"'{what}' cannot be written: {exc.strerror or exc}; the store '{self.path}' is left "
+                         "incomplete (not marked complete) — free space or fix the folder, then re-run the same "
+                         "command to resume")
+
     def _begin(self) -> None:
         old = self._check_target()
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._lock()
+        ensure_writable_dir(self.path)
+        try:
+            self._lock()
+        except OSError as exc:
+            raise self._write_error(exc, self.path / LOCK_FILE) from None
         try:
             if old is not None and self.overwrite:
                 self._wipe()
@@ -161,6 +171,9 @@ class StoreWriter:
             self.stored = scan_sample_files(self.path)
             if (self.path / SAMPLES_FILE).is_file():
                 self.previous = pd.read_parquet(self.path / SAMPLES_FILE)
+        except OSError as exc:
+            self._release()
+            raise self._write_error(exc, exc.filename or self.path) from None
         except BaseException:
             self._release()
             raise
@@ -212,8 +225,13 @@ class StoreWriter:
             table = pd.DataFrame(columns=list(CORE_SAMPLE_COLUMNS))
         first = [c for c in CORE_SAMPLE_COLUMNS if c in table.columns]
         table = table[first + [c for c in table.columns if c not in first]]
-        atomic_write_table(self.path / SAMPLES_FILE,
-                           pa.Table.from_pandas(_arrow_safe(table), preserve_index=False), compression="zstd")
         n_ok = int((table["status"] == "ok").sum())
-        atomic_write_json(self.path / SUCCESS_FILE, {"n_ok": n_ok, "n_failed": int(len(table) - n_ok)})
+        target = self.path / SAMPLES_FILE
+        try:
+            atomic_write_table(target, pa.Table.from_pandas(_arrow_safe(table), preserve_index=False),
+                               compression="zstd")
+            target = self.path / SUCCESS_FILE
+            atomic_write_json(target, {"n_ok": n_ok, "n_failed": int(len(table) - n_ok)})
+        except OSError as exc:
+            raise self._write_error(exc, target) from None
         return table

@@ -31,14 +31,14 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..io.manifest_types import Manifest
 from ..io.store import probe_table_hash
 from ..io.store_writer import StoreWriter
 from ..pp.normalize import normalize
 from . import arrays as _arrays
 from .jobs import MAX_TASK_CRASHES, run_on_spark
-from .kernel import MIN_ADDRESS_FRACTION, _meta_columns, process_sample, run_kernel
+from .kernel import MIN_ADDRESS_FRACTION, WRITE_FAILED, _meta_columns, process_sample, run_kernel
 
 
 # -- sample references ------------------------------------------------------------------------------------
@@ -152,6 +152,19 @@ def _prepare(source, sheet, manifest, array, controls=None) -> tuple[list[dict],
     return refs, man
 
 
+def _refuse_write_failures(records: list[dict], store: Path) -> None:
+    """Stop the run when sample files could not be written (disk full, permissions): that is the store's
+    problem, not the samples'. The store is not marked complete; the samples written are kept, so re-running
+    the same command resumes once space is freed."""
+    bad = [r for r in records if str(r.get("reason") or "").startswith(WRITE_FAILED)]
+    if bad:
+        n_ok = sum(1 for r in records if r.get("status") == "ok")
+        raise DataError(f"'{store}' cannot be written: {len(bad)} sample file(s) not stored "
+                        f"({bad[0]['reason'][len(WRITE_FAILED):].strip()}); {n_ok} stored this run are kept and "
+                        "the store is left incomplete — free space or fix the folder, then re-run the same "
+                        "command to resume")
+
+
 def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method: str = "noob",
                   manifest: Manifest | str | Path | None = None, array: str | None = None,
                   sheet: str | Path | None = None, master: str | None = None, spark=None, local: bool = False,
@@ -197,6 +210,7 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
             records += run_on_spark(spark, work, man, method, writer.path, options=options,
                                     min_fraction=min_address_fraction, samples_per_task=samples_per_task,
                                     say=say if log else None, max_task_crashes=max_task_crashes)
+        _refuse_write_failures(records, writer.path)
         order = {r["sample"]: i for i, r in enumerate(refs)}
         records.sort(key=lambda r: order.get(r["sample"], len(order)))
         refresh = [{"sample": r["sample"], **_meta_columns(r)} for r in refs if r["sample"] in writer.stored]

@@ -1,0 +1,178 @@
+"""The bad-input review of ``preprocess`` / ``info`` (issue "robustness"): each finding reproduced on a small
+cohort of real HM27 pairs (copied from the shared data) and checked to end in one ``error:`` line naming the
+path with exit status 2, or in a per-sample failure with its reason, never in a traceback or in a store
+marked complete after a failed write.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from methylclass.cli import main
+from methylclass.io.idat import Idat, write_idat
+from methylclass.io.store import SUCCESS_FILE, Store
+
+
+@pytest.fixture
+def pairs(hm27_dir: Path, tmp_path: Path) -> Path:
+    """A folder with the two real HM27 pairs (4207113116_A, 4207113116_B)."""
+    folder = tmp_path / "idats"
+    folder.mkdir()
+    for f in sorted(hm27_dir.glob("4207113116_*.idat")):
+        shutil.copyfile(f, folder / f.name)
+    return folder
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the command line in this process; return (status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_error_line(status: int, err: str, path: str | Path) -> str:
+    """Exit 2, no traceback, exactly one ``error:`` line and it names ``path``; return that line."""
+    assert "Traceback" not in err, err
+    assert status == 2, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, err
+    assert f"'{path}" in lines[0], lines[0]
+    return lines[0]
+
+
+# -- 1. --out that cannot be a folder ----------------------------------------------------------------------
+def test_out_under_a_regular_file(pairs, tmp_path, capsys):
+    """`preprocess --out FILE/store` (a parent is a regular file): one line naming the path, exit 2."""
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    status, _, err = run_cli(capsys, "preprocess", pairs, "--out", blocker / "store", "--local")
+    line = assert_one_error_line(status, err, blocker / "store")
+    assert "is a file" in line
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A folder nobody can write into: a read-only tmpfs mount (root ignores permission bits but not a
+    read-only file system); without the right to mount, a chmod 0555 folder for a non-root user."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                          check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"running as root and cannot mount a read-only tmpfs ({done.stderr.strip()}): root "
+                    "writes through permission bits, so no unwritable folder can be made here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_out_in_an_unwritable_folder(pairs, read_only_dir, capsys):
+    """`preprocess --out RO/store` in a folder that cannot be written: one line naming the path, exit 2."""
+    status, _, err = run_cli(capsys, "preprocess", pairs, "--out", read_only_dir / "store", "--local")
+    assert_one_error_line(status, err, read_only_dir / "store")
+
+
+def test_writable_check_refuses_a_read_only_folder(read_only_dir):
+    """The check function itself: an existing read-only folder is refused (not just a missing one)."""
+    from methylclass._atomic import ensure_writable_dir
+    from methylclass.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not writable|cannot be created"):
+        ensure_writable_dir(read_only_dir)
+
+
+# -- 2. disk full while writing the store --------------------------------------------------------------------
+def _enospc(path) -> OSError:
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def test_disk_full_leaves_a_resumable_store_not_marked_complete(pairs, tmp_path, capsys, monkeypatch):
+    """The second sample's file and then the sample table hit ENOSPC (as on a full disk): one error line
+    naming the store, exit 2, no _SUCCESS, no _LOCK left, the first sample's file kept; once space is back
+    the same command resumes (1 already stored) and completes the store."""
+    from methylclass.io import store_writer
+    from methylclass.spark import kernel
+
+    real_write, real_table = kernel.write_sample_file, store_writer.atomic_write_table
+
+    def full_after_first(store, sample, arrays, record):
+        if sample.endswith("_B"):
+            raise _enospc(Path(store) / "betas" / f".{sample}.tmp")
+        return real_write(store, sample, arrays, record)
+
+    def full_table(path, table, **kw):
+        if Path(path).name == "samples.parquet":
+            raise _enospc(path)
+        return real_table(path, table, **kw)
+
+    monkeypatch.setattr(kernel, "write_sample_file", full_after_first)
+    monkeypatch.setattr(store_writer, "atomic_write_table", full_table)
+    out = tmp_path / "store"
+    status, _, err = run_cli(capsys, "preprocess", pairs, "--out", out, "--local")
+    line = assert_one_error_line(status, err, out)
+    assert "No space left on device" in line and "re-run" in line
+    assert not (out / SUCCESS_FILE).exists() and not (out / "_LOCK").exists()
+    assert len(list((out / "betas").glob("*.parquet"))) == 1
+
+    monkeypatch.undo()  # space is back
+    status, stdout, err = run_cli(capsys, "preprocess", pairs, "--out", out, "--local")
+    assert status == 0, err
+    assert "1 already stored" in stdout
+    assert set(Store.open(out).samples.query("status == 'ok'")["sample"]) == {"4207113116_A", "4207113116_B"}
+
+
+def test_disk_full_on_the_sample_table_only(pairs, tmp_path, capsys, monkeypatch):
+    """Every sample file written, then the sample table hits ENOSPC: one line naming samples.parquet, exit 2,
+    and the store is not marked complete."""
+    from methylclass.io import store_writer
+
+    real_table = store_writer.atomic_write_table
+
+    def full_table(path, table, **kw):
+        if Path(path).name == "samples.parquet":
+            raise _enospc(path)
+        return real_table(path, table, **kw)
+
+    monkeypatch.setattr(store_writer, "atomic_write_table", full_table)
+    out = tmp_path / "store"
+    status, _, err = run_cli(capsys, "preprocess", pairs, "--out", out, "--local")
+    assert_one_error_line(status, err, out / "samples.parquet")
+    assert not (out / SUCCESS_FILE).exists()
+
+
+# -- 4. broken pipe ----------------------------------------------------------------------------------------
+def test_info_json_into_a_closed_pipe(tmp_path):
+    """`methylclass info DIR --json | head -1` with output far beyond the pipe buffer (300 samples): the
+    reader closes the pipe early; the command ends quietly (no traceback, nothing on stderr)."""
+    rng = np.random.default_rng(0)
+    ids = np.arange(10_000, 10_040)
+    for i in range(300):
+        barcode, pos = f"{9100000000 + i}", "R01C01"
+        for ch in ("Grn", "Red"):
+            write_idat(tmp_path / f"{barcode}_{pos}_{ch}.idat",
+                       Idat.from_arrays(ids, rng.uniform(100, 5000, ids.size), barcode=barcode, position=pos))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "methylclass", "info", str(tmp_path), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does
+    err = proc.stderr.read().decode()
+    status = proc.wait(timeout=60)
+    assert first.strip() == b"{"
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert err.strip() == ""
+    assert status in (0, 141)
