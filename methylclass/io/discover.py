@@ -255,9 +255,23 @@ def _meta_from_stem(stem: str) -> dict:
     return {"sentrix_id": parsed[1], "sentrix_position": parsed[2]} if parsed else {}
 
 
+def _unreadable_problems(index: IdatIndex | None) -> list[Problem]:
+    """A :class:`Problem` for every sub-folder or IDAT entry the folder scan could not read (never silent)."""
+    out = []
+    for path, why in (index.unreadable if index is not None else []):
+        try:
+            label = path.relative_to(index.root).as_posix()
+        except ValueError:
+            label = path.name
+        label = f"{label}/" if "folder" in why else label
+        out.append(Problem(label, path, f"'{path}' {why}; IDATs in it (if any) are not included"
+                           if "folder" in why else f"'{path}' {why}"))
+    return out
+
+
 def _from_index(index: IdatIndex, bases: Iterable[Path] | None = None) -> Discovery:
     """Pair the files of ``index`` (all basenames, or ``bases``) into samples named by their file stem."""
-    found = Discovery(source=str(index.root))
+    found = Discovery(source=str(index.root), problems=_unreadable_problems(index) if bases is None else [])
     by_name: dict[str, list[tuple[Path, Path]]] = defaultdict(list)
     for base in (bases if bases is not None else sorted(index.files)):
         files = index.files[base]
@@ -281,7 +295,7 @@ def _from_index(index: IdatIndex, bases: Iterable[Path] | None = None) -> Discov
 
 
 def _from_sheet(df: pd.DataFrame, index: IdatIndex | None) -> Discovery:
-    found = Discovery(source=str(df.attrs.get("source", "")))
+    found = Discovery(source=str(df.attrs.get("source", "")), problems=_unreadable_problems(index))
     for sample, base, message in df.attrs.get("problems", []):
         found.problems.append(Problem(sample, Path(base) if base else None, message))
     bad = {p.sample for p in found.problems}
@@ -352,8 +366,9 @@ def find_samples(source: str | Path | Iterable[str | Path], *, sheet: str | Path
             return _from_sheet(df, index)
         if not index.files:
             where = "under" if recursive else "in"
+            skipped = "; ".join(p.message for p in _unreadable_problems(index)[:3])
             raise SampleSheetError(f"no IDAT files (*_Grn.idat / *_Red.idat, optionally .gz) found {where} "
-                                   f"'{path}'")
+                                   f"'{path}'" + (f" (unreadable: {skipped})" if skipped else ""))
         return _from_index(index)
     if sheet is not None:
         raise SampleSheetError(f"'{path}' is not a folder: a sample sheet needs the folder holding the IDATs")

@@ -82,6 +82,8 @@ class IdatIndex:
     by_key: dict[tuple[str, str], list[Path]] = field(default_factory=lambda: defaultdict(list))
     by_stem: dict[str, list[Path]] = field(default_factory=lambda: defaultdict(list))
     by_prefix: dict[str, list[Path]] = field(default_factory=lambda: defaultdict(list))
+    #: (path, reason) of every sub-folder or IDAT-named entry the scan could not read (reported, not dropped)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
 
     def add(self, path: Path) -> None:
         """Register one IDAT file (ignored when its name is not ``<stem>_Grn|Red.idat[.gz]``)."""
@@ -110,7 +112,9 @@ def scan_idats(root: str | Path, *, recursive: bool = True) -> IdatIndex:
     """Index the IDAT files under ``root`` in one ``os.scandir`` pass per folder.
 
     Hidden folders (``.git``, ``.snakemake`` …) are skipped; symbolic links to folders are followed once
-    (a link loop cannot hang the scan).
+    (a link loop cannot hang the scan). A sub-folder that cannot be listed, or an IDAT-named entry that is not
+    a readable file (a dangling link), is kept in ``index.unreadable`` so callers report it; ``root`` itself
+    unreadable raises :class:`~methylclass.errors.SampleSheetError`.
     """
     root = Path(os.path.abspath(root))
     index = IdatIndex(root=root)
@@ -124,17 +128,24 @@ def scan_idats(root: str | Path, *, recursive: bool = True) -> IdatIndex:
                 continue
             seen.add((st.st_dev, st.st_ino))
             entries = list(os.scandir(folder))
-        except OSError:
-            continue  # unreadable sub-folder: its files cannot be used either way
+        except OSError as exc:
+            if folder == root:
+                raise SampleSheetError(f"'{root}' cannot be read: {exc.strerror or exc}") from None
+            index.unreadable.append((folder, f"folder cannot be read: {exc.strerror or exc}"))
+            continue
         for entry in entries:
+            is_idat = entry.name[-5:].lower() == ".idat" or entry.name[-8:].lower() == ".idat.gz"
             try:
                 if entry.is_file():
-                    if entry.name[-5:].lower() == ".idat" or entry.name[-8:].lower() == ".idat.gz":
+                    if is_idat:
                         index.add(Path(entry.path))
                 elif recursive and entry.is_dir() and not entry.name.startswith("."):
                     stack.append(Path(entry.path))
-            except OSError:
-                continue
+                elif is_idat and IDAT_NAME.match(entry.name):
+                    index.unreadable.append((Path(entry.path), "not a readable file (a dangling link?)"))
+            except OSError as exc:
+                if is_idat or entry.name[:1] != ".":
+                    index.unreadable.append((Path(entry.path), f"cannot be read: {exc.strerror or exc}"))
     return index
 
 
@@ -309,7 +320,8 @@ def read_sample_sheet(path: str | Path, *, idat_dir: str | Path | None = None, r
     ``df.attrs`` holds ``source`` (the sheet), ``header`` (the ``[Header]`` key/values) and ``problems``
     (``(sample, path, message)`` for rows whose IDATs were not found). Raises
     :class:`~methylclass.errors.SampleSheetError` naming the file for unreadable sheets, sheets without sample
-    columns or rows, duplicate sample names and spreadsheet-mangled barcodes.
+    columns or rows and spreadsheet-mangled barcodes. Rows sharing a sample name are not resolved (``basename``
+    None) and each duplicated name is one entry of ``problems``: the other rows carry on.
     """
     path = Path(path)
     try:
@@ -367,16 +379,20 @@ def read_sample_sheet(path: str | Path, *, idat_dir: str | Path | None = None, r
     for i, name in enumerate(names):
         seen[name].append(line_nos[i])
     dups = {k: v for k, v in seen.items() if len(v) > 1}
-    if dups:
-        listed = "; ".join(f"'{k}' (lines {', '.join(map(str, v))})" if v[0] else f"'{k}' ({len(v)}×)"
-                           for k, v in list(dups.items())[:10])
-        raise SampleSheetError(f"'{path}' has duplicate sample names: {listed}")
+    problems: list[tuple[str, Path | None, str]] = []
+    for k, v in dups.items():  # per-sample failures: the rows of the other names carry on
+        where = f"lines {', '.join(map(str, v))}" if v[0] else f"{len(v)} rows"
+        problems.append((k, None, (f"duplicate sample name '{k}' in sample sheet '{path}' ({where}): none of "
+                                  "these rows is processed; rename one")))
 
     root = Path(os.path.abspath(idat_dir if idat_dir is not None else path.parent))
     if index is None and root.is_dir():
         index = scan_idats(root, recursive=recursive)
-    basenames, problems = [], []
+    basenames = []
     for i in range(n):
+        if names[i] in dups:
+            basenames.append(None)
+            continue
         base, message = _resolve(names[i], given_base[i], sentrix_id[i], sentrix_pos[i], supp_stems[i],
                                   gsm[i], Path(os.path.abspath(path.parent)), root, index)
         basenames.append(base)

@@ -263,7 +263,7 @@ def _error(path: Path, *fragments: str) -> str:
 
 def test_errors_name_the_file(tmp_path: Path) -> None:
     """Reference: planted bad sheets — missing, Excel workbook, binary, no sample columns, no rows,
-    duplicates, scientific-notation barcodes, a [Header] without [Data], a ragged row, a blank name."""
+    scientific-notation barcodes, a [Header] without [Data], a ragged row, a blank name."""
     _error(tmp_path / "missing.csv", "does not exist")
     (tmp_path / "folder.csv").mkdir()
     _error(tmp_path / "folder.csv", "cannot be read")
@@ -276,8 +276,6 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         "cols.csv": (b"foo,bar\n1,2\n", ("no sample columns", "foo, bar")),
         "empty.csv": (b"", ("no samples",)),
         "headonly.csv": (b"Sample_Name,Sentrix_ID\n", ("no samples",)),
-        "dups.csv": (b"Sample_Name,x\nA,1\nB,2\nA,3\nB,4\nC,5\n", ("duplicate sample names", "'A' (lines 2, 4)",
-                                                                   "'B' (lines 3, 5)")),
         "sci.csv": (b"Sample_Name,Sentrix_ID,Sentrix_Position\nA,2.00526E+11,R01C01\n",
                     ("line 2", "'A'", "2.00526E+11", "scientific notation")),
         "nodata.csv": (b"[Header]\nInvestigator Name,X\n[Manifests]\nA,x.bpm\n", ("no [Data] section",)),
@@ -289,3 +287,21 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_bytes(content)
         _error(path, *fragments)
+
+
+def test_duplicate_names_are_per_sample_problems(tmp_path: Path) -> None:
+    """Planted: names A and B twice each, C once. The sheet is read (not refused): each duplicated name is one
+    problem naming the sheet and its lines, its rows are left unresolved, and C is resolved as usual."""
+    for stem in ("200000000001_R01C01", "200000000001_R02C01", "200000000001_R03C01"):
+        for ch in ("Grn", "Red"):
+            (tmp_path / f"{stem}_{ch}.idat").write_bytes(b"x")
+    sheet = tmp_path / "dups.csv"
+    sheet.write_text("Sample_Name,Sentrix_ID,Sentrix_Position\nA,200000000001,R01C01\nB,200000000001,R02C01\n"
+                     "A,200000000001,R02C01\nB,200000000001,R01C01\nC,200000000001,R03C01\n")
+    df = read_sample_sheet(sheet)
+    problems = {name: msg for name, _, msg in df.attrs["problems"]}
+    assert set(problems) == {"A", "B"}
+    assert "duplicate sample name 'A'" in problems["A"] and "(lines 2, 4)" in problems["A"]
+    assert str(sheet) in problems["B"] and "(lines 3, 5)" in problems["B"]
+    assert df.set_index("sample").loc["C", "basename"].endswith("200000000001_R03C01")
+    assert df.loc[df["sample"] != "C", "basename"].isna().all()

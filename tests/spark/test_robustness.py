@@ -176,3 +176,63 @@ def test_info_json_into_a_closed_pipe(tmp_path):
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert err.strip() == ""
     assert status in (0, 141)
+
+
+# -- 3. an unreadable sub-folder -----------------------------------------------------------------------------
+@pytest.fixture
+def unreadable_sub(pairs: Path, monkeypatch):
+    """Move sample B into ``pairs/locked/``, which cannot be listed: chmod 000 for a normal user; as root
+    (who reads through permission bits) the folder listing raises PermissionError as it would for a user."""
+    locked = pairs / "locked"
+    locked.mkdir()
+    for f in pairs.glob("4207113116_B_*.idat"):
+        f.rename(locked / f.name)
+    if os.geteuid() != 0:
+        locked.chmod(0)
+        yield locked
+        locked.chmod(0o755)
+        return
+    from methylclass.io import samplesheet
+
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == locked:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real(path)
+
+    monkeypatch.setattr(samplesheet.os, "scandir", scandir)
+    yield locked
+
+
+def test_unreadable_sub_folder_is_reported(pairs, unreadable_sub, tmp_path, capsys):
+    """`preprocess` stores sample A and lists the unreadable folder as failed with the reason (it used to
+    vanish without a word); `info` lists it among the problems."""
+    out = tmp_path / "store"
+    status, stdout, err = run_cli(capsys, "preprocess", pairs, "--out", out, "--local")
+    assert status == 0, err
+    table = Store.open(out).samples.set_index("sample")
+    assert table.loc["4207113116_A", "status"] == "ok"
+    bad = table[table["status"] != "ok"]
+    assert len(bad) == 1 and str(unreadable_sub) in bad["reason"].iloc[0]
+    assert "cannot be read" in bad["reason"].iloc[0]
+    assert str(unreadable_sub) in stdout
+    status, stdout, err = run_cli(capsys, "info", pairs)
+    assert status == 0 and f"'{unreadable_sub}' folder cannot be read" in stdout
+
+
+# -- 7. duplicate names in a sample sheet ----------------------------------------------------------------------
+def test_duplicate_sheet_names_fail_per_sample(pairs, tmp_path, capsys):
+    """A sheet naming 'tumour' twice (rows 2 and 4) and 'normal' once: the run is not refused; 'normal' is
+    stored, 'tumour' is one failed sample whose reason names the duplicate and its lines."""
+    sheet = pairs / "sheet.csv"
+    sheet.write_text("Sample_Name,Basename\ntumour,4207113116_A\nnormal,4207113116_B\ntumour,4207113116_B\n")
+    out = tmp_path / "store"
+    status, _stdout, err = run_cli(capsys, "preprocess", sheet, "--out", out, "--local")
+    assert status == 0, err
+    table = Store.open(out).samples.set_index("sample")
+    assert table.loc["normal", "status"] == "ok"
+    assert table.loc["tumour", "status"] == "failed"
+    assert "duplicate sample name 'tumour'" in table.loc["tumour", "reason"]
+    assert "lines 2, 4" in table.loc["tumour", "reason"]
+    assert len(table) == 2
