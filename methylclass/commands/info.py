@@ -15,7 +15,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..errors import IdatError
+import numpy as np
+
+from ..errors import ConfigError, IdatError
 from ..io.discover import (
     Discovery,
     IdatSummary,
@@ -27,7 +29,9 @@ from ..io.discover import (
     read_idat_pair,
 )
 from ..io.idat import read_idat
+from ..io.manifest_types import Manifest
 from ..io.samplesheet import IDAT_NAME
+from ..spark.kernel import MIN_ADDRESS_FRACTION
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,16 +47,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="read every IDAT completely and compare each pair's address sets (slower)")
     p.add_argument("--no-recursive", dest="recursive", action="store_false",
                    help="look only in the folder itself, not in its sub-folders")
+    p.add_argument("--manifest", help="manifest file (Illumina CSV or sesame TSV) or array name to check the "
+                                      "samples against (as `preprocess --manifest`): its probes and control "
+                                      "probes are reported; with --check each sample's share of its probes")
+    p.add_argument("--controls", help="control-probe table for a --manifest that has none")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any problem is found")
     p.set_defaults(func=run)
 
 
-def _summary_of(sample: SampleRef, check: bool) -> tuple[dict[str, Any] | None, Problem | None]:
+def _load_manifest(manifest: str | Path, controls: str | Path | None) -> Manifest:
+    """A manifest file (with an optional control table) or, when no such file exists, an array name."""
+    from ..io.manifest import load_manifest
+
+    path = Path(manifest)
+    if path.exists() or controls is not None or any(c in str(manifest) for c in "/\\."):
+        return load_manifest(path=path, controls=controls)
+    return load_manifest(str(manifest))
+
+
+def _manifest_summary(man: Manifest) -> dict[str, Any]:
+    return {"source": str(man.source) if man.source else None, "array": man.array, "n_probes": man.n_probes,
+            "n_controls": len(man.controls), "genome_build": man.genome_build}
+
+
+def _probe_fraction(man: Manifest, ids: np.ndarray) -> float:
+    """Share of the manifest's probes whose bead addresses (both, for Type I) are in the IDAT."""
+    have = np.sort(np.asarray(ids, dtype=np.int64))
+    if not man.n_probes:
+        return 0.0
+    ok = np.ones(man.n_probes, dtype=bool)
+    for col in ("address_u", "address_m"):
+        a = man.probes[col].to_numpy(np.int64)
+        pos = np.clip(np.searchsorted(have, a), 0, max(have.size - 1, 0))
+        ok &= (a < 0) | ((have.size > 0) & (have[pos] == a))
+    return float(ok.mean())
+
+
+def _summary_of(sample: SampleRef, check: bool, manifest: Manifest | None = None
+                ) -> tuple[dict[str, Any] | None, Problem | None]:
     """Describe one pair from its headers (or full files with ``check``); a bad pair gives a Problem."""
+    fraction = None
     try:
         if check:
             grn, _red = read_idat_pair(sample)
             g = IdatSummary(sample.grn, grn.n_probes, grn.barcode, grn.position, grn.chip_type)
+            if manifest is not None:
+                fraction = _probe_fraction(manifest, grn.illumina_ids)
+                if fraction < MIN_ADDRESS_FRACTION:
+                    raise IdatError(f"'{sample.grn}' holds the bead addresses of only {fraction:.1%} of the "
+                                    f"manifest's {manifest.n_probes:,} probes ({manifest.array}): another array "
+                                    "type or a damaged scan")
         else:
             g, r = peek_idat(sample.grn), peek_idat(sample.red)
             names = f"'{sample.grn}' and '{sample.red}'"
@@ -66,17 +110,23 @@ def _summary_of(sample: SampleRef, check: bool) -> tuple[dict[str, Any] | None, 
     meta = {k: v for k, v in sample.meta.items() if k not in ("sample",)}
     return {"name": sample.name, "array": g.array, "barcode": g.barcode, "position": g.position,
             "chip_type": g.chip_type, "n_addresses": g.n_probes, "grn": str(sample.grn),
-            "red": str(sample.red), "meta": meta}, None
+            "red": str(sample.red), "meta": meta,
+            **({"manifest_probe_fraction": round(fraction, 6)} if fraction is not None else {})}, None
 
 
 def describe(path: str | Path, *, sheet: str | Path | None = None, check: bool = False,
-             recursive: bool = True) -> dict[str, Any]:
+             recursive: bool = True, manifest: str | Path | None = None,
+             controls: str | Path | None = None) -> dict[str, Any]:
     """Everything ``methylclass info`` reports about ``path``, as a JSON-ready dict.
 
     Keys: ``source``, ``kind`` (``idat``/``basename``/``folder``/``sheet``), ``file`` (for one IDAT file),
     ``samples`` (name, array, barcode, position, chip_type, n_addresses, grn, red, meta), ``arrays``
-    (samples per array type), ``problems`` (sample, path, message) and ``notes``.
+    (samples per array type), ``problems`` (sample, path, message) and ``notes``. With ``manifest`` (a file,
+    with an optional ``controls`` table, or an array name): ``manifest`` (source, array, n_probes,
+    n_controls, genome_build), and with ``check`` each sample's ``manifest_probe_fraction``.
     """
+    if controls is not None and manifest is None:
+        raise ConfigError(f"--controls '{controls}' goes with a manifest file (--manifest)")
     path = Path(path)
     kind = ("folder" if path.is_dir() else "idat" if path.is_file() and IDAT_NAME.match(path.name)
             else "sheet" if path.is_file() else "basename")
@@ -87,10 +137,16 @@ def describe(path: str | Path, *, sheet: str | Path | None = None, check: bool =
         out["file"] = {"path": str(path), "channel": "Grn" if IDAT_NAME.match(path.name)["channel"].lower()
                        == "grn" else "Red", "array": guess_array(idat.n_probes), "n_addresses": idat.n_probes,
                        "barcode": idat.barcode, "position": idat.position, "chip_type": idat.chip_type}
+    man = _load_manifest(manifest, controls) if manifest is not None else None
+    if man is not None:
+        out["manifest"] = _manifest_summary(man)
+        if not len(man.controls):
+            out["notes"].append(f"the manifest '{man.source or man.array}' has no control probes: `preprocess` "
+                                "with --method noob or illumina needs --controls TABLE")
     found: Discovery = find_samples(path, sheet=sheet, recursive=recursive)
     problems = list(found.problems)
     for sample in found.samples:
-        info, problem = _summary_of(sample, check)
+        info, problem = _summary_of(sample, check, man)
         if problem is not None:
             problems.append(problem)
         else:
@@ -125,6 +181,10 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append(f"  {f['channel']} channel: {f['array'] or 'unknown array'}, {f['n_addresses']:,} "
                      f"addresses, barcode {f['barcode'] or '-'}, position {f['position'] or '-'}, "
                      f"{f['chip_type'] or 'chip type not recorded'}")
+    if "manifest" in info:
+        m = info["manifest"]
+        lines.append(f"  manifest {m['source'] or m['array']}: {m['array']}, {m['n_probes']:,} probes, "
+                     f"{m['n_controls']:,} control probes, {m['genome_build']}")
     n, n_bad = len(info["samples"]), len(info["problems"])
     arrays = ", ".join(f"{k} ×{v}" for k, v in info["arrays"].items()) or "-"
     lines.append(f"  {n} sample{'s' * (n != 1)} (pairs), {n_bad} problem{'s' * (n_bad != 1)}; arrays: {arrays}")
@@ -146,6 +206,7 @@ def format_info(info: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report (or JSON) for ``args.path``; 1 with ``--strict`` when problems were found."""
-    info = describe(args.path, sheet=args.sheet, check=args.check, recursive=args.recursive)
+    info = describe(args.path, sheet=args.sheet, check=args.check, recursive=args.recursive,
+                    manifest=args.manifest, controls=args.controls)
     print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
     return 1 if args.strict and info["problems"] else 0

@@ -138,7 +138,23 @@ def check_method(method: str, options: dict | None) -> None:
                           f"{', '.join(n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n != 'method')}")
 
 
-def _prepare(source, sheet, manifest, array, controls=None) -> tuple[list[dict], Manifest]:
+#: normalisation methods that read the manifest's control probes (NEGATIVE for noob's background, NORM_* for
+#: the dye-bias / Illumina scaling); ``raw`` needs none
+NEEDS_CONTROLS = ("noob", "illumina")
+
+
+def check_controls(man: Manifest, method: str) -> None:
+    """Refuse up front a manifest without control probes when ``method`` needs them (otherwise every sample
+    would fail with the same reason and the store would hold none)."""
+    if method in NEEDS_CONTROLS and len(man.controls) == 0:
+        where = f"'{man.source}'" if man.source else f"the {man.array} manifest"
+        raise ConfigError(f"{where} has no control probes, which --method {method} needs (background and "
+                          "dye-bias correction); pass the array's control-probe table with --controls, or use "
+                          "--method raw")
+
+
+def _prepare(source, sheet, manifest, array, controls=None, method: str | None = None
+             ) -> tuple[list[dict], Manifest]:
     if isinstance(source, (str, Path)):
         refs = discover(source, sheet=sheet)
     else:
@@ -148,6 +164,8 @@ def _prepare(source, sheet, manifest, array, controls=None) -> tuple[list[dict],
         raise ConfigError(f"no IDAT samples found in '{source}'" if isinstance(source, (str, Path))
                           else "no samples given")
     man = _arrays.resolve_manifest(refs, manifest=manifest, array=array, controls=controls)
+    if method is not None:
+        check_controls(man, method)
     refs = _arrays.flag_other_arrays(refs, man)
     return refs, man
 
@@ -186,7 +204,7 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
     check_method(method, options)
-    refs, man = _prepare(source, sheet, manifest, array, controls)
+    refs, man = _prepare(source, sheet, manifest, array, controls, method)
     info = {"array": man.array, "probe_hash": probe_table_hash(man.probes), "n_probes": man.n_probes,
             "genome_build": man.genome_build, "manifest_sha256": man.sha256 or None,
             "manifest_source": str(man.source) if man.source else None, "method": method,
@@ -234,7 +252,7 @@ def preprocess_local(samples: str | Path | Sequence[Any], *, method: str = "noob
     samples that succeeded, and one record per sample (status, reason, QC).
     """
     check_method(method, options)
-    refs, man = _prepare(samples, None, manifest, array, controls)
+    refs, man = _prepare(samples, None, manifest, array, controls, method)
     records, rows, names = [], [], []
     for ref in refs:
         rec, ns = run_kernel(ref, man, method, options=options, min_address_fraction=min_address_fraction)

@@ -7,6 +7,7 @@ marked complete after a failed write.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -236,3 +237,39 @@ def test_duplicate_sheet_names_fail_per_sample(pairs, tmp_path, capsys):
     assert "duplicate sample name 'tumour'" in table.loc["tumour", "reason"]
     assert "lines 2, 4" in table.loc["tumour", "reason"]
     assert len(table) == 2
+
+
+# -- 5. a manifest without control probes ---------------------------------------------------------------------
+def test_manifest_without_controls_is_refused_up_front(pairs, data_dir, tmp_path, capsys):
+    """`preprocess --manifest hm27_ordering.tsv.gz` (a probe table with no control probes) without
+    --controls: one refusal naming the manifest and --controls, exit 2, and no store (it used to fail every
+    sample one by one and leave an empty store marked complete). With --controls the same run stores both."""
+    man = data_dir / "manifests" / "hm27" / "hm27_ordering.tsv.gz"
+    out = tmp_path / "store"
+    status, _, err = run_cli(capsys, "preprocess", pairs, "--out", out, "--local", "--manifest", man)
+    line = assert_one_error_line(status, err, man)
+    assert "--controls" in line and "no control probes" in line
+    assert not (out / SUCCESS_FILE).exists()
+    status, _, err = run_cli(capsys, "preprocess", pairs, "--out", out, "--local", "--manifest", man,
+                             "--controls", man.parent / "hm27_controls.tsv")
+    assert status == 0, err
+    assert (Store.open(out).samples["status"] == "ok").all()
+
+
+def test_info_takes_a_manifest(pairs, data_dir, capsys):
+    """`info --manifest FILE [--controls T] --check`: the manifest's probe and control counts, a note when it
+    has no controls, each sample's share of the manifest's probes (1.0 for the real HM27 pairs), and a
+    manifest of another array makes every sample a problem."""
+    man = data_dir / "manifests" / "hm27" / "hm27_ordering.tsv.gz"
+    status, out, err = run_cli(capsys, "info", pairs, "--manifest", man, "--check", "--json")
+    assert status == 0, err
+    info = json.loads(out)
+    assert info["manifest"]["n_probes"] == 27_578 and info["manifest"]["n_controls"] == 0
+    assert any("--controls" in n for n in info["notes"])
+    assert [s["manifest_probe_fraction"] for s in info["samples"]] == [1.0, 1.0]
+    status, out, _ = run_cli(capsys, "info", pairs, "--manifest", man, "--controls",
+                             man.parent / "hm27_controls.tsv", "--json")
+    info = json.loads(out)
+    assert info["manifest"]["n_controls"] > 0 and not info["notes"]
+    status, out, _ = run_cli(capsys, "info", pairs, "--manifest", "HM450", "--check")
+    assert status == 0 and "0 samples (pairs), 2 problems" in out and "485,577 probes" in out
