@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IdatError, MethylclassError
+from ..io.channels import check_channels
 from ..io.discover import check_pair
 from ..io.idat import read_idat
 from ..io.manifest_types import Manifest
@@ -27,7 +28,7 @@ WRITE_FAILED = "cannot write the sample file"
 #: fraction of the manifest's probes whose bead addresses must be in a sample's IDATs
 MIN_ADDRESS_FRACTION = 0.95
 _RESERVED = set(CORE_SAMPLE_COLUMNS) | {"status", "reason", "grn", "red", "method", "chip_type", "n_probes",
-                                        "address_fraction", "beta_missing"}
+                                        "address_fraction", "beta_missing", "channel_separation"}
 
 
 def _flatten_qc(qc: dict, prefix: str = "qc") -> dict:
@@ -77,6 +78,7 @@ def run_kernel(ref: dict, manifest: Manifest, method: str, *, options: dict | No
         grn = read_idat(ref["grn"])
         red = check_pair(grn, read_idat(ref["red"]))
         rec.update(barcode=grn.barcode or None, position=grn.position or None, chip_type=grn.chip_type)
+        rec["channel_separation"] = check_channels(grn, red, manifest, ref["sample"])
         raw = raw_signals_from_idats(grn, red, manifest, ref["sample"])
         present = float(np.mean(~np.isnan(raw.meth) & ~np.isnan(raw.unmeth))) if manifest.n_probes else 0.0
         rec["address_fraction"] = round(present, 6)

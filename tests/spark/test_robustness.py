@@ -273,3 +273,64 @@ def test_info_takes_a_manifest(pairs, data_dir, capsys):
     assert info["manifest"]["n_controls"] > 0 and not info["notes"]
     status, out, _ = run_cli(capsys, "info", pairs, "--manifest", "HM450", "--check")
     assert status == 0 and "0 samples (pairs), 2 problems" in out and "485,577 probes" in out
+
+
+# -- 6. Grn/Red files swapped -----------------------------------------------------------------------------------
+def _swap(grn: Path, red: Path) -> None:
+    tmp = grn.with_name("swap.tmp")
+    grn.rename(tmp)
+    red.rename(grn)
+    tmp.rename(red)
+
+
+def test_swapped_channels_named_in_a_simulated_cohort(tmp_path, capsys):
+    """Planted: a simulated cohort (7 samples, 3,000 probes, FFPE and low-quality samples included) whose
+    first sample has its _Grn and _Red files swapped. That sample fails with "Grn/Red swapped?" naming its
+    files; every other sample is stored, with a positive channel separation (the rule's planted truth)."""
+    sim = tmp_path / "sim"
+    assert main(["simulate", "--out", str(sim), "--probes", "3000", "--classes", "2", "--per-class", "3",
+                 "--normals", "1", "--cnv", "none", "--low-quality", "0.3", "--quiet"]) == 0
+    capsys.readouterr()
+    swapped = min((sim / "idat").glob("*_Grn.idat"))
+    grn, red = swapped, swapped.with_name(swapped.name.replace("_Grn", "_Red"))
+    _swap(grn, red)
+    out = tmp_path / "store"
+    status, _, err = run_cli(capsys, "preprocess", sim / "samplesheet.csv", "--out", out, "--local",
+                             "--manifest", sim / "manifest" / "probes.tsv.gz",
+                             "--controls", sim / "manifest" / "controls.tsv")
+    assert status == 0, err
+    table = Store.open(out).samples
+    bad = table[table["status"] != "ok"]
+    assert len(bad) == 1 and len(table) == 7, table[["sample", "status", "reason"]]
+    reason = bad["reason"].iloc[0]
+    assert "Grn/Red swapped?" in reason and str(red) in reason and str(grn) in reason
+    assert (table.loc[table["status"] == "ok", "channel_separation"] > 1.0).all()
+
+
+def test_swapped_channels_named_on_real_hm27(pairs, tmp_path, capsys):
+    """Real HM27 pairs: sample B's files swapped → B fails with "Grn/Red swapped?", A is stored."""
+    _swap(pairs / "4207113116_B_Grn.idat", pairs / "4207113116_B_Red.idat")
+    out = tmp_path / "store"
+    status, stdout, err = run_cli(capsys, "preprocess", pairs, "--out", out, "--local")
+    assert status == 0, err
+    table = Store.open(out).samples.set_index("sample")
+    assert table.loc["4207113116_A", "status"] == "ok" and table.loc["4207113116_A", "channel_separation"] > 3
+    assert table.loc["4207113116_B", "status"] == "failed"
+    assert "Grn/Red swapped?" in table.loc["4207113116_B", "reason"]
+    assert "Grn/Red swapped?" in stdout
+
+
+def test_channel_separation_is_negated_by_a_swap(hm27_dir, hm27_manifest):
+    """The statistic on the real pairs (3.55 and 4.11 log2) changes sign exactly when the files swap, and a
+    uniform gain on one channel (dye bias) leaves it unchanged."""
+    from methylclass.io.channels import channel_separation
+    from methylclass.io.idat import read_idat
+
+    for pos, want in (("A", 3.55), ("B", 4.11)):
+        g = read_idat(hm27_dir / f"4207113116_{pos}_Grn.idat")
+        r = read_idat(hm27_dir / f"4207113116_{pos}_Red.idat")
+        sep = channel_separation(g, r, hm27_manifest)
+        assert sep == pytest.approx(want, abs=0.01)
+        assert channel_separation(r, g, hm27_manifest) == pytest.approx(-sep)
+        brighter = Idat.from_arrays(r.illumina_ids, r.mean.astype(np.float64) * 2.0)
+        assert channel_separation(g, brighter, hm27_manifest) == pytest.approx(sep, abs=0.05)
