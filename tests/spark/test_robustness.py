@@ -256,7 +256,7 @@ def test_manifest_without_controls_is_refused_up_front(pairs, data_dir, tmp_path
     assert (Store.open(out).samples["status"] == "ok").all()
 
 
-def test_info_takes_a_manifest(pairs, data_dir, capsys):
+def test_info_takes_a_manifest(pairs, data_dir, tmp_path, capsys):
     """`info --manifest FILE [--controls T] --check`: the manifest's probe and control counts, a note when it
     has no controls, each sample's share of the manifest's probes (1.0 for the real HM27 pairs), and a
     manifest of another array makes every sample a problem."""
@@ -271,8 +271,12 @@ def test_info_takes_a_manifest(pairs, data_dir, capsys):
                              man.parent / "hm27_controls.tsv", "--json")
     info = json.loads(out)
     assert info["manifest"]["n_controls"] > 0 and not info["notes"]
-    status, out, _ = run_cli(capsys, "info", pairs, "--manifest", "HM450", "--check")
-    assert status == 0 and "0 samples (pairs), 2 problems" in out and "485,577 probes" in out
+    other = tmp_path / "sim"
+    assert main(["simulate", "--out", str(other), "--probes", "2000", "--classes", "2", "--per-class", "1",
+                 "--normals", "1", "--cnv", "none", "--quiet"]) == 0
+    status, out, _ = run_cli(capsys, "info", pairs, "--manifest", other / "manifest" / "probes.tsv.gz", "--check")
+    assert status == 0 and "0 samples (pairs), 2 problems" in out and "2,000 probes" in out
+    assert "holds the bead addresses of only 0.0% of the manifest's 2,000 probes" in out
 
 
 # -- 6. Grn/Red files swapped -----------------------------------------------------------------------------------
