@@ -28,6 +28,28 @@ FILE_MODE = 0o666 & ~_umask()
 DIR_MODE = 0o777 & ~_umask()
 
 
+def _dir_problem(path: Path) -> str | None:
+    """Create the folder ``path`` if needed and write-test it; the problem as text, or None when usable."""
+    if path.exists() and not path.is_dir():
+        return "exists and is a file, not a folder"
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        return f"cannot be created: '{parent}' is a file, not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot be created: {exc.strerror or exc}"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"is not writable: {exc.strerror or exc}"
+    return None
+
+
 def ensure_writable_dir(path: str | Path) -> Path:
     """Create the output folder ``path`` (with its parents) and prove that a file can be written in it.
 
@@ -37,34 +59,29 @@ def ensure_writable_dir(path: str | Path) -> Path:
     bits but not a read-only mount or an immutable folder.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"'{path}' exists and is a file, not a folder")
-    parent = path
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if parent.exists() and not parent.is_dir():
-        raise ConfigError(f"'{path}' cannot be created: '{parent}' is a file, not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"'{path}' cannot be created: {exc.strerror or exc}") from None
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ConfigError(f"'{path}' is not writable: {exc.strerror or exc}") from None
+    problem = _dir_problem(path)
+    if problem:
+        raise ConfigError(f"'{path}' {problem}")
+    return path
+
+
+def ensure_writable_parent(path: str | Path) -> Path:
+    """Check (before any work) that ``path`` — a file or folder written later — can be created: its folder
+    is created if needed and write-tested (:func:`ensure_writable_dir`); the error names ``path``."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    problem = _dir_problem(parent)
+    if problem:
+        raise ConfigError(f"'{path}' cannot be written: its folder '{parent}' {problem}")
     return path
 
 
 def ensure_writable_file(path: str | Path) -> Path:
-    """Check that the file ``path`` can be written: not a folder, and its folder creatable and writable
-    (see :func:`ensure_writable_dir`); raises :class:`~methylclass.errors.ConfigError` naming the path."""
+    """:func:`ensure_writable_parent` for an output file, which must not be an existing folder."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"'{path}' is a folder; give a file name")
-    ensure_writable_dir(path.parent if str(path.parent) else Path("."))
-    return path
+    return ensure_writable_parent(path)
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], *, binary: bool = False) -> Path:
@@ -113,8 +130,7 @@ class RunFolder:
     """A run directory written under a temporary name and published by :meth:`commit` (atomic rename)."""
 
     def __init__(self, out_dir: str | Path, experiment: str):
-        base = Path(out_dir) / experiment
-        base.mkdir(parents=True, exist_ok=True)
+        base = ensure_writable_dir(Path(out_dir) / experiment)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         final, i = base / stamp, 1
         while final.exists():

@@ -62,6 +62,16 @@ def os_error_message(exc: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
+    try:
+        status = _run(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): also while argparse prints --help
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -69,10 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         result = args.func(args)
-        sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
-        return EXIT_BROKEN_PIPE
+        raise
     except MethylclassError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -98,6 +98,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             data = yaml.safe_load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file '{path}' does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file '{path}' is a folder, not a YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not a text (UTF-8 YAML) file") from None
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
     if data is None:

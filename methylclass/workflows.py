@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._atomic import RunFolder, atomic_text, atomic_write
+from ._atomic import RunFolder, atomic_text, atomic_write, ensure_writable_file, ensure_writable_parent
 from .config import save_config
 from .errors import ConfigError, DataError
 from .io.betas_table import read_beta_table
@@ -422,6 +422,9 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"output folder '{out}' already exists (use --overwrite to replace a model bundle)")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"'{out}' exists and is a file, not a model bundle folder")
+    ensure_writable_parent(out)  # before the fit, not after it
     cv = cfg.get("cv") or {}
     seed = int((cfg.get("experiment") or {}).get("seed", 0))
     inner = cv.get("inner", 3)
@@ -478,6 +481,8 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
     """
     from .models import load_bundle
 
+    if out is not None:
+        ensure_writable_file(out)  # before the work, not after it
     bundle = load_bundle(model_dir)
     blocks = tuple(((bundle.card.get("config") or {}).get("data") or {}).get("feature_blocks") or ())
     if not blocks and any(str(f).startswith("cnv_") for f in bundle.card.get("features", [])):

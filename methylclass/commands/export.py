@@ -40,9 +40,11 @@ def parse_names(value: str | None, what: str) -> list[str] | None:
     if value.startswith("@"):
         path = Path(value[1:])
         try:
-            lines = path.read_text().splitlines()
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise ConfigError(f"the {what} list '{path}' is not a text file (one name per line)") from None
         except OSError as exc:
-            raise ConfigError(f"cannot read the {what} list '{path}': {exc}") from None
+            raise ConfigError(f"cannot read the {what} list '{path}': {exc.strerror or exc}") from None
         names = [ln.split("#", 1)[0].strip() for ln in lines]
     else:
         names = [v.strip() for v in value.split(",")]

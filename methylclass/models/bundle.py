@@ -204,9 +204,9 @@ def save_bundle(estimator, path: str | os.PathLike, *, classes: Sequence, featur
         raise ConfigError(f"save_bundle: {len(features)} feature names given, the estimator was fitted on {n_in}")
     if path.exists():
         if not path.is_dir() or (any(path.iterdir()) and not (path / "card.json").is_file()):
-            raise ConfigError(f"save_bundle: {path} exists and is not a model bundle; refusing to overwrite it")
+            raise ConfigError(f"'{path}' exists and is not a model bundle; refusing to overwrite it")
         if not overwrite:
-            raise ConfigError(f"save_bundle: {path} already exists (pass overwrite=True / --overwrite)")
+            raise ConfigError(f"'{path}' already exists (pass overwrite=True / --overwrite)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(path.parent, path.name)
     try:
@@ -340,23 +340,27 @@ def load_bundle(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> Bund
     """Read a bundle written by :func:`save_bundle`, verifying file hashes and allowed object types."""
     path = Path(path)
     card_path = path / "card.json"
+    if not path.exists():
+        raise DataError(f"'{path}' does not exist (expected a model bundle folder written by `methylclass train`)")
+    if not path.is_dir():
+        raise DataError(f"'{path}' is a file, not a model bundle folder (written by `methylclass train`)")
     if not card_path.is_file():
-        raise DataError(f"{path} is not a model bundle: card.json not found")
+        raise DataError(f"'{path}' is not a model bundle: card.json not found")
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{card_path}: unreadable card ({exc})") from None
+        raise DataError(f"'{card_path}' is an unreadable card ({exc})") from None
     if card.get("format") != BUNDLE_FORMAT:
-        raise DataError(f"{card_path}: not a methylclass bundle card (format={card.get('format')!r})")
+        raise DataError(f"'{card_path}' is not a methylclass bundle card (format={card.get('format')!r})")
     if int(card.get("format_version", 0)) > FORMAT_VERSION:
-        raise DataError(f"{card_path}: bundle format {card.get('format_version')} is newer than this methylclass "
+        raise DataError(f"'{card_path}': bundle format {card.get('format_version')} is newer than this methylclass "
                         f"reads ({FORMAT_VERSION}); upgrade methylclass")
     for key in ("classes", "features", "files"):
         if key not in card:
-            raise DataError(f"{card_path}: card lacks {key!r}")
+            raise DataError(f"'{card_path}' lacks {key!r}")
     files = card["files"]
     if "model" not in files:
-        raise DataError(f"{card_path}: card names no model file")
+        raise DataError(f"'{card_path}' names no model file")
     estimator = _load(path, files["model"], trusted)
     components = {name: _load(path, entry, trusted) for name, entry in files.items() if name != "model"}
     here = _versions()

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from .._atomic import make_temp_dir, publish_dir
+from .._atomic import ensure_writable_dir, make_temp_dir, publish_dir
 from ..errors import ConfigError
 from ..io.manifest_types import Manifest
 from ._arrays import manifest_addresses
@@ -220,10 +220,16 @@ def _check_out_dir(out_dir: Path, force: bool) -> None:
             raise ConfigError(f"output folder '{out_dir}' exists and is not empty; pass --force (force=True) "
                               "to replace it")
     parent = out_dir.parent
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"cannot write '{out_dir}': '{parent}' is a file, not a folder")
     if not parent.exists():
         raise ConfigError(f"cannot write '{out_dir}': its parent folder '{parent}' does not exist")
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"cannot write '{out_dir}': no write permission in '{parent}'")
+    try:
+        ensure_writable_dir(parent)  # also for root, whom permission bits do not stop (read-only mounts)
+    except ConfigError as exc:
+        raise ConfigError(f"cannot write '{out_dir}': {exc}") from None
 
 
 def resolve_manifest(cfg: SimulationConfig) -> Manifest:

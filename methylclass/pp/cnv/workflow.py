@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..._atomic import ensure_writable_parent
 from ...errors import ConfigError, DataError, MethylclassError
 from ...io.manifest_types import Manifest
 from ...paths import cache_dir
@@ -163,6 +164,7 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
     feature table to ``STORE/cnv_features.parquet``.
     """
     out = Path(out)
+    _check_outputs(out, store)
     q = [queries] if isinstance(queries, (str, Path)) else list(queries)
     raw = _read(q[0] if len(q) == 1 else q, manifest)
     man = _with_build(raw.manifest, genome)
@@ -200,6 +202,17 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
     if store is not None:
         run.files.append(write_cnv_features(feats, store))
     return run
+
+
+def _check_outputs(out: Path, store: str | Path | None) -> None:
+    """Refuse an unusable --out or --store before any sample is read (not after the analysis)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"'{out}' exists and is a file, not a folder")
+    ensure_writable_parent(out)
+    if store is not None:
+        from ...io.store import Store
+
+        Store.open(store)  # raises DataError naming the store when it is not one
 
 
 def _note_panel_size(ref: CNVReference, log: Callable[[str], None]) -> None:
