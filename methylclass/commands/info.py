@@ -29,9 +29,9 @@ from ..io.discover import (
     read_idat_pair,
 )
 from ..io.idat import read_idat
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ..io.samplesheet import IDAT_NAME
-from ..spark.kernel import MIN_ADDRESS_FRACTION
+from ..pp.kernel import MIN_ADDRESS_FRACTION
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

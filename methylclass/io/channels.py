@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import IdatError
 from .idat import Idat
-from .manifest_types import Manifest
+from .manifest.types import Manifest
 
 #: separation (log2) below which a pair is reported as swapped; see the module docstring
 SWAP_SEPARATION = -1.0

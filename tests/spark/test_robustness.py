@@ -106,7 +106,7 @@ def test_disk_full_leaves_a_resumable_store_not_marked_complete(pairs, tmp_path,
     naming the store, exit 2, no _SUCCESS, no _LOCK left, the first sample's file kept; once space is back
     the same command resumes (1 already stored) and completes the store."""
     from methylclass.io import store_writer
-    from methylclass.spark import kernel
+    from methylclass.pp import kernel
 
     real_write, real_table = kernel.write_sample_file, store_writer.atomic_write_table
 

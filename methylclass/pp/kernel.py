@@ -2,7 +2,8 @@
 
 :func:`run_kernel` never raises for bad input: it returns the sample-table record with ``status="failed"`` and
 the reason. :func:`process_sample` also writes the sample's arrays into the store. Spark tasks
-(:mod:`.jobs`), the local path and :func:`~methylclass.spark.ingest.preprocess_local` all call these, so the
+(:mod:`methylclass.spark.jobs`), the local path and :func:`~methylclass.workflows.ingest.preprocess_local` all call
+these, so the
 Spark and local results are identical by construction (and tested to be).
 """
 
@@ -17,10 +18,10 @@ from ..errors import IdatError, MethylclassError
 from ..io.channels import check_channels
 from ..io.discover import check_pair
 from ..io.idat import read_idat
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ..io.raw_types import raw_signals_from_idats
 from ..io.store import CORE_SAMPLE_COLUMNS, write_sample_file
-from ..pp.normalize import NormalizedSample, normalize
+from .normalize import NormalizedSample, normalize
 
 #: start of the failure reason of a sample whose file could not be written into the store (disk full,
 #: permissions): a problem of the store, not of the sample, so the run stops without marking the store complete
