@@ -94,9 +94,9 @@ def _summary_of(sample: SampleRef, check: bool, manifest: Manifest | None = None
             if manifest is not None:
                 fraction = _probe_fraction(manifest, grn.illumina_ids)
                 if fraction < MIN_ADDRESS_FRACTION:
-                    raise IdatError(f"'{sample.grn}' holds the bead addresses of only {fraction:.1%} of the "
-                                    f"manifest's {manifest.n_probes:,} probes ({manifest.array}): another array "
-                                    "type or a damaged scan")
+                    raise IdatError(f"'{sample.grn}' holds the bead addresses of only {fraction:.1%} "
+                                    f"of the manifest's {manifest.n_probes:,} probes ({manifest.array}): "
+                                    "another array type or a damaged scan")
         else:
             g, r = peek_idat(sample.grn), peek_idat(sample.red)
             names = f"'{sample.grn}' and '{sample.red}'"
@@ -141,8 +141,8 @@ def describe(path: str | Path, *, sheet: str | Path | None = None, check: bool =
     if man is not None:
         out["manifest"] = _manifest_summary(man)
         if not len(man.controls):
-            out["notes"].append(f"the manifest '{man.source or man.array}' has no control probes: `preprocess` "
-                                "with --method noob or illumina needs --controls TABLE")
+            out["notes"].append(f"the manifest '{man.source or man.array}' has no control probes: "
+                                "`preprocess` with --method noob or illumina needs --controls TABLE")
     found: Discovery = find_samples(path, sheet=sheet, recursive=recursive)
     problems = list(found.problems)
     for sample in found.samples:

@@ -1,9 +1,9 @@
 """Is the ``_Grn`` file of a pair really the Green channel? Detecting Red/Green files swapped by renaming.
 
-An IDAT does not say which colour it holds in any usable way: the header's ``RedGreen`` field (code 400) is
-0 in both files of the real HM27 pairs and in the real 450k Green file of the shared data (illuminaio's parse),
-RunInfo lists scan software steps, not a channel, and both channels hold the same bead addresses in the same
-order. So the colour is read from the intensities, with a rule that needs only the manifest:
+An IDAT does not say which colour it holds in any usable way: the header's ``RedGreen`` field (code 400)
+is 0 in both files of the real HM27 pairs and in the real 450k Green file of the shared data (illuminaio's
+parse), RunInfo lists scan software steps, not a channel, and both channels hold the same bead addresses in
+the same order. So the colour is read from the intensities, with a rule that needs only the manifest:
 
 * a Type I probe of colour Red has both its beads (``address_u``, ``address_m``) read *in band* in Red; its
   Green signal at the same addresses is out-of-band background. Type I Green probes are the mirror image.
@@ -72,6 +72,7 @@ def check_channels(grn: Idat, red: Idat, manifest: Manifest, sample: str) -> flo
     sep = channel_separation(grn, red, manifest)
     if sep is not None and sep < SWAP_SEPARATION:
         raise IdatError(f"sample '{sample}': Grn/Red swapped? '{red.path}' reads like a Green channel and "
-                        f"'{grn.path}' like a Red one (Type I probes read brighter out of their colour than in it: "
-                        f"channel separation {sep:.2f} log2, a correct pair is > 0); rename the two files")
+                        f"'{grn.path}' like a Red one (Type I probes read brighter out of their colour than "
+                        f"in it: channel separation {sep:.2f} log2, a correct pair is > 0); rename the two "
+                        "files")
     return sep

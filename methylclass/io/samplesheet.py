@@ -320,8 +320,8 @@ def read_sample_sheet(path: str | Path, *, idat_dir: str | Path | None = None, r
     ``df.attrs`` holds ``source`` (the sheet), ``header`` (the ``[Header]`` key/values) and ``problems``
     (``(sample, path, message)`` for rows whose IDATs were not found). Raises
     :class:`~methylclass.errors.SampleSheetError` naming the file for unreadable sheets, sheets without sample
-    columns or rows and spreadsheet-mangled barcodes. Rows sharing a sample name are not resolved (``basename``
-    None) and each duplicated name is one entry of ``problems``: the other rows carry on.
+    columns or rows and spreadsheet-mangled barcodes. Rows sharing a sample name are not resolved
+    (``basename`` None) and each duplicated name is one entry of ``problems``: the other rows carry on.
     """
     path = Path(path)
     try:

@@ -136,9 +136,9 @@ class StoreWriter:
 
     def _write_error(self, exc: OSError, what: str | Path) -> DataError:
         """A store file could not be written (disk full, permissions): one line, the store left incomplete."""
-        return DataError(f"'{what}' cannot be written: {exc.strerror or exc}; the store '{self.path}' is left "
-                         "incomplete (not marked complete) — free space or fix the folder, then re-run the same "
-                         "command to resume")
+        return DataError(f"'{what}' cannot be written: {exc.strerror or exc}; the store '{self.path}' is "
+                         "left incomplete (not marked complete) — free space or fix the folder, then "
+                         "re-run the same command to resume")
 
     def _begin(self) -> None:
         old = self._check_target()

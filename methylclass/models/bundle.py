@@ -341,7 +341,7 @@ def load_bundle(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> Bund
     path = Path(path)
     card_path = path / "card.json"
     if not path.exists():
-        raise DataError(f"'{path}' does not exist (expected a model bundle folder written by `methylclass train`)")
+        raise DataError(f"'{path}' does not exist (expected a model bundle folder from `methylclass train`)")
     if not path.is_dir():
         raise DataError(f"'{path}' is a file, not a model bundle folder (written by `methylclass train`)")
     if not card_path.is_file():
@@ -353,8 +353,8 @@ def load_bundle(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> Bund
     if card.get("format") != BUNDLE_FORMAT:
         raise DataError(f"'{card_path}' is not a methylclass bundle card (format={card.get('format')!r})")
     if int(card.get("format_version", 0)) > FORMAT_VERSION:
-        raise DataError(f"'{card_path}': bundle format {card.get('format_version')} is newer than this methylclass "
-                        f"reads ({FORMAT_VERSION}); upgrade methylclass")
+        raise DataError(f"'{card_path}': bundle format {card.get('format_version')} is newer than this "
+                        f"methylclass reads ({FORMAT_VERSION}); upgrade methylclass")
     for key in ("classes", "features", "files"):
         if key not in card:
             raise DataError(f"'{card_path}' lacks {key!r}")

@@ -24,7 +24,8 @@ from ..io.store import CORE_SAMPLE_COLUMNS, write_sample_file
 from .normalize import NormalizedSample, normalize
 
 #: start of the failure reason of a sample whose file could not be written into the store (disk full,
-#: permissions): a problem of the store, not of the sample, so the run stops without marking the store complete
+#: permissions): a problem of the store, not of the sample, so the run stops without marking the store
+#: complete
 WRITE_FAILED = "cannot write the sample file"
 #: fraction of the manifest's probes whose bead addresses must be in a sample's IDATs
 MIN_ADDRESS_FRACTION = 0.95
@@ -116,5 +117,7 @@ def process_sample(ref: dict, manifest: Manifest, method: str, store: str | Path
     try:
         rec["file"] = write_sample_file(store, rec["sample"], arrays, rec)
     except Exception as exc:  # noqa: BLE001 - disk full, permissions: recorded, retried next run
-        rec.update(status="failed", file=None, reason=f"{WRITE_FAILED} '{exc.filename or store}': {getattr(exc, 'strerror', None) or exc}")
+        why = getattr(exc, "strerror", None) or exc
+        rec.update(status="failed", file=None,
+                   reason=f"{WRITE_FAILED} '{getattr(exc, 'filename', None) or store}': {why}")
     return rec

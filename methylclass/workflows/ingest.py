@@ -151,8 +151,8 @@ def check_controls(man: Manifest, method: str) -> None:
     if method in NEEDS_CONTROLS and len(man.controls) == 0:
         where = f"'{man.source}'" if man.source else f"the {man.array} manifest"
         raise ConfigError(f"{where} has no control probes, which --method {method} needs (background and "
-                          "dye-bias correction); pass the array's control-probe table with --controls, or use "
-                          "--method raw")
+                          "dye-bias correction); pass the array's control-probe table with --controls, or "
+                          "use --method raw")
 
 
 def _prepare(source, sheet, manifest, array, controls=None, method: str | None = None
@@ -180,9 +180,9 @@ def _refuse_write_failures(records: list[dict], store: Path) -> None:
     if bad:
         n_ok = sum(1 for r in records if r.get("status") == "ok")
         raise DataError(f"'{store}' cannot be written: {len(bad)} sample file(s) not stored "
-                        f"({bad[0]['reason'][len(WRITE_FAILED):].strip()}); {n_ok} stored this run are kept and "
-                        "the store is left incomplete — free space or fix the folder, then re-run the same "
-                        "command to resume")
+                        f"({bad[0]['reason'][len(WRITE_FAILED):].strip()}); {n_ok} stored this run are kept "
+                        "and the store is left incomplete — free space or fix the folder, then re-run the "
+                        "same command to resume")
 
 
 def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method: str = "noob",

@@ -222,7 +222,7 @@ def test_unreadable_sub_folder_is_reported(pairs, unreadable_sub, tmp_path, caps
     assert status == 0 and f"'{unreadable_sub}' folder cannot be read" in stdout
 
 
-# -- 7. duplicate names in a sample sheet ----------------------------------------------------------------------
+# -- 7. duplicate names in a sample sheet --------------------------------------------------------------------
 def test_duplicate_sheet_names_fail_per_sample(pairs, tmp_path, capsys):
     """A sheet naming 'tumour' twice (rows 2 and 4) and 'normal' once: the run is not refused; 'normal' is
     stored, 'tumour' is one failed sample whose reason names the duplicate and its lines."""
@@ -239,7 +239,7 @@ def test_duplicate_sheet_names_fail_per_sample(pairs, tmp_path, capsys):
     assert len(table) == 2
 
 
-# -- 5. a manifest without control probes ---------------------------------------------------------------------
+# -- 5. a manifest without control probes --------------------------------------------------------------------
 def test_manifest_without_controls_is_refused_up_front(pairs, data_dir, tmp_path, capsys):
     """`preprocess --manifest hm27_ordering.tsv.gz` (a probe table with no control probes) without
     --controls: one refusal naming the manifest and --controls, exit 2, and no store (it used to fail every
@@ -274,12 +274,13 @@ def test_info_takes_a_manifest(pairs, data_dir, tmp_path, capsys):
     other = tmp_path / "sim"
     assert main(["simulate", "--out", str(other), "--probes", "2000", "--classes", "2", "--per-class", "1",
                  "--normals", "1", "--cnv", "none", "--quiet"]) == 0
-    status, out, _ = run_cli(capsys, "info", pairs, "--manifest", other / "manifest" / "probes.tsv.gz", "--check")
+    status, out, _ = run_cli(capsys, "info", pairs, "--manifest", other / "manifest" / "probes.tsv.gz",
+                             "--check")
     assert status == 0 and "0 samples (pairs), 2 problems" in out and "2,000 probes" in out
     assert "holds the bead addresses of only 0.0% of the manifest's 2,000 probes" in out
 
 
-# -- 6. Grn/Red files swapped -----------------------------------------------------------------------------------
+# -- 6. Grn/Red files swapped --------------------------------------------------------------------------------
 def _swap(grn: Path, red: Path) -> None:
     tmp = grn.with_name("swap.tmp")
     grn.rename(tmp)

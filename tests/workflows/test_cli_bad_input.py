@@ -41,7 +41,26 @@ PATH_WORDS = re.compile(r"\b(file|folder|dir|table|sheet|manifest|bundle|store|i
                         r"normals|basenames?|@file|csv|output)\b", re.IGNORECASE)
 
 # role of each path argument: what kind of path it takes
-IN_FILE, IN_DIR, IN_ANY, OUT_DIR, OUT_FILE, AT_FILE = "in_file", "in_dir", "in_any", "out_dir", "out_file", "@file"
+IN_FILE, IN_DIR, IN_ANY, OUT_DIR = "in_file", "in_dir", "in_any", "out_dir"
+OUT_FILE, AT_FILE = "out_file", "@file"
+
+# shared pieces of the argument lists below
+LAB = "--betas {betas_ok} --label-column subgroup"
+FAST = "--outer 2 --inner 2 --n-jobs 1 --no-progress"
+CNV = "cnv {idats} --reference {idats} --genome hg38"
+SIM = "--classes 2 --per-class 1 --normals 1 --quiet"
+
+
+def _model_cmd(cmd: str, model: str) -> dict[str, tuple[str, str]]:
+    """The rows shared by evaluate and benchmark (same data/config/output options)."""
+    return {
+        "betas": (IN_FILE, f"{cmd} --betas {{betas}} --label-column subgroup {model} --out-dir {{out_new}}"),
+        "labels": (IN_FILE, f"{cmd} --betas {{betas_ok}} --labels {{labels}} {model} --out-dir {{out_new}}"),
+        "config": (IN_FILE, f"{cmd} {LAB} {model} --config {{config}} --out-dir {{out_new}}"),
+        "conf_dir": (IN_DIR, f"{cmd} {LAB} {model} --conf-dir {{conf_dir}} --out-dir {{out_new}}"),
+        "out_dir": (OUT_DIR, f"{cmd} {LAB} {model} --out-dir {{out_dir}} {FAST}"),
+    }
+
 
 #: per command: {argument dest: (role, argv with {dest} placeholders)}; other placeholders take valid values
 SPECS: dict[str, dict[str, tuple[str, str]]] = {
@@ -56,8 +75,8 @@ SPECS: dict[str, dict[str, tuple[str, str]]] = {
         "out": (OUT_DIR, "preprocess {idats} --out {out} --local"),
         "sheet": (IN_FILE, "preprocess {idats} --out {out_new} --sheet {sheet} --local"),
         "manifest": (IN_FILE, "preprocess {idats} --out {out_new} --manifest {manifest} --local"),
-        "controls": (IN_FILE, ("preprocess {idats} --out {out_new} --manifest {manifest_nc} --controls {controls} "
-                              "--local")),
+        "controls": (IN_FILE, ("preprocess {idats} --out {out_new} --manifest {manifest_nc} "
+                              "--controls {controls} --local")),
     },
     "export": {
         "store": (IN_DIR, "export {store} --out {out_csv}"),
@@ -68,12 +87,9 @@ SPECS: dict[str, dict[str, tuple[str, str]]] = {
     "train": {
         "betas": (IN_FILE, "train --betas {betas} --label-column subgroup --model logreg --out {out_new}"),
         "labels": (IN_FILE, "train --betas {betas_ok} --labels {labels} --model logreg --out {out_new}"),
-        "config": (IN_FILE, ("train --betas {betas_ok} --label-column subgroup --config {config} --model logreg "
-                            "--out {out_new}")),
-        "conf_dir": (IN_DIR, ("train --betas {betas_ok} --label-column subgroup --conf-dir {conf_dir} "
-                             "--model logreg --out {out_new}")),
-        "out": (OUT_DIR, ("train --betas {betas_ok} --label-column subgroup --model logreg --out {out} "
-                         "--inner 2 --conformal none --n-jobs 1 --no-progress")),
+        "config": (IN_FILE, f"train {LAB} --config {{config}} --model logreg --out {{out_new}}"),
+        "conf_dir": (IN_DIR, f"train {LAB} --conf-dir {{conf_dir}} --model logreg --out {{out_new}}"),
+        "out": (OUT_DIR, f"train {LAB} --model logreg --out {{out}} --inner 2 --conformal none --n-jobs 1"),
     },
     "predict": {
         "model": (IN_DIR, "predict --model {model} --betas {betas_ok} --out {out_csv}"),
@@ -81,41 +97,22 @@ SPECS: dict[str, dict[str, tuple[str, str]]] = {
         "labels": (IN_FILE, "predict --model {bundle} --betas {betas_ok} --labels {labels} --out {out_csv}"),
         "out": (OUT_FILE, "predict --model {bundle} --betas {betas_ok} --out {out}"),
     },
-    "evaluate": {
-        "betas": (IN_FILE, "evaluate --betas {betas} --label-column subgroup --model logreg --out-dir {out_new}"),
-        "labels": (IN_FILE, "evaluate --betas {betas_ok} --labels {labels} --model logreg --out-dir {out_new}"),
-        "config": (IN_FILE, ("evaluate --betas {betas_ok} --label-column subgroup --model logreg --config {config} "
-                            "--out-dir {out_new}")),
-        "conf_dir": (IN_DIR, ("evaluate --betas {betas_ok} --label-column subgroup --model logreg --conf-dir "
-                             "{conf_dir} --out-dir {out_new}")),
-        "out_dir": (OUT_DIR, ("evaluate --betas {betas_ok} --label-column subgroup --model logreg --out-dir {out_dir} "
-                             "--outer 2 --inner 2 --n-jobs 1 --no-progress")),
-    },
-    "benchmark": {
-        "betas": (IN_FILE, "benchmark --betas {betas} --label-column subgroup --models logreg --out-dir {out_new}"),
-        "labels": (IN_FILE, "benchmark --betas {betas_ok} --labels {labels} --models logreg --out-dir {out_new}"),
-        "config": (IN_FILE, ("benchmark --betas {betas_ok} --label-column subgroup --models logreg --config {config} "
-                            "--out-dir {out_new}")),
-        "conf_dir": (IN_DIR, ("benchmark --betas {betas_ok} --label-column subgroup --models logreg --conf-dir "
-                             "{conf_dir} --out-dir {out_new}")),
-        "out_dir": (OUT_DIR, ("benchmark --betas {betas_ok} --label-column subgroup --models logreg --out-dir "
-                             "{out_dir} --outer 2 --inner 2 --n-jobs 1 --no-progress")),
-    },
+    "evaluate": _model_cmd("evaluate", "--model logreg"),
+    "benchmark": _model_cmd("benchmark", "--models logreg"),
     "cnv": {
         "queries": (IN_ANY, "cnv {queries} --reference {idats} --out {out_new} --genome hg38"),
         "reference": (IN_ANY, "cnv {idats} --reference {reference} --out {out_new} --genome hg38"),
-        "out": (OUT_DIR, "cnv {idats} --reference {idats} --out {out} --genome hg38"),
-        "manifest": (IN_FILE, "cnv {idats} --reference {idats} --out {out_new} --genome hg38 --manifest {manifest}"),
-        "store": (IN_DIR, "cnv {idats} --reference {idats} --out {out_new} --genome hg38 --store {store}"),
+        "out": (OUT_DIR, f"{CNV} --out {{out}}"),
+        "manifest": (IN_FILE, f"{CNV} --out {{out_new}} --manifest {{manifest}}"),
+        "store": (IN_DIR, f"{CNV} --out {{out_new}} --store {{store}}"),
         "from_store": (IN_DIR, "cnv --from-store {from_store} --normals A,B --local"),
         "normals": (AT_FILE, "cnv --from-store {store_ok} --normals {normals} --local"),
-        "samples": (AT_FILE, "cnv --from-store {store_ok} --normals 4207113116_A --samples {samples} --local"),
+        "samples": (AT_FILE, ("cnv --from-store {store_ok} --normals 4207113116_A --samples {samples} "
+                             "--local")),
     },
     "simulate": {
-        "out": (OUT_DIR, ("simulate --out {out} --probes 1000 --classes 2 --per-class 1 --normals 1 --cnv none "
-                         "--quiet")),
-        "manifest": (IN_FILE, ("simulate --out {out_new} --manifest {manifest} --classes 2 --per-class 1 "
-                              "--normals 1 --quiet")),
+        "out": (OUT_DIR, f"simulate --out {{out}} --probes 1000 --cnv none {SIM}"),
+        "manifest": (IN_FILE, f"simulate --out {{out_new}} --manifest {{manifest}} {SIM}"),
     },
     "demo": {
         "out": (OUT_DIR, "demo --out {out} --local --probes 1000"),
@@ -183,7 +180,7 @@ def test_every_command_and_path_argument_is_covered():
     assert not missing, f"add bad-input cases to SPECS for {missing}"
 
 
-# -- valid inputs ---------------------------------------------------------------------------------------------
+# -- valid inputs --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def good(data_dir, tmp_path_factory, mb_frame) -> dict[str, Path]:
     """Valid values for every placeholder: 2 real HM27 pairs, a store of them, a small beta table, a model
@@ -217,8 +214,8 @@ def good(data_dir, tmp_path_factory, mb_frame) -> dict[str, Path]:
                                         position=pos))
     man = data_dir / "manifests" / "hm27"
     return {"idats": idats, "sheet": sheet, "betas_ok": betas, "labels": labels, "store_ok": store,
-            "bundle": bundle, "manifest": man / "hm27_ordering.tsv.gz", "manifest_nc": man / "hm27_ordering.tsv.gz",
-            "controls": man / "hm27_controls.tsv"}
+            "bundle": bundle, "manifest": man / "hm27_ordering.tsv.gz",
+            "manifest_nc": man / "hm27_ordering.tsv.gz", "controls": man / "hm27_controls.tsv"}
 
 
 def make_bad(kind: str, where: Path, suffix: str) -> Path:
@@ -359,7 +356,7 @@ def test_results_into_a_closed_pipe(good):
 
 
 def test_pandas_reads_prediction(good):
-    """Sanity of the fixtures: the bundle predicts the table (so the bad-input runs differ only in the path)."""
+    """Sanity of the fixtures: the bundle predicts the table (the bad-input runs differ only in the path)."""
     assert main(["predict", "--model", str(good["bundle"]), "--betas", str(good["betas_ok"]), "--out",
                  str(good["store_ok"].parent / "p.csv")]) == 0
     assert len(pd.read_csv(good["store_ok"].parent / "p.csv")) == 40
