@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, IdatError
+from ..io.channels import check_channels
 from ..io.discover import (
     Discovery,
     IdatSummary,
@@ -49,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="look only in the folder itself, not in its sub-folders")
     p.add_argument("--manifest", help="manifest file (Illumina CSV or sesame TSV) or array name to check the "
                                       "samples against (as `preprocess --manifest`): its probes and control "
-                                      "probes are reported; with --check each sample's share of its probes")
+                                      "probes are reported; with --check each sample's share of its probes "
+                                      "and swapped Grn/Red files")
     p.add_argument("--controls", help="control-probe table for a --manifest that has none")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any problem is found")
     p.set_defaults(func=run)
@@ -89,7 +91,7 @@ def _summary_of(sample: SampleRef, check: bool, manifest: Manifest | None = None
     fraction = None
     try:
         if check:
-            grn, _red = read_idat_pair(sample)
+            grn, red = read_idat_pair(sample)
             g = IdatSummary(sample.grn, grn.n_probes, grn.barcode, grn.position, grn.chip_type)
             if manifest is not None:
                 fraction = _probe_fraction(manifest, grn.illumina_ids)
@@ -97,6 +99,7 @@ def _summary_of(sample: SampleRef, check: bool, manifest: Manifest | None = None
                     raise IdatError(f"'{sample.grn}' holds the bead addresses of only {fraction:.1%} "
                                     f"of the manifest's {manifest.n_probes:,} probes ({manifest.array}): "
                                     "another array type or a damaged scan")
+                check_channels(grn, red, manifest, sample.name)  # "Grn/Red swapped?" as preprocess says
         else:
             g, r = peek_idat(sample.grn), peek_idat(sample.red)
             names = f"'{sample.grn}' and '{sample.red}'"

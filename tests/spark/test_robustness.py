@@ -313,7 +313,8 @@ def test_swapped_channels_named_in_a_simulated_cohort(tmp_path, capsys):
 
 
 def test_swapped_channels_named_on_real_hm27(pairs, tmp_path, capsys):
-    """Real HM27 pairs: sample B's files swapped → B fails with "Grn/Red swapped?", A is stored."""
+    """Real HM27 pairs: sample B's files swapped → B fails with "Grn/Red swapped?", A is stored; `info
+    --manifest HM27 --check` names the swap before any run."""
     _swap(pairs / "4207113116_B_Grn.idat", pairs / "4207113116_B_Red.idat")
     out = tmp_path / "store"
     status, stdout, err = run_cli(capsys, "preprocess", pairs, "--out", out, "--local")
@@ -323,6 +324,8 @@ def test_swapped_channels_named_on_real_hm27(pairs, tmp_path, capsys):
     assert table.loc["4207113116_B", "status"] == "failed"
     assert "Grn/Red swapped?" in table.loc["4207113116_B", "reason"]
     assert "Grn/Red swapped?" in stdout
+    status, stdout, err = run_cli(capsys, "info", pairs, "--manifest", "HM27", "--check")
+    assert status == 0 and "1 problem" in stdout and "Grn/Red swapped?" in stdout, stdout + err
 
 
 def test_channel_separation_is_negated_by_a_swap(hm27_dir, hm27_manifest):
