@@ -222,6 +222,15 @@ def test_unreadable_sub_folder_is_reported(pairs, unreadable_sub, tmp_path, caps
     assert status == 0 and f"'{unreadable_sub}' folder cannot be read" in stdout
 
 
+def test_dangling_idat_link_is_reported(pairs, capsys):
+    """An IDAT-named entry that is not a readable file (a link to a removed file) is a problem naming it,
+    not silently skipped; the readable pairs are listed as usual."""
+    (pairs / "4207113116_C_Grn.idat").symlink_to(pairs / "gone_Grn.idat")
+    status, stdout, _ = run_cli(capsys, "info", pairs)
+    assert status == 0 and "2 samples (pairs), 1 problem" in stdout
+    assert f"'{pairs / '4207113116_C_Grn.idat'}' not a readable file" in stdout
+
+
 # -- 7. duplicate names in a sample sheet --------------------------------------------------------------------
 def test_duplicate_sheet_names_fail_per_sample(pairs, tmp_path, capsys):
     """A sheet naming 'tumour' twice (rows 2 and 4) and 'normal' once: the run is not refused; 'normal' is
