@@ -166,8 +166,8 @@ def _classes(card: Mapping[str, Any] | None, colors: Mapping[str, str]) -> list[
 
 def _default_limitations(card: Mapping[str, Any] | None) -> list[str]:
     """Limitations every card implies, derived from its own facts (shown when the card lists none)."""
-    out = ["Only the tumour classes listed above can be called; any other tumour type can at best come out "
-           "as 'no match' (out of distribution) and may be missed when it resembles a trained class."]
+    out = [("Only the tumour classes listed above can be called; any other tumour type can at best come out "
+            "as 'no match' (out of distribution) and may be missed when it resembles a trained class.")]
     counts = card_get(card, "class_counts")
     if isinstance(counts, Mapping) and counts:
         small = sorted(str(k) for k, v in counts.items() if isinstance(v, (int, float)) and v < 20)

@@ -106,7 +106,7 @@ def safe_file_names(samples: Sequence[str], max_length: int = 80) -> list[str]:
 
 
 def _fmt_value(v: Any) -> str:
-    if isinstance(v, bool) or isinstance(v, np.bool_):
+    if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     n = number(v)
     if n is not None and not isinstance(v, str):

@@ -27,12 +27,20 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless-browser test needs Debian's 'chromium' "
-                                "(apt-get install -y chromium; .ci/run installs it when run as root)")
+BASH = shutil.which("bash")
+pytestmark = pytest.mark.skipif(CHROMIUM is None or BASH is None, reason="headless-browser test needs Debian's 'chromium' "
+                                "(apt-get install -y chromium; .ci/run installs it when run as root) and bash")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-extensions", "--hide-scrollbars", "--remote-debugging-pipe"]
 WIDTH = 1280
+
+
+def _high(fd: int) -> int:
+    """``fd`` moved to a number ≥ 10 (so the shell's ``3<&N 4>&M`` cannot clobber it)."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
 
 
 class Chromium:
@@ -42,22 +50,15 @@ class Chromium:
         self.timeout = timeout
         to_chrome_r, to_chrome_w = os.pipe()
         from_chrome_r, from_chrome_w = os.pipe()
-        # Chromium reads commands on fd 3 and writes replies on fd 4: move the child ends above 10 first so
-        # the dup2 calls below cannot overwrite each other
-        child_r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD_CLOEXEC, 10)
-        child_w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD_CLOEXEC, 10)
+        to_chrome_r, from_chrome_w = _high(to_chrome_r), _high(from_chrome_w)
+        # Chromium reads commands on fd 3 and writes replies on fd 4; bash moves the pipe ends there (dash only takes one-digit fds)
+        # (no preexec_fn: this process may run other threads, e.g. a Spark gateway)
+        shell = f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w} {to_chrome_r}<&- {from_chrome_w}>&-'
+        self.proc = subprocess.Popen([BASH, "-c", shell, CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
+                                      "about:blank"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, pass_fds=(to_chrome_r, from_chrome_w))
         os.close(to_chrome_r)
         os.close(from_chrome_w)
-
-        def child_fds() -> None:
-            os.dup2(child_r, 3)
-            os.dup2(child_w, 4)
-
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, preexec_fn=child_fds, pass_fds=(3, 4))
-        os.close(child_r)
-        os.close(child_w)
         self.w, self.r = to_chrome_w, from_chrome_r
         self.buf = b""
         self.next_id = 0
