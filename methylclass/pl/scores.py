@@ -49,9 +49,7 @@ def plot_class_scores(scores: Mapping[str, float] | pd.Series, *, threshold: flo
     bar_colors = [color_of(c, colors) for c in s.index]
     ax.barh(y, s.to_numpy(), color=bar_colors, height=0.62, edgecolor="none", zorder=2)
     for yi, v in zip(y, s.to_numpy()):
-        inside = v > 0.82
-        ax.text(v - 0.01 if inside else v + 0.01, yi, f"{v:.2f}", va="center", ha="right" if inside else "left",
-                fontsize=9, color="#ffffff" if inside else "#1f2933", zorder=3)
+        ax.text(v + 0.012, yi, f"{v:.2f}", va="center", ha="left", fontsize=9, color="#1f2933", zorder=3)
     ax.set_yticks(y)
     ax.set_yticklabels([str(c) for c in s.index], fontsize=9.5)
     for lbl in ax.get_yticklabels():
@@ -59,10 +57,11 @@ def plot_class_scores(scores: Mapping[str, float] | pd.Series, *, threshold: flo
             lbl.set_fontweight("bold")
     if threshold is not None and np.isfinite(threshold):
         ax.axvline(threshold, color="#1f2933", lw=1.1, ls=(0, (4, 3)), zorder=4)
-        ax.text(threshold, n - 0.45, f"threshold {threshold:.2f}", ha="right", va="bottom", fontsize=8,
+        ax.text(threshold, n - 0.42, f"threshold {threshold:.2f} ", ha="right", va="bottom", fontsize=8,
                 color="#1f2933")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(-0.6, n - 0.4 + (0.35 if threshold is not None else 0))
+    ax.set_xlim(0, 1.1)
+    ax.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_ylim(-0.6, n - 0.4 + (0.45 if threshold is not None else 0))
     ax.set_xlabel("calibrated score", fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", color="#e4e7eb", lw=0.6, zorder=0)

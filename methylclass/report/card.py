@@ -209,10 +209,12 @@ def card_context(card: Mapping[str, Any] | None) -> dict[str, Any]:
     if isinstance(manifest, Mapping):
         manifest = {k: (str(v)[:16] + "…" if "sha" in str(k) and len(str(v)) > 20 else v)
                     for k, v in manifest.items()}
-    preprocessing = ([{"key": "manifest", "value": _plain(manifest)}] if manifest else []) + \
-        _rows(card_get(card, "normalisation")) + _rows(card_get(card, "probe_filters"))
-    for row in preprocessing:
-        row["key"] = row["key"] or "normalisation"
+    preprocessing = [{"key": "manifest", "value": _plain(manifest)}] if manifest else []
+    for what, rows in (("normalisation", _rows(card_get(card, "normalisation"))),
+                       ("probe filters", _rows(card_get(card, "probe_filters")))):
+        for row in rows:
+            row["key"] = f"{what}: {row['key']}" if row["key"] else what
+        preprocessing += rows
     cnv = card_get(card, "cnv_reference")
     decision = []
     if threshold is not None:

@@ -44,7 +44,7 @@ from ..pp.cnv.calls import DEFAULT_THRESHOLDS
 from ..pp.cnv.sample import CNVResult
 from ._html import environment
 from .card import card_colors, card_context, render_card_html, write_card_html
-from .verdict import NO_MATCH, Verdict, number, percent, text, verdict
+from .verdict import NO_MATCH, Verdict, number, percent, score_text, text, verdict
 
 __all__ = ["SampleReport", "safe_file_names", "write_card_html", "write_prediction_report"]
 
@@ -168,7 +168,8 @@ def _cnv_section(sr: SampleReport | None, row: Mapping[str, Any], sample: str) -
             try:
                 from ..pl.cnv import plot_genome
 
-                out["img"] = _png(plot_genome(r, sr.bins, title=f"{sample} — copy-number profile"), 120)
+                out["img"] = _png(plot_genome(r, sr.bins, title=f"{sample} — copy-number profile", width=12,
+                                              height=4.2), 130)
             except (MethylclassError, OSError, ValueError) as exc:
                 out["error"] = f"the genome plot could not be drawn: {exc}"
         else:
@@ -192,7 +193,7 @@ def _cnv_section(sr: SampleReport | None, row: Mapping[str, Any], sample: str) -
                         ("reference samples", f"{len(r.references):,}")]
         return out
     feats = {k: number(v) for k, v in row.items() if str(k).startswith("cnv_")}
-    if not feats:
+    if not any(v is not None for v in feats.values()):
         return out
     out["source"] = "features"
     for k, v in feats.items():
@@ -249,6 +250,15 @@ def _top_section(sr: SampleReport | None, cls: str | None, color: str) -> dict[s
     return out
 
 
+def _qc_css(status: str) -> str:
+    s = status.lower()
+    if s.startswith(("fail", "qc_fail")):
+        return "fail"
+    if s.startswith(("warn", "flag")):
+        return "warn"
+    return "pass" if s.startswith(("pass", "ok")) else ""
+
+
 def _qc_rows(sr: SampleReport | None, row: Mapping[str, Any]) -> list[dict[str, str]]:
     rows = []
     if text(row.get("qc_status")):
@@ -279,9 +289,10 @@ def _row_context(row: Mapping[str, Any], sample: str, file: str, proba_cols: Seq
     return {
         "sample": sample, "file": file, "kind": v.kind, "label": v.label, "short": v.short,
         "sentences": v.sentences, "color": color, "fg": text_color(color), "scores": scores,
-        "threshold": thr, "score": "–" if score is None else f"{score:.2f}",
+        "threshold": thr, "score": score_text(score, thr),
         "coverage": "–" if cov is None else percent(cov), "qc": text(row.get("qc_status")) or "–",
-        "facts": [("calibrated score", "–" if score is None else f"{score:.3f}"),
+        "qc_css": _qc_css(text(row.get("qc_status"))),
+        "facts": [("calibrated score" if v.kind == "called" else "best calibrated score", score_text(score, thr)),
                   ("call threshold", "–" if thr is None else f"{thr:.2f}"),
                   ("prediction set", pset.replace("|", ", ") if pset else "–"),
                   ("out-of-distribution p", "–" if p is None else f"{p:.3g}"),
@@ -298,7 +309,7 @@ def _score_section(ctx: Mapping[str, Any], colors: Mapping[str, str]) -> dict[st
     img = _png(plot_class_scores(scores, threshold=ctx["threshold"], colors=colors, called=called, top=5))
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     thr = ctx["threshold"]
-    rows = [{"name": c, "score": f"{s:.3f}", "color": colors.get(c, NO_MATCH_COLOR),
+    rows = [{"name": c, "score": score_text(s, thr, 3), "color": colors.get(c, NO_MATCH_COLOR),
              "passes": thr is not None and s >= thr} for c, s in ranked]
     return {"img": img, "rows": rows}
 

@@ -81,6 +81,18 @@ def percent(fraction: float) -> str:
     return f"{'99' if s == '100' else s} %"
 
 
+def score_text(score: float | None, threshold: float | None, digits: int = 2) -> str:
+    """A score with ``digits`` decimals, more where rounding would put it on the other side of the threshold
+    (0.8996 with threshold 0.90 is ``"0.8996"``, not ``"0.90"``)."""
+    if score is None:
+        return "–"
+    for d in range(digits, 7):
+        s = f"{score:.{d}f}"
+        if threshold is None or (float(s) >= threshold) == (score >= threshold):
+            return s
+    return f"{math.floor(score * 1e6) / 1e6:.6f}"  # just below the threshold: truncate, never round up
+
+
 def pvalue(p: float) -> str:
     """``0.0031`` → ``"p = 0.003"``; below 0.001 ``"p < 0.001"``."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
@@ -124,7 +136,8 @@ def _sentence(code: str, row: Mapping[str, Any], scores: Mapping[str, float] | N
                 f"{missing} of the model's CpGs not measured")
     if key == "low_score":
         best, score = _best(row, scores)
-        what = f"{best} {score:.2f}" if best and score is not None else (f"{score:.2f}" if score is not None else "")
+        sc = score_text(score, threshold)
+        what = f"{best} {sc}" if best and score is not None else (sc if score is not None else "")
         if threshold is not None:
             tail = f" (best: {what} < threshold {threshold:.2f})" if what else f" (threshold {threshold:.2f})"
         else:
@@ -156,7 +169,7 @@ def verdict(row: Mapping[str, Any], *, scores: Mapping[str, float] | None = None
         score = number(row.get("score"))
         s = f"Called {prediction}"
         if score is not None:
-            s += f": calibrated score {score:.2f}"
+            s += f": calibrated score {score_text(score, threshold)}"
             s += f" (threshold {threshold:.2f})." if threshold is not None else "."
         else:
             s += "."
@@ -168,7 +181,8 @@ def verdict(row: Mapping[str, Any], *, scores: Mapping[str, float] | None = None
                              + ": consider them in the differential diagnosis.")
         for code in codes:  # a call with a note (should not happen, but never hide it)
             sentences.append(_sentence(code, row, scores, threshold, max_missing)[0].replace("No match: ", "Note: "))
-        return Verdict("called", prediction, f"score {score:.2f}" if score is not None else "called", sentences)
+        return Verdict("called", prediction, f"score {score_text(score, threshold)}" if score is not None else "called",
+                       sentences)
     if not codes:
         codes = ["low_score"]
     parts = [_sentence(c, row, scores, threshold, max_missing) for c in codes]
