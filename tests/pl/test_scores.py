@@ -1,0 +1,56 @@
+"""Class colours and the per-sample score / SHAP charts (drawn artists checked against the input numbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+
+from methylclass.errors import ConfigError
+from methylclass.pl.colors import NO_MATCH_COLOR, PALETTE, class_colors, text_color
+from methylclass.pl.scores import AGAINST_COLOR, plot_class_scores, plot_top_features
+
+
+def test_class_colours_stable_distinct_and_readable():
+    classes = [f"c{i}" for i in range(60)]
+    colors = class_colors(classes)
+    assert list(colors) == classes and colors == class_colors(classes)
+    assert len(set(list(colors.values())[:len(PALETTE)])) == len(PALETTE)
+    assert class_colors(["A", "no_match", "B"]) == {"A": PALETTE[0], "no_match": NO_MATCH_COLOR, "B": PALETTE[1]}
+    # the colour depends on the model's class order, not on which classes a sample happens to show
+    assert class_colors(["A", "B", "C"])["C"] == PALETTE[2]
+    assert text_color("#ffffff") == "#000000" and text_color("#000000") == "#ffffff"
+    assert text_color(PALETTE[0]) == "#ffffff" and text_color("#F0E442") == "#000000"
+
+
+def test_score_chart_top_five_sorted_with_threshold():
+    scores = {"A": 0.02, "B": 0.7, "C": 0.1, "D": 0.05, "E": 0.08, "F": 0.05, "G": np.nan}
+    colors = class_colors("ABCDEFG")
+    fig = plot_class_scores(scores, threshold=0.9, colors=colors, called=None)
+    ax = fig.axes[0]
+    bars = ax.patches
+    assert len(bars) == 5
+    by_y = sorted(bars, key=lambda b: -b.get_y())
+    assert [round(b.get_width(), 3) for b in by_y] == [0.7, 0.1, 0.08, 0.05, 0.05]
+    assert [to_hex(b.get_facecolor()) for b in by_y][:2] == [colors["B"].lower(), colors["C"].lower()]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["B", "C", "E", "D", "F"]  # top to bottom
+    assert any(np.allclose(line.get_xdata(), 0.9) for line in ax.lines)
+    assert len(plot_class_scores(scores, threshold=None).axes[0].lines) == 0
+    with pytest.raises(ConfigError):
+        plot_class_scores({"A": np.nan})
+
+
+def test_top_feature_chart_signs_and_order():
+    top = pd.DataFrame({"feature": ["cg1", "cg2", "cg3", "cg4"], "shap": [0.1, -0.3, 0.05, np.nan],
+                        "gene": ["TP53", None, "", "X"]})
+    fig = plot_top_features(top, called="PA", color="#0072B2", n=3)
+    ax = fig.axes[0]
+    bars = sorted(ax.patches, key=lambda b: -b.get_y())
+    assert [round(b.get_width(), 3) for b in bars] == [-0.3, 0.1, 0.05]
+    assert [to_hex(b.get_facecolor()) for b in bars] == [AGAINST_COLOR.lower(), "#0072b2", "#0072b2"]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["cg2", "cg1  TP53", "cg3"]  # top to bottom
+    assert "towards PA" in ax.get_xlabel()
+    with pytest.raises(ConfigError):
+        plot_top_features(pd.DataFrame({"feature": ["a"]}))
