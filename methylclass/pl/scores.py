@@ -49,7 +49,8 @@ def plot_class_scores(scores: Mapping[str, float] | pd.Series, *, threshold: flo
     bar_colors = [color_of(c, colors) for c in s.index]
     ax.barh(y, s.to_numpy(), color=bar_colors, height=0.62, edgecolor="none", zorder=2)
     for yi, v in zip(y, s.to_numpy()):
-        ax.text(v + 0.012, yi, f"{v:.2f}", va="center", ha="left", fontsize=9, color="#1f2933", zorder=3)
+        ax.text(v + 0.012, yi, f"{v:.2f}", va="center", ha="left", fontsize=9, color="#1f2933", zorder=5,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6, "alpha": 0.9})
     ax.set_yticks(y)
     ax.set_yticklabels([str(c) for c in s.index], fontsize=9.5)
     for lbl in ax.get_yticklabels():

@@ -185,7 +185,9 @@ def _cnv_section(sr: SampleReport | None, row: Mapping[str, Any], sample: str) -
                 out["focal"].append({"gene": text(f.get("gene")), "call": text(f.get("call")),
                                      "where": f"{text(f.get('chrom'))}:{_fmt_value(f.get('start'))}"
                                               f"–{_fmt_value(f.get('end'))}",
-                                     "value": _fmt_value(f.get("value")), "n": _fmt_value(f.get("n_probes"))})
+                                     "value": (f"{number(f.get('value')):+.2f}" if number(f.get("value")) is not None
+                                               else "–"),
+                                     "n": _fmt_value(f.get("n_probes"))})
         fga = r.fga if isinstance(r.fga, Mapping) else {}
         out["facts"] = [("fraction of genome altered", percent(fga["fga"]) if number(fga.get("fga")) is not None
                          else "–"),
@@ -207,7 +209,7 @@ def _cnv_section(sr: SampleReport | None, row: Mapping[str, Any], sample: str) -
                 out["losses"].append({"arm": arm, "value": f"{v:+.2f}"})
         elif k.startswith("cnv_focal_") and (v >= t.gain or v <= t.loss):
             out["focal"].append({"gene": k[len("cnv_focal_"):], "call": "gain" if v > 0 else "loss",
-                                 "where": "", "value": f"{v:+.3g}", "n": ""})
+                                 "where": "", "value": f"{v:+.2f}", "n": ""})
     if feats.get("cnv_fga") is not None:
         out["facts"].append(("fraction of genome altered", percent(feats["cnv_fga"])))
     if feats.get("cnv_noise") is not None:
