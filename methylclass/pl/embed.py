@@ -102,6 +102,7 @@ def plot_clustered_heatmap(F: pd.DataFrame, linkage: np.ndarray, labels: pd.Seri
     fig.colorbar(im, cax=fig.add_subplot(gs[2, 1]), label="beta")
     from matplotlib.patches import Patch
 
-    axd.legend(handles=[Patch(color=pal.get(v, NO_MATCH_COLOR), label=v) for v in uniq], fontsize=7,
-               loc="upper right", ncol=min(len(uniq), 6), frameon=False, bbox_to_anchor=(1.0, 1.35))
+    fig.legend(handles=[Patch(color=pal.get(v, NO_MATCH_COLOR), label=v) for v in uniq], fontsize=7,
+               loc="outside lower center", ncol=min(len(uniq), 8), frameon=False, title="class",
+               title_fontsize=7)
     return fig
