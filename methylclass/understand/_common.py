@@ -83,3 +83,37 @@ def annotation_table(features, array: str | None, manifest: str | Path | None) -
     except (DataError, OSError, ValueError):
         genes = None
     return annotate_cpgs(list(features), man, genes=genes)
+
+
+def extra_columns(betas: str | Path, columns, index: pd.Index, *, sample_column: str | None = None,
+                  X: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Columns to colour by (batch, material, a prediction…): from ``X`` when numeric features (``cnv_*``),
+    else read from the table file (samples × columns layout) or the store's sample table, aligned on ``index``.
+    """
+    from ..workflows import is_store
+
+    out = {}
+    want = [c for c in columns if X is None or c not in X.columns]
+    for c in columns:
+        if X is not None and c in X.columns:
+            out[c] = X[c]
+    if want:
+        path = Path(betas)
+        if is_store(path):
+            from ..io.store import Store
+
+            table = Store.open(path).samples.set_index("sample")
+        elif path.name.lower().endswith((".parquet", ".pq")):
+            table = pd.read_parquet(path)
+            table = table.reset_index() if table.index.name else table
+        else:
+            head = pd.read_csv(path, sep=None, engine="python", nrows=0)
+            sid = sample_column if sample_column in head.columns else head.columns[0]
+            table = pd.read_csv(path, sep=None, engine="python", usecols=lambda k: k in (*want, sid))
+            table = table.set_index(table[sid].astype(str).str.strip())
+        for c in want:
+            if c not in table.columns:
+                raise DataError(f"'{betas}': no column {c!r} to colour by")
+            out[c] = table[c]
+    frame = pd.DataFrame({c: pd.Series(v).reindex(index) for c, v in out.items()}, index=index)
+    return frame[list(columns)]

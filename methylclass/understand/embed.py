@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._common import Echo, _silent, output_folder, read_input, write_csv
+from ._common import Echo, _silent, extra_columns, output_folder, read_input, write_csv
 
 __all__ = ["EmbedRun", "embed_cohort", "write_embeddings"]
 
@@ -128,19 +128,14 @@ def embed_cohort(betas: str | Path, out: str | Path, *, label_column: str | None
                  color_by: Sequence[str] = (), seed: int = 0, echo: Echo = _silent) -> EmbedRun:
     """Embed a labelled beta table or store and write the views to ``out``. ``color_by``: further columns of
     the table (e.g. a batch column) or ``cnv_*`` features to colour by."""
-    from ..errors import ConfigError, DataError
+    from ..errors import ConfigError
 
     if not label_column and not labels:
         raise ConfigError("embed needs --label-column COL (or --labels FILE) to colour and score by class")
     X, y = read_input(betas, label_column=label_column, labels=labels, sample_column=sample_column,
                       orientation=orientation)
     assert y is not None
-    extra = None
-    if color_by:
-        missing = [c for c in color_by if c not in X.columns]
-        if missing:
-            raise DataError(f"'{betas}': no column {missing[0]!r} to colour by")
-        extra = X[list(color_by)]
+    extra = extra_columns(betas, list(color_by), X.index, sample_column=sample_column, X=X) if color_by else None
     embeddings, agree = compute_embeddings(X, y, methods=methods, n_features=n_features, seed=seed, echo=echo)
     with output_folder(out) as tmp:
         write_embeddings(tmp, X, y, embeddings, agree, color_by=extra, n_features=n_features,

@@ -12,7 +12,7 @@ def test_shap_and_boruta_recall_planted_class_dmps(planted_cohort):
     truth = set(s.class_dmps())
     assert len(truth) >= 50
     # SHAP: out-of-fold global importance of a random forest inside nested CV (every fold explains its test part)
-    res, exp = oof_explain(s.X, s.y, make_pipeline("rf", n_features=1000, calibrate=None, n_estimators=200),
+    _, exp = oof_explain(s.X, s.y, make_pipeline("rf", n_features=1000, calibrate=None, n_estimators=200),
                            outer=3, inner=None, n_jobs=1, progress=False)
     assert exp.values.shape[0] == len(s.X) and exp.samples == list(s.X.index)
     top_shap = set(shap_ranking(exp).index[:100])
