@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Embed and print the agreement table."""
-    from ..understand.embed import embed_cohort
+    from ..workflows.embed import embed_cohort
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     res = embed_cohort(args.betas, args.out, label_column=args.label_column, labels=args.labels,

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Explain and print where the results are."""
-    from ..understand.explain import explain_model
+    from ..workflows.explain import explain_model
 
     res = explain_model(args.model, args.betas, args.out, n_top=args.top, array=args.array,
                         manifest=args.manifest, sample_column=args.sample_column, max_evals=args.max_evals,

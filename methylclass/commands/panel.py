@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate the panels and print the recommendation."""
     from ..tl.panel import PanelOptions
-    from ..understand.panel import panel
+    from ..workflows.panel import panel
 
     opts = PanelOptions(rankings=args.rankings, models=args.models, sizes=args.sizes, prefilter=args.prefilter,
                         outer=args.outer, seed=args.seed, n_jobs=args.n_jobs, rare=args.rare,

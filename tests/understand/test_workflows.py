@@ -59,7 +59,7 @@ def test_panel_command_writes_curve_panel_and_fold_choices(table, tmp_path):
 
 
 def test_embed_command_writes_embeddings_agreement_and_plots(table, tmp_path):
-    path, X, y = table
+    path, X, _ = table
     out = tmp_path / "embed"
     rc = main(["embed", "--betas", str(path), "--label-column", "class", "--out", str(out),
                "--methods", "pca,hierarchical,tsne", "--n-features", "200", "--color-by", "batch"])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._common import Echo, _silent, extra_columns, output_folder, read_input, write_csv
+from .understand_io import Echo, _silent, extra_columns, output_folder, read_input, write_csv
 
 __all__ = ["EmbedRun", "embed_cohort", "write_embeddings"]
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .._atomic import atomic_text
 from ..tl.panel import PanelOptions, PanelResult
-from ._common import Echo, _silent, annotation_table, output_folder, read_input, write_csv
+from .understand_io import Echo, _silent, annotation_table, output_folder, read_input, write_csv
 
 __all__ = ["PanelRun", "panel", "recommended_panel", "write_panel"]
 

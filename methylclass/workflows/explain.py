@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import Echo, _silent, annotation_table, output_folder, read_input, write_csv
+from .understand_io import Echo, _silent, annotation_table, output_folder, read_input, write_csv
 
 __all__ = ["ExplainRun", "explain_cv", "explain_model", "sample_tops", "write_explanation"]
 

@@ -25,7 +25,7 @@ def read_input(betas: str | Path, *, label_column: str | None = None, sample_col
                ) -> tuple[pd.DataFrame, pd.Series | None]:
     """Samples × features and labels (or None) from a beta table or a preprocessing store."""
     from ..io.betas_table import read_beta_table
-    from ..workflows import _read_store, is_store
+    from .data import _read_store, is_store
 
     path = Path(betas)
     if not path.exists():
@@ -90,7 +90,7 @@ def extra_columns(betas: str | Path, columns, index: pd.Index, *, sample_column:
     """Columns to colour by (batch, material, a prediction…): from ``X`` when numeric features (``cnv_*``),
     else read from the table file (samples × columns layout) or the store's sample table, aligned on ``index``.
     """
-    from ..workflows import is_store
+    from .data import is_store
 
     out = {}
     want = [c for c in columns if X is None or c not in X.columns]
