@@ -1,7 +1,7 @@
 """Per-sample plots of the diagnosis report: the best class scores and the features behind a call.
 
 Both are horizontal bar charts sized for a report column (about 6 × 2.5 inches) and drawn with the model's
-class colours (:func:`methylclass.pl.colors.class_colors`).
+class palette (:func:`methylclass.pl.palette.class_colors`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_text
-from ..pl.colors import class_colors, text_color
+from ..pl.colors import model_colors, text_color
 from ._html import environment
 from .benchmark import METRIC_ROWS, _fmt
 
@@ -83,8 +83,7 @@ def card_max_missing(card: Mapping[str, Any] | None) -> float | None:
 
 def card_colors(card: Mapping[str, Any] | None, extra: Sequence[str] = ()) -> dict[str, str]:
     """Class colours of the model (card class order, then any ``extra`` classes the predictions name)."""
-    classes = [str(c) for c in (card_get(card, "classes") or [])]
-    return class_colors([*classes, *[str(c) for c in extra if str(c) not in classes]])
+    return model_colors([str(c) for c in (card_get(card, "classes") or [])], extra)
 
 
 def _plain(value: Any) -> str:

@@ -8,20 +8,18 @@ import pytest
 from matplotlib.colors import to_hex
 
 from methylclass.errors import ConfigError
-from methylclass.pl.colors import NO_MATCH_COLOR, PALETTE, class_colors, text_color
+from methylclass.pl.colors import NO_MATCH_COLOR, class_colors, model_colors, text_color
 from methylclass.pl.scores import AGAINST_COLOR, plot_class_scores, plot_top_features
 
 
-def test_class_colours_stable_distinct_and_readable():
-    classes = [f"c{i}" for i in range(60)]
-    colors = class_colors(classes)
-    assert list(colors) == classes and colors == class_colors(classes)
-    assert len(set(list(colors.values())[:len(PALETTE)])) == len(PALETTE)
-    assert class_colors(["A", "no_match", "B"]) == {"A": PALETTE[0], "no_match": NO_MATCH_COLOR, "B": PALETTE[1]}
-    # the colour depends on the model's class order, not on which classes a sample happens to show
-    assert class_colors(["A", "B", "C"])["C"] == PALETTE[2]
+def test_model_colours_follow_the_shared_palette():
+    model = ["Group3", "Group4", "SHH", "WNT"]
+    colors = model_colors(model, extra=["AAA_unknown", "no_match"])
+    assert {c: colors[c] for c in model} == class_colors(model)  # the same colours as every other plot
+    assert colors["AAA_unknown"] == NO_MATCH_COLOR and colors["no_match"] == NO_MATCH_COLOR
+    assert len({colors[c] for c in model}) == 4
     assert text_color("#ffffff") == "#000000" and text_color("#000000") == "#ffffff"
-    assert text_color(PALETTE[0]) == "#ffffff" and text_color("#F0E442") == "#000000"
+    assert text_color("#1f77b4") == "#ffffff" and text_color("#F0E442") == "#000000"
 
 
 def test_score_chart_top_five_sorted_with_threshold():
