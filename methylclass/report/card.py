@@ -95,6 +95,8 @@ def _plain(value: Any) -> str:
     """A card value as one readable line (lists joined, mappings as ``key: value`` pairs)."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if v not in (None, "", [], {}))
     if isinstance(value, (list, tuple)):

@@ -185,7 +185,7 @@ def test_card_with_the_preprocessing_fields_of_a_trained_bundle(tmp_path):
     rows = {r["key"]: r["value"] for r in ctx["preprocessing"]}
     assert rows["manifest"] == "sha256 abababababababab…" and rows["genome build"] == "hg19"
     assert rows["normalisation"] == "noob" and rows["normalisation: dye"] == "single"
-    assert rows["probe filters: min beads"] == "3" and rows["probe filters: mask failed"] == "True"
+    assert rows["probe filters: min beads"] == "3" and rows["probe filters: mask failed"] == "yes"
     assert {r["key"]: r["value"] for r in ctx["cnv"]} == {"n references": "16", "build": "hg19", "n bins": "2510"}
     assert ctx["max_missing"] == 0.05 and ctx["limitations"] == ["few B samples"] and not ctx["limitations_default"]
     assert any("Class-specific thresholds: B 0.95" in d for d in ctx["decision"])
