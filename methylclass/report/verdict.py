@@ -78,7 +78,10 @@ def percent(fraction: float) -> str:
         s = "0.1" if s == "0.0" else s
         return f"{s.removesuffix('.0')} %"
     s = f"{p:.0f}"
-    return f"{'99' if s == '100' else s} %"
+    if s == "100":  # 99.5 … 99.99 %: one decimal, at most 99.9
+        s = f"{p:.1f}"
+        s = "99.9" if s == "100.0" else s
+    return f"{s} %"
 
 
 def score_text(score: float | None, threshold: float | None, digits: int = 2) -> str:

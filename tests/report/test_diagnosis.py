@@ -193,3 +193,20 @@ def test_card_with_the_preprocessing_fields_of_a_trained_bundle(tmp_path):
     page = write_card_html(card, tmp_path / "card.html").read_text(encoding="utf-8")
     for text in ("few B samples", "research use", "2510", "noob", "hg19", "0.80"):
         assert text in page, text
+
+
+def test_the_predict_frame_layout(tmp_path):
+    """Rows as the prediction engine writes them (reason_detail, ood_level, NaN QC, a failed row without scores)."""
+    pred = pd.DataFrame({
+        "sample": ["A1", "A2", "bad"], "status": ["ok", "ok", "failed"], "prediction": ["MB", "no_match", ""],
+        "score": [0.97, 0.99, np.nan], "reason": ["", "out_of_distribution", "'x_Grn.idat': not an IDAT file"],
+        "reason_detail": ["", "", ""], "top_classes": ["MB:0.970|PA:0.020|GBM:0.010", "PA:0.990|MB:0.005", ""],
+        "prediction_set": ["MB", "PA", ""], "ood_pvalue": [0.4, 0.02, np.nan], "ood_level": [0.05, 0.05, np.nan],
+        "coverage": [0.999, 1.0, np.nan], "qc_status": [np.nan, "passed", np.nan],
+        "proba_GBM": [0.01, 0.005, np.nan], "proba_MB": [0.97, 0.005, np.nan], "proba_PA": [0.02, 0.99, np.nan]})
+    pages = _page_texts(write_prediction_report(tmp_path / "r", pred, card=CARD).parent)
+    assert "Called MB: calibrated score 0.97 (threshold 0.90)." in pages["A1.html"]
+    assert "(out-of-distribution p = 0.020)" in pages["A2.html"] and "0.02 (level 0.05)" in pages["A2.html"]
+    assert "Could not be analysed: &#39;x_Grn.idat&#39;: not an IDAT file" in pages["bad.html"]
+    assert "99.9 %" in pages["index.html"]
+    assert "nan" not in re.sub(r"data:image/png;base64,[^\"]+", "", pages["index.html"]).lower().split("<body")[1]

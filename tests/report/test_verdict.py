@@ -78,8 +78,8 @@ def test_short_labels_for_the_index():
 
 
 def test_number_formats():
-    assert [percent(x) for x in (0.41, 0.05, 0.055, 0.0004, 0.0, 1.0, 0.9996, 0.123)] == \
-        ["41 %", "5 %", "5.5 %", "0.1 %", "0 %", "100 %", "99 %", "12 %"]
+    assert [percent(x) for x in (0.41, 0.05, 0.055, 0.0004, 0.0, 1.0, 0.9996, 0.999, 0.995, 0.123)] == \
+        ["41 %", "5 %", "5.5 %", "0.1 %", "0 %", "100 %", "99.9 %", "99.9 %", "99.5 %", "12 %"]
     assert pvalue(0.0031) == "p = 0.003" and pvalue(0.0009) == "p < 0.001"
     assert score_text(0.8996, 0.9) == "0.8996" and score_text(0.9712, 0.9) == "0.97"
     assert score_text(0.9, 0.9) == "0.90" and score_text(None, 0.9) == "–"
