@@ -33,6 +33,7 @@ from ..io.idat import read_idat
 from ..io.manifest.types import Manifest
 from ..io.samplesheet import IDAT_NAME
 from ..pp.kernel import MIN_ADDRESS_FRACTION
+from ..records import SampleFailure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,7 +87,7 @@ def _probe_fraction(man: Manifest, ids: np.ndarray) -> float:
 
 
 def _summary_of(sample: SampleRef, check: bool, manifest: Manifest | None = None
-                ) -> tuple[dict[str, Any] | None, Problem | None]:
+                ) -> tuple[dict[str, Any] | None, SampleFailure | None]:
     """Describe one pair from its headers (or full files with ``check``); a bad pair gives a Problem."""
     fraction = None
     try:
