@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import ConfigError, DataError
+from .canonical import ON_PREFIX
 from .store import (
     ARRAYS_DIR,
     CORE_SAMPLE_COLUMNS,
@@ -156,6 +157,7 @@ class StoreWriter:
             atomic_write_json(self.path / INFO_FILE, self.info)
             if old is None or not (self.path / PROBES_FILE).is_file():
                 cols = [c for c in PROBE_TABLE_COLUMNS if c in self.probes.columns]
+                cols += [c for c in self.probes.columns if str(c).startswith(ON_PREFIX)]  # mixed-array stores
                 table = pa.Table.from_pandas(self.probes[cols].reset_index(drop=True), preserve_index=False)
                 atomic_write_table(self.path / PROBES_FILE, table, compression="zstd")
             self.stored = scan_sample_files(self.path)
