@@ -468,7 +468,9 @@ def demo_cohort(out_dir: str | Path, *, seed: int = 0, n_jobs: int = 1, force: b
 
 
 def _run_all(model: CohortModel, specs: list[SampleSpec], tmp: Path, idat_dir: Path, n_jobs: int,
-             progress) -> list[dict]:
+             progress, tag: str = "") -> list[dict]:
+    """Simulate and write ``specs``; ``tag`` names the stored model file (workers cache models by path, so
+    several models written in one run — a mixed-array cohort — need distinct names)."""
     total = len(specs)
     if n_jobs == 1 or total <= 1:
         out = []
@@ -477,7 +479,7 @@ def _run_all(model: CohortModel, specs: list[SampleSpec], tmp: Path, idat_dir: P
             if progress:
                 progress(i, total)
         return out
-    model_path = tmp / ".model.joblib"
+    model_path = tmp / f".model{tag}.joblib"
     joblib.dump(model, model_path)
     n_workers = joblib.cpu_count() if n_jobs == -1 else n_jobs
     n_chunks = min(total, n_workers * 4)

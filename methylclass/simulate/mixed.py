@@ -253,7 +253,7 @@ def simulate_mixed_cohort(out_dir: str | Path, arrays: Mapping[str, int | list[i
             model_k, specs = models[kind]
             base = done[0]
             res = _run_all(model_k, specs, tmp, idat_dir, base_cfg.n_jobs,
-                           (lambda i, n, b=base: tick(i, n, b)) if progress else None)
+                           (lambda i, n, b=base: tick(i, n, b)) if progress else None, tag=f"-{kind}")
             failed.update({r["index"]: r["failed_probes"] for r in res})
             done[0] += len(specs)
             man = manifests[kind]
