@@ -93,8 +93,9 @@ class CentroidImputer(TransformerMixin, BaseEstimator):
         for mean, n in zip(means, counts):
             m = np.sqrt(np.maximum(1.0 / np.maximum(n, 1) - 1.0 / n_all, 0.0))
             d = (mean - overall) / (m * spread + 1e-12)
-            d = np.sign(d) * np.maximum(np.abs(d) - delta, 0.0)  # soft threshold (Tibshirani et al. 2002)
-            cents.append(overall + m * spread * d)
+            # hard threshold: a CpG that separates class k keeps the class mean (soft thresholding, as in PAM,
+            # would bias every fill towards the overall mean by Δ·m·spread)
+            cents.append(np.where(np.abs(d) > delta, mean, overall))
         self.centroids_ = np.vstack(cents)
         self.variance_ = np.maximum(spread ** 2, self.min_variance)
         self.informative_ = np.flatnonzero(np.any(self.centroids_ != overall, axis=0))
