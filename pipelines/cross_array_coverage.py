@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _betas(res, kind: str) -> tuple[pd.DataFrame, pd.Series]:
     from methylclass.io.canonical import collapse_replicate_columns
     from methylclass.io.manifest import load_sesame_tsv
-    from methylclass.spark.ingest import preprocess_local
+    from methylclass.workflows.ingest import preprocess_local
 
     sheet = pd.read_csv(res.samplesheet, dtype={"Sentrix_ID": str})
     man = res.manifests[kind]

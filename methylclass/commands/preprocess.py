@@ -60,7 +60,7 @@ def _options(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ingestion and print a summary (failed samples with their reasons)."""
-    from ..spark.ingest import ingest_cohort
+    from ..workflows.ingest import ingest_cohort
 
     if args.local and args.master:
         raise ConfigError("--local and --master exclude each other")

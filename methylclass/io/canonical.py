@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .manifest_tables import strip_replicate_suffix
-from .manifest_types import Manifest
+from .manifest.tables import strip_replicate_suffix
+from .manifest.types import Manifest
 
 #: prefix of the per-array membership columns of a mixed store's probe table
 ON_PREFIX = "on_"

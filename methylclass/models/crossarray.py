@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from ..io.canonical import collapse_replicate_columns, feature_coverage
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 
 __all__ = ["CrossArrayAlignment", "align_to_features"]
 

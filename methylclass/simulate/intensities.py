@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ._arrays import isin_sorted, sorted_unique
 
 _GREEN_COLOURS = {"green", "limegreen", "lime", "blue", "skyblue", "cyan"}

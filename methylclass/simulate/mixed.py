@@ -45,7 +45,7 @@ import pandas as pd
 from .. import __version__
 from .._atomic import make_temp_dir, publish_dir
 from ..errors import ConfigError
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from .cohort import (
     SimulationConfig,
     _check_out_dir,

@@ -14,7 +14,7 @@ from methylclass.io.idat import read_idat
 from methylclass.io.manifest import address_overlap, collapse_replicates, load_sesame_tsv
 from methylclass.simulate import read_truth
 from methylclass.simulate.mixed import simulate_mixed_cohort
-from methylclass.spark.ingest import preprocess_local
+from methylclass.workflows.ingest import preprocess_local
 
 
 @pytest.fixture(scope="module")

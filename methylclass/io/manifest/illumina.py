@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ManifestError
-from .manifest_tables import (
+from ...errors import ManifestError
+from .tables import (
     build_control_table,
     build_probe_table,
     empty_controls,
@@ -50,7 +50,7 @@ from .manifest_tables import (
     normalize_pos,
     to_address,
 )
-from .manifest_types import Manifest
+from .types import Manifest
 
 _SECTION = re.compile(rb"^\[(Heading|Assay|Controls)\][^\n]*$", re.MULTILINE | re.IGNORECASE)
 _ILMN_HEADER = re.compile(rb"^\s*\"?IlmnID\"?\s*,", re.MULTILINE | re.IGNORECASE)
