@@ -20,8 +20,10 @@ copy-number signatures of a class are the same on every array. Per array (:func:
 Output folder (as :func:`~.cohort.simulate_cohort`, plus the array of every sample)::
 
     idat/…                            every sample's IDAT pair
-    samplesheet.csv                   … plus ``Array`` (the layout's array name) and ``Manifest`` (its probe
-                                      table, relative to the folder)
+    samplesheet.csv                   … plus ``Array`` (the layout's array name), ``Manifest`` and ``Controls``
+                                      (its probe and control tables, relative to the folder): what
+                                      ``methylclass preprocess`` needs to normalise each sample with its own
+                                      manifest and controls
     truth/samples.tsv                 … plus ``array``
     truth/dmps.tsv, truth/cnv.tsv     as for one array (DMPs by canonical CpG id: ``probe_id`` = ``cpg_id``)
     manifest/<ARRAY>/probes.tsv.gz    each layout's manifest (suffixed probe ids for EPICv2/MSA), readable by
@@ -263,7 +265,7 @@ def simulate_mixed_cohort(out_dir: str | Path, arrays: Mapping[str, int | list[i
             files[kind] = (Path("manifest") / man.array / "probes.tsv.gz", Path("manifest") / man.array / "controls.tsv")
         dmps = union_model.profiles.dmps
         samples = write_truth(tmp, specs_all, failed, dmps, compress=base_cfg.compress, array_of=array_of,
-                              manifest_of={s.index: str(files[kind][0]) for kind in kinds
+                              manifest_of={s.index: (str(files[kind][0]), str(files[kind][1])) for kind in kinds
                                            for s in models[kind][1]})
         meta = {
             "methylclass_version": __version__, "config": base_cfg.to_json(), "mixed": True,

@@ -38,11 +38,12 @@ def _base_cn(chrom: str, male: bool) -> float:
 
 def write_truth(out: Path, specs: list[SampleSpec], failed: dict[int, int], dmps: pd.DataFrame, *,
                 compress: bool = False, array_of: Mapping[int, str] | None = None,
-                manifest_of: Mapping[int, str] | None = None) -> pd.DataFrame:
+                manifest_of: Mapping[int, tuple[str, str]] | None = None) -> pd.DataFrame:
     """Write ``samplesheet.csv`` and ``truth/{samples,dmps,cnv}.tsv`` into ``out``; return the sample table.
 
-    ``array_of`` / ``manifest_of`` (mixed-array cohorts: sample index → array name / manifest file) add an
-    ``array`` column to the truth table and ``Array`` / ``Manifest`` columns to the sample sheet."""
+    ``array_of`` / ``manifest_of`` (mixed-array cohorts: sample index → array name / (probe table, control
+    table) files) add an ``array`` column to the truth table and ``Array`` / ``Manifest`` / ``Controls``
+    columns to the sample sheet."""
     (out / "truth").mkdir(exist_ok=True)
     rows, cnv_rows = [], []
     for s in specs:
@@ -75,7 +76,8 @@ def write_truth(out: Path, specs: list[SampleSpec], failed: dict[int, int], dmps
     if array_of is not None:
         sheet["Array"] = samples["array"]
     if manifest_of is not None:
-        sheet["Manifest"] = [manifest_of[s.index] for s in specs]
+        sheet["Manifest"] = [manifest_of[s.index][0] for s in specs]
+        sheet["Controls"] = [manifest_of[s.index][1] for s in specs]
     _atomic_csv(sheet, out / "samplesheet.csv", ",")
     return samples
 
