@@ -1,7 +1,7 @@
 """Cross-array prediction: a model trained on 450k-like samples classifies EPICv2-like samples; accuracy
 against coverage (CpGs removed at random) for the missing-CpG strategies.
 
-    python pipelines/cross_array_coverage.py [--per-class 20] [--test-per-class 10] [--probes 20000]
+    python pipelines/cross_array_coverage.py [--per-class 15] [--test-per-class 12] [--probes 10000]
     # prints tables, writes results/cross_array_coverage.json
 
 A mixed cohort is simulated (:func:`methylclass.simulate.simulate_mixed_cohort`: the same classes on a
@@ -73,15 +73,15 @@ def _markdown(table: pd.DataFrame) -> str:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--per-class", type=int, default=20, help="450k training tumours per class")
-    ap.add_argument("--test-per-class", type=int, default=10, help="EPICv2 test tumours per class")
-    ap.add_argument("--classes", type=int, default=6)
-    ap.add_argument("--probes", type=int, default=20000, help="CpGs of the union design")
-    ap.add_argument("--dmps", type=int, default=30, help="planted DMPs per class and per family")
-    ap.add_argument("--delta", type=float, nargs=2, default=(0.1, 0.3), help="|Δβ| range of planted DMPs")
+    ap.add_argument("--per-class", type=int, default=15, help="450k training tumours per class")
+    ap.add_argument("--test-per-class", type=int, default=12, help="EPICv2 test tumours per class")
+    ap.add_argument("--classes", type=int, default=8)
+    ap.add_argument("--probes", type=int, default=10000, help="CpGs of the union design")
+    ap.add_argument("--dmps", type=int, default=20, help="planted DMPs per class and per family")
+    ap.add_argument("--delta", type=float, nargs=2, default=(0.08, 0.25), help="|Δβ| range of planted DMPs")
     ap.add_argument("--purity", type=float, nargs=2, default=(0.3, 0.9))
     ap.add_argument("--model", default="rf")
-    ap.add_argument("--repeats", type=int, default=3, help="random removals per coverage level")
+    ap.add_argument("--repeats", type=int, default=2, help="random removals per coverage level")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "results" / "cross_array_coverage.json"))
     args = ap.parse_args(argv)

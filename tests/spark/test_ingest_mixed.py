@@ -1,0 +1,74 @@
+"""A cohort mixing 450k-, EPIC- and EPICv2-like samples goes into ONE store, on Spark and locally alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from methylclass.io.canonical import on_column
+from methylclass.io.store import Store, load_betas, top_variance_probes
+from methylclass.simulate import read_truth
+from methylclass.simulate.mixed import simulate_mixed_cohort
+from methylclass.workflows.ingest import ingest, preprocess_local
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mixed") / "cohort"
+    return simulate_mixed_cohort(out, {"450k": 2, "EPIC": 1, "EPICv2": 2}, n_normals=1, n_probes=4000,
+                                 classes=2, seed=8, low_quality_fraction=0.0)
+
+
+@pytest.fixture(scope="module")
+def spark_store(spark, mixed, tmp_path_factory):
+    out = tmp_path_factory.mktemp("store") / "mixed"
+    return out, ingest(mixed.samplesheet, out, spark=spark)
+
+
+def test_one_store_on_canonical_cpgs(spark_store, mixed):
+    """Reference: the simulator's truth (each sample's array) and the layouts' CpG sets."""
+    out, res = spark_store
+    st = Store.open(out)
+    truth = read_truth(mixed.out_dir).samples.set_index("sample")
+    assert res.array == "MIXED" and res.n_failed == 0
+    assert st.arrays == ["SIM450K", "SIMEPIC", "SIMEPICV2"]
+    table = st.samples.set_index("sample")
+    assert (table["array"] == truth["array"].reindex(table.index)).all()
+    cpgs = {k: set(m.probes["cpg_id"]) for k, m in mixed.manifests.items()}
+    probes = st.probes()
+    assert set(probes["probe_id"]) == cpgs["450k"] | cpgs["EPIC"] | cpgs["EPICv2"]
+    assert probes[on_column("SIMEPICV2")].sum() == len(cpgs["EPICv2"])
+    outer, inner = load_betas(st), load_betas(st, join="inner")
+    assert outer.shape == (len(truth), len(probes))
+    assert set(inner.columns) == cpgs["450k"] & cpgs["EPIC"] & cpgs["EPICv2"]
+    assert inner.notna().to_numpy().mean() > 0.99
+    v2 = table.index[table["array"] == "SIMEPICV2"]
+    assert outer.loc[v2, sorted(cpgs["450k"] - cpgs["EPICv2"])].isna().all().all()
+    assert len(top_variance_probes(st, 100, join="inner")) == 100
+
+
+def test_spark_and_local_give_the_same_store(spark_store, mixed, tmp_path):
+    """Reference: the in-process path (same kernel; EPICv2 replicates averaged by CanonicalMap)."""
+    out, _ = spark_store
+    local_out = tmp_path / "local"
+    ingest(mixed.samplesheet, local_out, backend="local")
+    a, b = load_betas(out), load_betas(local_out)
+    pd.testing.assert_frame_equal(a, b)
+    mem, _ = preprocess_local(mixed.samplesheet)
+    np.testing.assert_array_equal(mem.reindex(index=a.index, columns=a.columns).to_numpy(), a.to_numpy())
+
+
+def test_detected_arrays_need_the_mixed_flag(mixed, tmp_path):
+    """Without the sheet's Array/Manifest columns, samples of other arrays are refused unless mixed=True."""
+    sheet = pd.read_csv(mixed.samplesheet).drop(columns=["Array", "Manifest", "Controls"])
+    path = mixed.out_dir / "plain_sheet.csv"
+    sheet.to_csv(path, index=False)
+    man = mixed.manifests["450k"]
+    probes, controls = mixed.manifest_files["450k"]
+    res = ingest(path, tmp_path / "one", backend="local", manifest=probes, controls=controls, array=man.array)
+    failed = res.samples.set_index("sample")
+    assert res.array == "SIM450K"
+    assert (failed.loc[failed.index.str.startswith("450K"), "status"] == "ok").all()
+    others = failed.loc[~failed.index.str.startswith("450K")]
+    assert (others["status"] == "failed").all()
