@@ -113,6 +113,27 @@ def collapse_replicate_columns(X: pd.DataFrame, manifest: Manifest | None = None
                                                                           name="cpg_id"))
 
 
+def common_cpgs(arrays: Sequence[str], store=None) -> set[str]:
+    """Canonical CpG ids held by every array in ``arrays``: from a mixed store's ``on_<ARRAY>`` columns when
+    the store has the array, else from the array's manifest (:func:`methylclass.io.manifest.load_manifest`;
+    ManifestError when it cannot be loaded)."""
+    from .manifest.load import load_manifest
+
+    have = set(store.probes().columns) if store is not None else set()
+    out: set[str] | None = None
+    for name in arrays:
+        col = on_column(name)
+        if col in have:
+            table = store.probes(["probe_id", col])
+            ids = set(table.loc[table[col].to_numpy(bool), "probe_id"].astype(str))
+        elif store is not None and len(store.arrays) == 1 and str(store.arrays[0]).upper() == str(name).upper():
+            ids = set(strip_replicate_suffix(pd.Series(store.probe_ids())).astype(str))
+        else:
+            ids = set(load_manifest(name).probes["cpg_id"].astype(str))
+        out = ids if out is None else out & ids
+    return out or set()
+
+
 def feature_coverage(X: pd.DataFrame, features: Sequence[str]) -> pd.Series:
     """Per sample (row of ``X``), the fraction of ``features`` present as a column with a non-missing value."""
     features = pd.Index(np.asarray(features).astype(str))

@@ -36,7 +36,8 @@ class _SparkTask:
         self.options, self.min_fraction, self.done = options, min_fraction, done
 
     def __call__(self, refs: Iterable[dict]) -> Iterator[dict]:
-        manifest, canonical = self.manifest_bc.value  # deserialised once per Python worker process
+        value = self.manifest_bc.value  # deserialised once per Python worker process
+        manifest, canonical = value if isinstance(value, tuple) else (value, None)  # (manifest, CanonicalMap)
         for ref in refs:
             rec = process_sample(ref, manifest, self.method, self.store_dir, options=self.options,
                                  min_address_fraction=self.min_fraction, canonical=canonical)
