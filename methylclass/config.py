@@ -68,7 +68,7 @@ SCHEMA: dict[str, Any] = {
            "repeats": (int,), "rare": ["refuse", "merge", "drop"], "rare_label": (str,)},
     "pipeline": ANY,
     "models": MapOf(MODEL_SPEC),
-    "decision": {"threshold": NUM, "class_thresholds": (dict, type(None)), "coverage": NUM,
+    "decision": {"threshold": NUM, "class_thresholds": (dict, type(None)), "coverage": NUM, "min_coverage": NUM,
                  "conformal": ["split", "class_conditional", None]},
     "report": {"title": (str,), "n_bins": (int,), "formats": (list,), "criteria": (dict, type(None)),
                "criteria_min_models": (int,)},

@@ -29,6 +29,7 @@ def _cohort(root: Path, arrays: dict, args, spark) -> tuple:
     from methylclass.workflows.data import load_dataset
     from methylclass.workflows.ingest import ingest
 
+    root.mkdir(parents=True, exist_ok=True)
     sim = simulate_mixed_cohort(root / "sim", arrays, n_normals=0, n_probes=args.probes, classes=args.classes,
                                 seed=args.seed, dmps_per_class=args.dmps, dmps_per_family=args.dmps,
                                 dmp_delta=tuple(args.delta), purity=tuple(args.purity), n_jobs=2)
@@ -78,7 +79,7 @@ def main(argv=None) -> dict:
             cv = nested_cv(ds.X, ds.y, lambda: make_pipeline(args.model, **{**opts, "random_state": args.seed}),
                            outer=5, inner=3, seed=args.seed, n_jobs=2, progress=False)
             sc = cv.evaluate().scalars
-            out[label] = {"arrays": ds.summary.get("arrays"), "n_samples": int(len(ds.X)),
+            out[label] = {"arrays": ds.summary.get("arrays"), "n_samples": len(ds.X),
                           "n_cpgs": int(ds.X.shape[1]), "store_array": res.array, "ingest_seconds": round(t_ingest, 1),
                           "balanced_accuracy": sc["balanced_accuracy"], "accuracy": sc["accuracy"]}
             print(f"{label:12s} {out[label]['arrays']}  {ds.X.shape[1]:,} CpGs  balanced accuracy "

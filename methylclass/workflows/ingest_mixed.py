@@ -73,10 +73,24 @@ def _key(ref: dict, base_dir: Path) -> tuple | None:
 
 
 def sheet_names_arrays(refs: list[dict]) -> bool:
-    """True when the sample sheet names more than one array or manifest across the samples."""
-    named = {(_meta_value(r, ARRAY_COLUMNS), _meta_value(r, MANIFEST_COLUMNS)) for r in refs}
-    named.discard((None, None))
-    return len(named) > 1
+    """True when the sample sheet gives the samples' manifest files (a ``Manifest`` column), or names more
+    than one array in an ``Array`` column whose values are known arrays (a column of that name holding
+    something else, e.g. slide positions, leaves the cohort a single-array one)."""
+    if any(_meta_value(r, MANIFEST_COLUMNS) for r in refs):
+        return True
+    named = {_meta_value(r, ARRAY_COLUMNS) for r in refs} - {None}
+    if len(named) < 2:
+        return False
+    from ..io.manifest.registry import get_array
+
+    known = 0
+    for name in named:
+        try:
+            get_array(name)
+            known += 1
+        except ManifestError:
+            continue
+    return known >= 2
 
 
 def group_by_array(refs: list[dict], base_dir: Path) -> list[ArrayGroup]:
