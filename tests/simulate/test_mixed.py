@@ -108,3 +108,14 @@ def test_bad_mixed_parameters_are_refused(tmp_path: Path):
     with pytest.raises(ConfigError, match="fixed"):
         simulate_mixed_cohort(tmp_path / "x", {"450k": 2}, n_per_class=3)
     assert not (tmp_path / "x").exists()
+
+
+def test_simulate_command_writes_a_mixed_cohort(tmp_path: Path, capsys):
+    from methylclass.cli import main
+
+    assert main(["simulate", "--out", str(tmp_path / "m"), "--arrays", "450k=1,EPICv2=1", "--probes", "2000",
+                 "--classes", "2", "--normals", "1", "--quiet"]) == 0
+    truth = read_truth(tmp_path / "m")
+    assert truth.samples.groupby("array").size().to_dict() == {"SIM450K": 3, "SIMEPICV2": 3}
+    assert main(["simulate", "--out", str(tmp_path / "x"), "--arrays", "450k"]) == 2
+    assert "KIND=N" in capsys.readouterr().err
