@@ -262,7 +262,8 @@ def simulate_mixed_cohort(out_dir: str | Path, arrays: Mapping[str, int | list[i
             folder = tmp / "manifest" / man.array
             folder.mkdir()
             write_manifest_tsv(man, folder / "probes.tsv.gz", folder / "controls.tsv")
-            files[kind] = (Path("manifest") / man.array / "probes.tsv.gz", Path("manifest") / man.array / "controls.tsv")
+            rel = Path("manifest") / man.array
+            files[kind] = (rel / "probes.tsv.gz", rel / "controls.tsv")
         dmps = union_model.profiles.dmps
         samples = write_truth(tmp, specs_all, failed, dmps, compress=base_cfg.compress, array_of=array_of,
                               manifest_of={s.index: (str(files[kind][0]), str(files[kind][1])) for kind in kinds

@@ -4,8 +4,8 @@ One kernel, :func:`~methylclass.pp.kernel.process_sample` (read the pair, map ad
 ``normalize``, write the sample file), serves every path:
 
 * :func:`ingest_cohort` on Spark (default): the small list of sample references (paths + sheet metadata) is
-  distributed one sample per task (:mod:`methylclass.spark.jobs`); executors run the kernel with the manifest broadcast once,
-  write the sample's arrays straight into the store (atomic rename) and return only a small record. The
+  distributed one sample per task (:mod:`methylclass.spark.jobs`); executors run the kernel with the manifest
+  broadcast once, write the sample's arrays straight into the store (atomic rename) and return only a small record. The
   driver holds the manifest, the references and the records: its memory is flat in the number of samples.
   Executors must see INPUT and the store at the same paths (local disk for ``local[*]``, a shared file system
   for a cluster).
@@ -38,6 +38,8 @@ from ..io.store import probe_table_hash
 from ..io.store_writer import StoreWriter
 from ..pp.kernel import MIN_ADDRESS_FRACTION, _meta_columns, process_sample, run_kernel
 from ..pp.normalize import normalize
+from ..progress import Progress
+from ..records import SampleFailure
 from ..spark.jobs import MAX_TASK_CRASHES, run_on_spark
 from .ingest_mixed import MIXED, ArrayGroup, group_by_array, mixed_probe_table, sheet_names_arrays
 
@@ -104,9 +106,12 @@ class IngestResult:
         return int((self.samples["status"] == "ok").sum())
 
     @property
-    def failures(self) -> pd.DataFrame:
-        """The failed samples with their reasons."""
-        return self.samples.loc[self.samples["status"] != "ok", ["sample", "reason"]]
+    def failures(self) -> list[SampleFailure]:
+        """The samples that could not be stored (this run and earlier ones), with their reasons."""
+        bad = self.samples.loc[self.samples["status"] != "ok"]
+        paths = bad["grn"] if "grn" in bad.columns else [None] * len(bad)
+        return [SampleFailure(str(s), p if isinstance(p, str) and p else None, str(r), stage="ingest")
+                for s, p, r in zip(bad["sample"], paths, bad["reason"])]
 
 
 def _dedupe(refs: list[dict]) -> list[dict]:
@@ -196,7 +201,8 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
                   overwrite: bool = False, options: dict | None = None,
                   min_address_fraction: float = MIN_ADDRESS_FRACTION, samples_per_task: int = 1,
                   driver_memory: str = "2g", max_task_crashes: int = MAX_TASK_CRASHES,
-                  controls: str | Path | None = None, log=None, mixed: bool = False) -> IngestResult:
+                  controls: str | Path | None = None, progress: bool | None = None, log=None,
+                  mixed: bool = False) -> IngestResult:
     """Preprocess a cohort into the Parquet store ``out`` (created, or resumed when it exists).
 
     ``source``: a folder of IDATs or a sample sheet (found with :func:`methylclass.io.discover.find_samples`),
@@ -205,10 +211,12 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
     IDATs. ``method``/``options`` go to
     :func:`methylclass.pp.normalize.normalize` untouched. ``spark``: a session to use; otherwise one is
     started on ``master`` (default embedded ``local[*]``); ``local=True`` runs without Spark.
-    ``log``: a callable receiving progress lines. A Spark task that dies repeatedly (worker crash) marks
-    its sample failed and the rest goes on, up to ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`).
-    ``mixed``: store samples of several arrays together on canonical CpG ids (also implied by a sample sheet
-    naming several arrays; see :mod:`methylclass.workflows.ingest_mixed`).
+    ``log``: a callable receiving one line per step; ``progress``: the progress display
+    (:class:`~methylclass.progress.Progress`; None = a bar on a terminal, plain lines otherwise). A Spark task
+    that dies repeatedly (worker crash) marks its sample failed and the rest goes on, up to
+    ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`). ``mixed``: store samples of several
+    arrays together on canonical CpG ids (also implied by a sample sheet naming them per sample; see
+    :mod:`methylclass.workflows.ingest_mixed`).
     """
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
@@ -230,18 +238,22 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
             if work and len(groups) > 1:
                 say(f"  {man.array}: {len(work)} samples ({man.n_probes:,} probes)")
             if work and local:
-                records += [process_sample(r, man, method, writer.path, options=options,
-                                           min_address_fraction=min_address_fraction, canonical=g.canonical)
-                            for r in work]
+                with Progress(len(work), f"ingest {man.array}", unit="samples", enabled=progress) as bar:
+                    for r in work:
+                        records.append(process_sample(r, man, method, writer.path, options=options,
+                                                      min_address_fraction=min_address_fraction,
+                                                      canonical=g.canonical))
+                        bar.advance()
             elif work:
                 if spark is None:
                     from ..spark.session import get_spark
 
                     spark = get_spark(master, driver_memory=driver_memory)
-                records += run_on_spark(spark, work, man, method, writer.path, options=options,
-                                        min_fraction=min_address_fraction, samples_per_task=samples_per_task,
-                                        say=say if log else None, max_task_crashes=max_task_crashes,
-                                        canonical=g.canonical)
+                with Progress(len(work), f"ingest {man.array} on Spark", unit="samples", enabled=progress) as bar:
+                    records += run_on_spark(spark, work, man, method, writer.path, options=options,
+                                            min_fraction=min_address_fraction, samples_per_task=samples_per_task,
+                                            say=say, progress=bar.update, max_task_crashes=max_task_crashes,
+                                            canonical=g.canonical)
         order = {r["sample"]: i for i, r in enumerate(refs)}
         records.sort(key=lambda r: order.get(r["sample"], len(order)))
         refresh = [{"sample": r["sample"], **_meta_columns(r)} for r in refs if r["sample"] in writer.stored]
