@@ -48,6 +48,20 @@ def test_one_store_on_canonical_cpgs(spark_store, mixed):
     assert len(top_variance_probes(st, 100, join="inner")) == 100
 
 
+def test_inner_join_on_spark_and_from_the_command_line(spark_store, spark, tmp_path):
+    """Top variance on Spark picks among the shared CpGs only; `export --join inner` writes just those."""
+    from methylclass.cli import main
+    from methylclass.spark.stats import top_variance_probes_spark
+
+    out, _ = spark_store
+    st = Store.open(out)
+    shared = st.join_mask("inner")
+    top = top_variance_probes_spark(st, 50, spark=spark, join="inner")
+    assert shared[top["index"].to_numpy()].all()
+    assert main(["export", str(out), "--out", str(tmp_path / "x.parquet"), "--join", "inner"]) == 0
+    assert pd.read_parquet(tmp_path / "x.parquet").shape[1] >= int(shared.sum())
+
+
 def test_spark_and_local_give_the_same_store(spark_store, mixed, tmp_path):
     """Reference: the in-process path (same kernel; EPICv2 replicates averaged by CanonicalMap)."""
     out, _ = spark_store
