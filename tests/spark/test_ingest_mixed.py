@@ -86,3 +86,29 @@ def test_detected_arrays_need_the_mixed_flag(mixed, tmp_path):
     assert (failed.loc[failed.index.str.startswith("450K"), "status"] == "ok").all()
     others = failed.loc[~failed.index.str.startswith("450K")]
     assert (others["status"] == "failed").all()
+
+
+def test_real_arrays_detected_per_sample_with_mixed(cohort, tmp_path):
+    """Reference: the planted cohort of tests/spark (real HM27 pairs + a pair with the real 450k address set,
+    which a single-array run refuses as 'an HM450 array; this cohort is HM27'). With mixed=True each sample's
+    array is detected from its IDAT, each is normalised with its own manifest, and the HM27 CpGs of the
+    HM27 samples keep their single-array values on the canonical axis."""
+    from methylclass.io.manifest import load_manifest
+
+    folder, expected = cohort
+    res = ingest(folder, tmp_path / "mixed", backend="local", mixed=True)
+    table = res.samples.set_index("sample")
+    assert res.array == "MIXED" and Store.open(tmp_path / "mixed").arrays == ["HM27", "HM450"]
+    assert table.loc["9000000003_R01C01", "status"] == "ok"
+    assert table.loc["9000000003_R01C01", "array"] == "HM450"
+    for name, want in expected.items():
+        if want == "ok":
+            assert table.loc[name, "status"] == "ok" and table.loc[name, "array"] == "HM27"
+    single = ingest(folder, tmp_path / "single", backend="local")
+    hm27 = load_manifest("HM27").probes["cpg_id"]
+    ok = [n for n, w in expected.items() if w == "ok"]
+    a = load_betas(tmp_path / "mixed", ok, probes=list(hm27))
+    b = load_betas(single.store, ok)
+    b.columns = hm27.to_numpy()
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    assert load_betas(tmp_path / "mixed", join="inner").shape[1] < len(hm27)
