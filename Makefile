@@ -9,7 +9,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONHASHSEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-all demo benchmark benchmark-full bench bench-preprocess bench-ingest bench-cnv \
+.PHONY: help setup test test-all demo benchmark benchmark-full bench bench-arrays bench-preprocess bench-ingest bench-cnv \
         bench-normalize bench-cnv-spark methylprep-parity lint clean
 
 help: ## list the targets
@@ -49,6 +49,10 @@ bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbe
 	$(PY) pipelines/bench_simulate.py --samples 20 --jobs 2
 	$(PY) pipelines/bench_models.py
 	$(PY) pipelines/bench_preprocess.py
+
+bench-arrays: $(STAMP) ## mixed-array store vs single-array nested CV; 450k model on EPICv2 samples, accuracy vs coverage
+	$(PY) pipelines/mixed_cohort_cv.py
+	$(PY) pipelines/cross_array_coverage.py
 
 bench-preprocess: $(STAMP) ## methylclass raw/illumina/noob vs methylprep vs mepylome, and Spark ingestion at scale
 	$(PY) pipelines/bench_preprocess.py

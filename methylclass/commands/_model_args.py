@@ -23,6 +23,10 @@ def add_data_options(p: argparse.ArgumentParser, *, required: bool = False) -> N
                    help="table layout (default: detect from cg… probe ids)")
     g.add_argument("--groups-column", metavar="COL",
                    help="patient/batch column (in the table or label file): samples of a group stay in one fold")
+    g.add_argument("--common-probes", metavar="ARRAYS",
+                   help="use only the CpGs shared by these arrays, e.g. HM450,EPICv2 (a store's arrays or any "
+                        "array whose manifest can be loaded); a store mixing arrays uses the CpGs of all its "
+                        "arrays by default")
 
 
 def add_config_options(p: argparse.ArgumentParser, *, experiment: bool = True) -> None:
@@ -80,7 +84,8 @@ def load_run_config(args: argparse.Namespace, *, models: list[str] | None = None
             raise ConfigError("--betas needs --label-column COL or --labels FILE to know the classes")
         cfg["data"] = cli_data_block(betas=args.betas, label_column=args.label_column,
                                      sample_column=args.sample_column, labels=args.labels,
-                                     orientation=args.orientation, groups_column=args.groups_column)
+                                     orientation=args.orientation, groups_column=args.groups_column,
+                                     common_probes=getattr(args, "common_probes", None))
     elif any(getattr(args, a, None) for a in ("label_column", "sample_column", "labels", "groups_column")):
         raise ConfigError("--label-column/--sample-column/--labels/--groups-column describe a --betas table; "
                           "give --betas too")

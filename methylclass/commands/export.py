@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", help="comma-separated sample names or @FILE (default: every stored sample)")
     p.add_argument("--probes", help="comma-separated probe ids or @FILE (default: every probe)")
     p.add_argument("--top-variance", type=int, metavar="N", help="keep the N most variable probes")
+    p.add_argument("--join", default="outer", choices=("outer", "inner"),
+                   help="a store mixing arrays: every CpG (outer, NaN where an array lacks it; default) or only "
+                        "the CpGs every array of the selected samples holds (inner)")
     p.add_argument("--spark", action="store_true", help="compute --top-variance on Spark")
     p.add_argument("--master", help="Spark master for --spark (default: embedded local[*])")
     p.set_defaults(func=run)
@@ -63,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
     out = export(args.store, args.out, format=args.format, field=args.field,
                  samples=parse_names(args.samples, "sample"), probes=parse_names(args.probes, "probe"),
                  top_variance=args.top_variance, orient=args.orient,
-                 backend="spark" if args.spark else "local", master=args.master)
+                 backend="spark" if args.spark else "local", master=args.master, join=args.join)
     print(f"wrote {out}")
     return 0

@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--controls", help="control-probe table for a --manifest that has none (needed by noob, "
                                       "illumina and pOOBAH)")
     p.add_argument("--array", help="array type (HM450, EPIC, EPICv2, MSA, HM27); default: from the IDATs")
+    p.add_argument("--mixed", action="store_true",
+                   help="store samples of several arrays together (each normalised with its own manifest, "
+                        "one store on canonical CpG ids); implied when the sample sheet's Array / Manifest "
+                        "columns name several arrays")
     p.add_argument("--master", help="Spark master: local[*] (default, embedded), local[N], spark://HOST:PORT, "
                                     "yarn")
     p.add_argument("--driver-memory", default="2g", help="Spark driver memory (default 2g)")
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     res = ingest_cohort(args.input, args.out, method=args.method, manifest=args.manifest, array=args.array,
                         controls=args.controls, sheet=args.sheet, master=args.master, local=args.local,
                         overwrite=args.overwrite, options=_options(args), driver_memory=args.driver_memory,
-                        log=lambda msg: print(msg, file=sys.stderr))
+                        log=lambda msg: print(msg, file=sys.stderr), mixed=args.mixed)
     failed = res.failures
     print(f"{res.store}: {res.n_ok} samples stored ({res.array}, method {res.method}); this run: "
           f"{res.n_processed} processed, {res.n_skipped} already stored, {res.n_failed} failed "

@@ -75,6 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-effect", type=float, default=1.0, help="slide-effect strength (0 = none, default 1)")
     p.add_argument("--dye-bias", type=float, default=1.0, help="dye-bias spread (0 = none, default 1)")
     p.add_argument("--layout", choices=("450k", "epic", "hm27", "msa"), help="slide layout (default: the array's)")
+    p.add_argument("--arrays", metavar="KIND=N,…",
+                   help="a mixed-array cohort: tumours per class on each layout, e.g. 450k=20,EPIC=10,EPICv2=10 "
+                        "(kinds 450k, EPIC, EPICv2, MSA; --normals per layout; synthetic union design of --probes)")
     p.add_argument("--gzip", action="store_true", help="write .idat.gz files")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (-1 = all cores; default 1)")
@@ -111,6 +114,37 @@ def config_from_args(args: argparse.Namespace):
         seed=args.seed, n_jobs=args.jobs, force=args.force)
 
 
+def _arrays(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        kind, sep, n = part.partition("=")
+        try:
+            out[kind.strip()] = int(n)
+        except ValueError:
+            raise ConfigError(f"--arrays expects KIND=N,… (e.g. 450k=20,EPICv2=10); got '{part}'") from None
+        if not sep:
+            raise ConfigError(f"--arrays expects KIND=N,… (e.g. 450k=20,EPICv2=10); got '{part}'")
+    return out
+
+
+def _run_mixed(args: argparse.Namespace, cfg, progress) -> int:
+    from dataclasses import fields
+
+    from ..simulate import simulate_mixed_cohort
+
+    if args.manifest or (args.array and args.array.upper() not in ("SYNTH", "SYNTHETIC")) or args.layout:
+        raise ConfigError("--arrays builds its own layouts: drop --manifest / --array / --layout")
+    skip = {"manifest", "array", "n_per_class", "n_normals", "layout"}
+    kw = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in skip}
+    res = simulate_mixed_cohort(args.out, _arrays(args.arrays), n_normals=args.normals, progress=progress, **kw)
+    counts = res.samples.groupby("array").size()
+    print(f"{res.out_dir}: {len(res.samples)} samples on {', '.join(f'{a} ({n})' for a, n in counts.items())} "
+          f"[{res.seconds:.1f} s]")
+    print("  sample sheet samplesheet.csv (Array/Manifest/Controls per sample), truth in truth/, manifests in "
+          "manifest/<ARRAY>/")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Simulate the cohort and print where it went."""
     from ..simulate import simulate_cohort
@@ -124,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
             last[0] = pct
             print(f"  {done}/{total} samples", file=sys.stderr)
 
+    if getattr(args, "arrays", None):
+        return _run_mixed(args, cfg, progress)
     res = simulate_cohort(args.out, cfg, progress=progress)
     s = res.samples
     n_t = int((~s["is_normal"]).sum())

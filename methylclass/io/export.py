@@ -27,7 +27,15 @@ import pyarrow.compute as pc
 
 from .._atomic import atomic_write
 from ..errors import ConfigError, DataError
-from .store import ARRAY_FIELDS, Store, _tmp_name, atomic_write_table, load_betas, top_variance_probes
+from .store import (
+    ARRAY_FIELDS,
+    Store,
+    _joined,
+    _tmp_name,
+    atomic_write_table,
+    load_betas,
+    top_variance_probes,
+)
 
 FORMATS = ("csv", "parquet", "h5ad")
 ORIENTS = ("samples", "probes")
@@ -157,14 +165,16 @@ def _write_h5ad(st: Store, out: Path, names: list[str], idx: np.ndarray | None, 
 def export_store(store: str | Path | Store, out: str | Path, *, format: str | None = None,
                  field: str = "beta", samples: Sequence[str] | None = None, probes=None,
                  top_variance: int | None = None, orient: str = "samples",
-                 variance: Callable[..., pd.DataFrame] | None = None) -> Path:
+                 variance: Callable[..., pd.DataFrame] | None = None, join: str = "outer") -> Path:
     """Write ``field`` of ``samples`` × ``probes`` of a store to ``out`` (see the module docstring).
 
     ``format``: csv, parquet or h5ad (default from the file name). ``probes``: ids, indices or mask;
     ``top_variance``: keep the N probes most variable across the selected samples, in decreasing order of
-    variance (computed in O(n_probes) memory by ``variance(store, n, samples, field=...)``, default
+    variance (computed in O(n_probes) memory by ``variance(store, n, samples, field=..., join=...)``, default
     :func:`~methylclass.io.store.top_variance_probes`; :func:`methylclass.workflows.export.export` passes the
     Spark version). ``orient``: ``"samples"`` (rows = samples) or ``"probes"``.
+    ``join``: for a store mixing arrays, ``"outer"`` (every CpG, NaN where an array lacks it) or ``"inner"``
+    (the CpGs every array of the selected samples holds).
     Returns the written path.
     """
     st = store if isinstance(store, Store) else Store.open(store)
@@ -179,9 +189,9 @@ def export_store(store: str | Path | Store, out: str | Path, *, format: str | No
     names, _ = st.files_of(samples)
     if not names:
         raise DataError(f"store '{st.path}' holds no successfully processed sample to export")
-    idx = st.resolve_probes(probes)
+    idx = _joined(st, st.resolve_probes(probes), join, names)
     if top_variance is not None:
-        top = (variance or top_variance_probes)(st, top_variance, names, field=field)
+        top = (variance or top_variance_probes)(st, top_variance, names, field=field, join=join)
         chosen = top["index"].to_numpy(np.int64)
         idx = chosen if idx is None else chosen[np.isin(chosen, idx)]
     if not out.parent.is_dir():

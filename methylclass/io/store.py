@@ -50,6 +50,8 @@ ARRAY_FIELDS = ("beta", "detection_p", "meth", "unmeth")
 PROBE_TABLE_COLUMNS = ("probe_id", "cpg_id", "chrom", "pos", "design", "channel")
 #: sample-table columns that always come first
 CORE_SAMPLE_COLUMNS = ("sample", "status", "reason", "array", "barcode", "position", "file")
+#: probe joins of a mixed-array store (see :meth:`Store.join_mask`)
+JOINS = ("outer", "inner")
 _RECORD_KEY = b"methylclass.sample"
 
 
@@ -196,6 +198,29 @@ class Store:
         s = self.samples
         return s.loc[s["status"] == "ok", "sample"].astype(str).tolist()
 
+    @property
+    def arrays(self) -> list[str]:
+        """The arrays whose samples the store holds (one for a single-array store)."""
+        arrays = self.info.get("arrays")
+        return [str(a) for a in arrays] if arrays else [str(self.info.get("array"))]
+
+    def join_mask(self, join: str = "outer", samples: Sequence[str] | None = None) -> np.ndarray | None:
+        """Probes of a ``join``: ``"outer"`` → None (every probe; CpGs an array lacks are NaN in its samples),
+        ``"inner"`` → boolean mask of the CpGs held by every array among ``samples`` (default: all stored
+        samples). A single-array store gives None for both."""
+        if join not in JOINS:
+            raise ConfigError(f"unknown join '{join}'; choose one of {', '.join(JOINS)}")
+        if join == "outer" or len(self.arrays) < 2:
+            return None
+        from .canonical import on_column
+
+        names, _ = self.files_of(samples)
+        s = self.samples.set_index(self.samples["sample"].astype(str))
+        present = sorted(set(s.loc[names, "array"].astype(str))) if "array" in s else self.arrays
+        cols = [on_column(a) for a in present]
+        table = self.probes(cols)
+        return np.logical_and.reduce([table[c].to_numpy(bool) for c in cols]) if cols else None
+
     def probes(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The probe table (row i ↔ element i of every array)."""
         return pd.read_parquet(self.path / PROBES_FILE, columns=list(columns) if columns else None)
@@ -283,17 +308,27 @@ def scan_sample_files(path: str | Path) -> dict[str, dict]:
     return out
 
 
+def _joined(st: Store, idx: np.ndarray | None, join: str, samples) -> np.ndarray | None:
+    """Probe indices ``idx`` (None = all) restricted to the probes of ``join`` (order of ``idx`` kept)."""
+    mask = st.join_mask(join, samples)
+    if mask is None:
+        return idx
+    return np.flatnonzero(mask) if idx is None else idx[mask[idx]]
+
+
 def load_betas(store: str | Path | Store, samples: Sequence[str] | None = None, probes=None, *,
-               field: str = "beta") -> pd.DataFrame:
+               field: str = "beta", join: str = "outer") -> pd.DataFrame:
     """Read ``field`` (default betas) of ``samples`` × ``probes`` from a store into a float32 DataFrame.
 
     ``samples``: names (default every stored sample, in sample-table order). ``probes``: probe ids, integer
     indices or a boolean mask (default all, in array order). Rows are named by sample, columns by probe id.
-    Only the files of the selected samples are opened.
+    Only the files of the selected samples are opened. ``join`` matters for a store mixing arrays (columns are
+    canonical CpG ids): ``"outer"`` the union (NaN where a sample's array lacks the CpG), ``"inner"`` only
+    the CpGs every array among the selected samples holds.
     """
     st = store if isinstance(store, Store) else Store.open(store)
     names, _ = st.files_of(samples)
-    idx = st.resolve_probes(probes)
+    idx = _joined(st, st.resolve_probes(probes), join, names)
     ids = st.probe_ids()
     cols = ids if idx is None else ids[idx]
     out = np.empty((len(names), cols.shape[0]), dtype=np.float32)
@@ -389,10 +424,22 @@ def select_top_variance(moments: ProbeMoments, n: int, probe_ids: np.ndarray, *,
                          "variance": var[top], "count": moments.count[top]})
 
 
+def restrict_moments(moments: ProbeMoments, mask: np.ndarray | None) -> ProbeMoments:
+    """``moments`` with the probes outside ``mask`` (None: keep all) emptied (count 0), so that a top-variance
+    selection never picks them."""
+    if mask is None:
+        return moments
+    keep = np.asarray(mask, bool)
+    return ProbeMoments(np.where(keep, moments.count, 0), moments.mean, np.where(keep, moments.m2, 0.0))
+
+
 def top_variance_probes(store: str | Path | Store, n: int, samples: Sequence[str] | None = None, *,
-                        field: str = "beta", min_fraction: float = 0.5) -> pd.DataFrame:
+                        field: str = "beta", min_fraction: float = 0.5, join: str = "outer") -> pd.DataFrame:
     """The ``n`` most variable probes of a store, computed locally in O(n_probes) memory (for the same on
-    Spark executors see :func:`methylclass.spark.stats.top_variance_probes_spark`)."""
+    Spark executors see :func:`methylclass.spark.stats.top_variance_probes_spark`). ``join="inner"`` picks
+    among the CpGs every array of the selected samples holds (mixed-array stores); with ``"outer"`` a CpG
+    needs values in ``min_fraction`` of the samples."""
     st = store if isinstance(store, Store) else Store.open(store)
-    moments = probe_moments(st, samples, field=field)
+    mask = st.join_mask(join, samples)
+    moments = restrict_moments(probe_moments(st, samples, field=field), mask)
     return select_top_variance(moments, n, st.probe_ids(), min_fraction=min_fraction)

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from .._atomic import ensure_writable_dir
 from ..errors import ConfigError, DataError
+from .canonical import ON_PREFIX
 from .store import (
     ARRAYS_DIR,
     CORE_SAMPLE_COLUMNS,
@@ -166,6 +167,7 @@ class StoreWriter:
             atomic_write_json(self.path / INFO_FILE, self.info)
             if old is None or not (self.path / PROBES_FILE).is_file():
                 cols = [c for c in PROBE_TABLE_COLUMNS if c in self.probes.columns]
+                cols += [c for c in self.probes.columns if str(c).startswith(ON_PREFIX)]  # mixed-array stores
                 table = pa.Table.from_pandas(self.probes[cols].reset_index(drop=True), preserve_index=False)
                 atomic_write_table(self.path / PROBES_FILE, table, compression="zstd")
             self.stored = scan_sample_files(self.path)

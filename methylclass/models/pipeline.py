@@ -30,6 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from ..errors import ConfigError
+from .impute import IMPUTE_METHODS, make_imputer
 from .rebalance import check_balance, make_sampler
 from .registry import build_model, get_factory
 
@@ -138,8 +139,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         if not _none(self.calibrate) and self.calibrate not in CALIBRATE_METHODS:
             raise ConfigError(f"unknown calibrate {self.calibrate!r}; choose one of: none, "
                               f"{', '.join(CALIBRATE_METHODS)}")
-        if not _none(self.impute) and self.impute not in ("median", "mean"):
-            raise ConfigError(f"unknown impute {self.impute!r}; choose none, median or mean")
+        if not _none(self.impute) and self.impute not in IMPUTE_METHODS:
+            raise ConfigError(f"unknown impute {self.impute!r}; choose none, {', '.join(IMPUTE_METHODS)}")
         check_balance(self.balance)
         if not isinstance(self.n_features, (int, np.integer)) or self.n_features < 1:
             raise ConfigError(f"n_features must be a positive integer; got {self.n_features!r}")
@@ -148,8 +149,6 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         _block_prefixes(self.feature_blocks)
 
     def _cpg_steps(self) -> list[tuple[str, Any]]:
-        from sklearn.impute import SimpleImputer
-
         from .selectors import BorutaSelector, VarianceSelector
 
         steps: list[tuple[str, Any]] = []
@@ -162,7 +161,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
             k = int(self.n_features) if prefilter is None else int(min(self.n_features, prefilter))
             steps.append(("variance", VarianceSelector(n_features=k)))
         if not _none(self.impute):
-            steps.append(("impute", SimpleImputer(strategy=self.impute, keep_empty_features=True)))
+            steps.append(("impute", make_imputer(self.impute)))
         if select == "boruta":
             kw.setdefault("random_state", self.random_state)
             kw.setdefault("n_jobs", self.n_jobs)

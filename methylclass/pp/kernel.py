@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import IdatError, MethylclassError
 from ..io.channels import check_channels
+from ..io.canonical import CanonicalMap
 from ..io.discover import check_pair
 from ..io.idat import read_idat
 from ..io.manifest.types import Manifest
@@ -108,12 +109,18 @@ def run_kernel(ref: dict, manifest: Manifest, method: str, *, options: dict | No
 
 
 def process_sample(ref: dict, manifest: Manifest, method: str, store: str | Path, *,
-                   options: dict | None = None, min_address_fraction: float = MIN_ADDRESS_FRACTION) -> dict:
-    """:func:`run_kernel` and, when it succeeds, write the sample file into the store; return the record."""
+                   options: dict | None = None, min_address_fraction: float = MIN_ADDRESS_FRACTION,
+                   canonical: CanonicalMap | None = None) -> dict:
+    """:func:`run_kernel` and, when it succeeds, write the sample file into the store; return the record.
+
+    ``canonical``: for a store mixing arrays, the map of this array's probes onto the store's canonical CpG
+    axis (replicates averaged over their non-missing values, CpGs the array lacks NaN)."""
     rec, ns = run_kernel(ref, manifest, method, options=options, min_address_fraction=min_address_fraction)
     if ns is None:
         return rec
     arrays = {"beta": ns.beta, "detection_p": ns.detection_p, "meth": ns.meth, "unmeth": ns.unmeth}
+    if canonical is not None:
+        arrays = {k: canonical.apply(v) for k, v in arrays.items()}
     try:
         rec["file"] = write_sample_file(store, rec["sample"], arrays, rec)
     except Exception as exc:  # noqa: BLE001 - disk full, permissions: recorded, retried next run

@@ -18,7 +18,9 @@ What is simulated (module by module):
   exponential), cross-talk / out-of-band signal, dye bias, controls, failed probes; calibrated on the real
   450k Green channel (Red ratios from the minfi oracle) and the real HM27 pair (two-sample KS statistics in
   :mod:`.calibration`, fitting script ``pipelines/calibrate_simulate.py``);
-* :mod:`.cohort` — purity, FFPE, slides/batches, low-quality samples, parallel streaming writer.
+* :mod:`.cohort` — purity, FFPE, slides/batches, low-quality samples, parallel streaming writer;
+* :mod:`.mixed` — one cohort on several array layouts (450k-, EPIC-, EPICv2-like with replicate probes,
+  MSA-like) with array-specific technical shifts (:func:`simulate_mixed_cohort`).
 
 Output folder (written under a temporary name and renamed when complete)::
 
@@ -63,12 +65,14 @@ from .cnv import CnvEvent, parse_event
 from .cohort import SimulationConfig, SimulationResult, demo_cohort, simulate_cohort
 from .design import cpg_context, synthetic_manifest, write_manifest_tsv
 from .intensities import PRESETS, IntensityParams
+from .mixed import MixedResult, simulate_mixed_cohort
 from .truth import Truth, read_truth
 
 __all__ = [
     "PRESETS",
     "CnvEvent",
     "IntensityParams",
+    "MixedResult",
     "SimulationConfig",
     "SimulationResult",
     "Truth",
@@ -81,6 +85,7 @@ __all__ = [
     "real_450k_green",
     "reference_channels",
     "simulate_cohort",
+    "simulate_mixed_cohort",
     "synthetic_manifest",
     "write_manifest_tsv",
 ]

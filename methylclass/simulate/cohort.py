@@ -45,7 +45,7 @@ from .intensities import (
     build_address_plan,
     preset_for,
 )
-from .profiles import ClassLayout, build_profiles, make_layout
+from .profiles import ClassLayout, ProfileModel, build_profiles, make_layout
 from .rng import stream
 from .truth import write_truth
 from .worker import CohortModel, SampleSpec, run_chunk, write_sample
@@ -351,16 +351,19 @@ def _unused_count(cfg: SimulationConfig, manifest: Manifest, n_used: int) -> int
     return round(0.001 * n_used)
 
 
-def build_model(cfg: SimulationConfig, manifest: Manifest) -> tuple[CohortModel, ClassLayout, IntensityParams]:
-    """Design-level model of a configuration (address plan, profiles, chromosome codes)."""
+def build_model(cfg: SimulationConfig, manifest: Manifest, *,
+                profiles: ProfileModel | None = None) -> tuple[CohortModel, ClassLayout, IntensityParams]:
+    """Design-level model of a configuration (address plan, profiles, chromosome codes); ``profiles`` given
+    (a mixed cohort's union profiles seen through this array's probes) are used instead of drawing new ones."""
     layout = make_layout(cfg.classes, cfg.families, cfg.n_per_class)
     params = cfg.intensity if isinstance(cfg.intensity, IntensityParams) else \
         PRESETS[cfg.intensity or preset_for(manifest.array)]
     n_cpg = int(manifest.probes["cpg_id"].nunique())
     per_class = cfg.dmps_per_class if cfg.dmps_per_class is not None else _default_dmps(n_cpg)
     per_family = cfg.dmps_per_family if cfg.dmps_per_family is not None else per_class
-    profiles = build_profiles(manifest, layout, seed=cfg.seed, dmps_per_class=per_class,
-                              dmps_per_family=per_family, delta=tuple(cfg.dmp_delta))
+    if profiles is None:
+        profiles = build_profiles(manifest, layout, seed=cfg.seed, dmps_per_class=per_class,
+                                  dmps_per_family=per_family, delta=tuple(cfg.dmp_delta))
     drng = stream(cfg.seed, "addresses")
     used = _addresses(manifest)
     n_unused = _unused_count(cfg, manifest, used.size)
@@ -471,7 +474,9 @@ def demo_cohort(out_dir: str | Path, *, seed: int = 0, n_jobs: int = 1, force: b
 
 
 def _run_all(model: CohortModel, specs: list[SampleSpec], tmp: Path, idat_dir: Path, n_jobs: int,
-             progress) -> list[dict]:
+             progress, tag: str = "") -> list[dict]:
+    """Simulate and write ``specs``; ``tag`` names the stored model file (workers cache models by path, so
+    several models written in one run — a mixed-array cohort — need distinct names)."""
     total = len(specs)
     if n_jobs == 1 or total <= 1:
         out = []
@@ -480,7 +485,7 @@ def _run_all(model: CohortModel, specs: list[SampleSpec], tmp: Path, idat_dir: P
             if progress:
                 progress(i, total)
         return out
-    model_path = tmp / ".model.joblib"
+    model_path = tmp / f".model{tag}.joblib"
     joblib.dump(model, model_path)
     n_workers = joblib.cpu_count() if n_jobs == -1 else n_jobs
     n_chunks = min(total, n_workers * 4)

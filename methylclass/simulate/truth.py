@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,8 +37,13 @@ def _base_cn(chrom: str, male: bool) -> float:
 
 
 def write_truth(out: Path, specs: list[SampleSpec], failed: dict[int, int], dmps: pd.DataFrame, *,
-                compress: bool = False) -> pd.DataFrame:
-    """Write ``samplesheet.csv`` and ``truth/{samples,dmps,cnv}.tsv`` into ``out``; return the sample table."""
+                compress: bool = False, array_of: Mapping[int, str] | None = None,
+                manifest_of: Mapping[int, tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Write ``samplesheet.csv`` and ``truth/{samples,dmps,cnv}.tsv`` into ``out``; return the sample table.
+
+    ``array_of`` / ``manifest_of`` (mixed-array cohorts: sample index → array name / (probe table, control
+    table) files) add an ``array`` column to the truth table and ``Array`` / ``Manifest`` / ``Controls``
+    columns to the sample sheet."""
     (out / "truth").mkdir(exist_ok=True)
     rows, cnv_rows = [], []
     for s in specs:
@@ -56,6 +62,8 @@ def write_truth(out: Path, specs: list[SampleSpec], failed: dict[int, int], dmps
                              "start": ev.start, "end": ev.end, "region": ev.region, "kind": ev.kind,
                              "copy_number": ev.absolute_cn(_base_cn(ev.chrom, s.male))})
     samples = pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
+    if array_of is not None:
+        samples["array"] = [array_of[s.index] for s in specs]
     _atomic_csv(samples, out / "truth" / "samples.tsv", "\t")
     _atomic_csv(dmps[list(DMP_COLUMNS)], out / "truth" / "dmps.tsv", "\t")
     _atomic_csv(pd.DataFrame(cnv_rows, columns=list(CNV_COLUMNS)), out / "truth" / "cnv.tsv", "\t")
@@ -65,6 +73,11 @@ def write_truth(out: Path, specs: list[SampleSpec], failed: dict[int, int], dmps
         "Sex": samples["sex"], "Material": samples["ffpe"].map({True: "FFPE", False: "Frozen"}),
         "Basename": samples["basename"],
     })
+    if array_of is not None:
+        sheet["Array"] = samples["array"]
+    if manifest_of is not None:
+        sheet["Manifest"] = [manifest_of[s.index][0] for s in specs]
+        sheet["Controls"] = [manifest_of[s.index][1] for s in specs]
     _atomic_csv(sheet, out / "samplesheet.csv", ",")
     return samples
 

@@ -63,6 +63,7 @@ class CohortModel:
     batch_effect: float
     compress: bool
     cn_gamma: float = 1.0
+    probe_shift: np.ndarray | None = None  # per-probe logit shift of β (array generation; mixed cohorts)
 
 
 _MODEL_CACHE: dict[str, CohortModel] = {}
@@ -110,6 +111,9 @@ def sample_signals(model: CohortModel, spec: SampleSpec):
         k = max(1, beta.size // 50)
         idx = srng.choice(beta.size, size=k, replace=False)
         _logit_shift(beta, idx, srng.normal(0, 0.25 * model.batch_effect, size=k))
+    if model.probe_shift is not None:
+        beta = np.asarray(beta, dtype=np.float32).copy()
+        _logit_shift(beta, np.arange(beta.size), np.asarray(model.probe_shift))
     if spec.ffpe and model.ffpe_idx.size:
         _logit_shift(beta, np.asarray(model.ffpe_idx), np.asarray(model.ffpe_shift))
     # incomplete bisulfite conversion: unconverted C read as methylated (the background profile already

@@ -35,10 +35,11 @@ class _SparkTask:
         self.options, self.min_fraction, self.done = options, min_fraction, done
 
     def __call__(self, refs: Iterable[dict]) -> Iterator[dict]:
-        manifest = self.manifest_bc.value  # deserialised once per Python worker process
+        value = self.manifest_bc.value  # deserialised once per Python worker process
+        manifest, canonical = value if isinstance(value, tuple) else (value, None)  # (manifest, CanonicalMap)
         for ref in refs:
             rec = process_sample(ref, manifest, self.method, self.store_dir, options=self.options,
-                                 min_address_fraction=self.min_fraction)
+                                 min_address_fraction=self.min_fraction, canonical=canonical)
             if self.done is not None:
                 self.done.add(1)
             yield rec
@@ -92,8 +93,11 @@ def _run_job(spark, refs: list[dict], bc, method: str, store_dir: str, options: 
 def run_on_spark(spark, refs: list[dict], manifest: Manifest, method: str, store_dir: str | Path, *,
                  options: dict | None = None, min_fraction: float, samples_per_task: int = 1, say=None,
                  progress: Callable[[int], None] | None = None,
-                 max_task_crashes: int = MAX_TASK_CRASHES) -> list[dict]:
+                 max_task_crashes: int = MAX_TASK_CRASHES, canonical=None) -> list[dict]:
     """Process ``refs`` on Spark into the store ``store_dir``; return the records of this run.
+
+    ``canonical`` (a :class:`methylclass.io.canonical.CanonicalMap`, broadcast with the manifest) maps each
+    sample's arrays onto a mixed-array store's canonical CpG axis.
 
     A task that fails for good (see the module docstring) marks its sample failed and the remaining samples
     are run again, up to ``max_task_crashes`` times; then (or when the failing task cannot be attributed to
@@ -101,7 +105,7 @@ def run_on_spark(spark, refs: list[dict], manifest: Manifest, method: str, store
     crash, ``progress`` the number of samples finished so far.
     """
     sc = spark.sparkContext
-    bc = sc.broadcast(manifest)
+    bc = sc.broadcast((manifest, canonical))
     records: list[dict] = []
     crashes = 0
     pending = list(refs)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io.store import ProbeMoments, Store, read_sample_array, select_top_variance
+from ..io.store import ProbeMoments, Store, read_sample_array, restrict_moments, select_top_variance
 
 
 class _MomentsTask:
@@ -55,8 +55,10 @@ def probe_moments_spark(store: str | Path | Store, *, spark=None, samples: Seque
 
 def top_variance_probes_spark(store: str | Path | Store, n: int, *, spark=None,
                               samples: Sequence[str] | None = None, field: str = "beta",
-                              min_fraction: float = 0.5) -> pd.DataFrame:
-    """The ``n`` most variable probes (see :func:`methylclass.io.store.select_top_variance`), on Spark."""
+                              min_fraction: float = 0.5, join: str = "outer") -> pd.DataFrame:
+    """The ``n`` most variable probes (see :func:`methylclass.io.store.select_top_variance`), on Spark;
+    ``join="inner"`` picks among the CpGs every array of a mixed store holds."""
     st = store if isinstance(store, Store) else Store.open(store)
-    moments = probe_moments_spark(st, spark=spark, samples=samples, field=field)
+    mask = st.join_mask(join, samples)
+    moments = restrict_moments(probe_moments_spark(st, spark=spark, samples=samples, field=field), mask)
     return select_top_variance(moments, n, st.probe_ids(), min_fraction=min_fraction)

@@ -70,13 +70,32 @@ def _read_groups(data: Mapping[str, Any], index: pd.Index) -> pd.Series | None:
     return groups.astype(str)
 
 
+def _store_betas(store, data: Mapping[str, Any]) -> pd.DataFrame:
+    """Betas of a store; for a store mixing arrays, the CpGs every array present holds (``data.join``:
+    ``inner``, the default there, or ``outer``), optionally restricted to the CpGs shared by the arrays
+    named in ``data.common_probes`` (e.g. ``[HM450, EPICv2]``: a model that will meet both)."""
+    from ..io.canonical import common_cpgs
+    from ..io.store import load_betas
+
+    join = data.get("join") or ("inner" if len(store.arrays) > 1 else "outer")
+    X = load_betas(store, join=join)
+    common = data.get("common_probes")
+    if common:
+        names = [a.strip() for a in common.split(",")] if isinstance(common, str) else [str(a) for a in common]
+        keep = common_cpgs(names, store)
+        X = X.loc[:, X.columns.isin(keep)]
+        if X.shape[1] == 0:
+            raise DataError(f"no CpG of store '{store.path}' is shared by the arrays {', '.join(names)}")
+    return X
+
+
 def _read_store(data: Mapping[str, Any], blocks: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Series | None]:
     """Betas of a preprocessing store (+ its CNV feature table) and labels from a file or the sample table."""
     from ..io.betas_table import read_labels
-    from ..io.store import Store, load_betas
+    from ..io.store import Store
 
-    store = Store.open(data["store"])
-    X = load_betas(store)
+    store = Store.open(data.get("store") or data["betas"])
+    X = _store_betas(store, data)
     for prefix in blocks:
         if prefix != "cnv_":
             raise ConfigError(f"data.feature_blocks: a store provides the 'cnv_' block only, not '{prefix}'")
@@ -100,6 +119,19 @@ def _read_store(data: Mapping[str, Any], blocks: tuple[str, ...]) -> tuple[pd.Da
         raise DataError(f"store '{data['store']}': {len(missing)} stored samples have no label: "
                         f"{', '.join(map(str, missing[:10]))}")
     return X, None if y is None else y.astype(str)
+
+
+def _array_summary(path: Path, samples: pd.Index, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The arrays of the training samples (recorded in the data summary, hence in a bundle's card)."""
+    from ..io.store import Store
+
+    st = Store.open(path)
+    table = st.samples.set_index(st.samples["sample"].astype(str))
+    arrays = table["array"].reindex(samples.astype(str)).astype(str) if "array" in table else \
+        pd.Series(st.arrays[0], index=samples)
+    return {"arrays": {str(k): int(v) for k, v in arrays.value_counts().sort_index().items()},
+            "join": data.get("join") or ("inner" if len(st.arrays) > 1 else "outer"),
+            "common_probes": data.get("common_probes")}
 
 
 def is_store(path: str | Path) -> bool:
@@ -126,7 +158,7 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
     if not path.exists():
         hint = f"; produce it with: {data['producer']}" if data.get("producer") else ""
         raise DataError(f"{'store' if data.get('store') else 'beta table'} '{path}' does not exist{hint}")
-    if data.get("store"):
+    if data.get("store") or is_store(path):
         X, y = _read_store(data, blocks)
     else:
         X, y = read_beta_table(path, label_column=data.get("label_column"),
@@ -139,6 +171,8 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
         X, y = X.loc[keep], y.loc[keep]
     groups = _read_groups(data, X.index)
     summary = data_summary(X, y, path)
+    if data.get("store") or is_store(path):
+        summary.update(_array_summary(path, X.index, data))
     summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
                    n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
     return Dataset(X=X, y=y, groups=groups, summary=summary)
@@ -146,9 +180,12 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
 
 def cli_data_block(*, betas: str | Path, label_column: str | None = None, sample_column: str | None = None,
                    labels: str | Path | None = None, orientation: str = "auto",
-                   groups_column: str | None = None) -> dict[str, Any]:
+                   groups_column: str | None = None, common_probes: str | None = None) -> dict[str, Any]:
     """A ``data`` config block from command-line options (replaces the configured data wholesale)."""
-    return {"name": Path(betas).name, "betas": str(betas), "label_column": label_column,
-            "sample_column": sample_column, "labels": None if labels is None else str(labels),
-            "orientation": orientation, "groups_column": groups_column}
+    block = {"name": Path(betas).name, "betas": str(betas), "label_column": label_column,
+             "sample_column": sample_column, "labels": None if labels is None else str(labels),
+             "orientation": orientation, "groups_column": groups_column}
+    if common_probes:
+        block["common_probes"] = [a.strip() for a in str(common_probes).split(",") if a.strip()]
+    return block
 

@@ -11,13 +11,15 @@ from ..io.export import export_store
 
 def export(store, out: str | Path, *, format: str | None = None, field: str = "beta",
            samples: Sequence[str] | None = None, probes=None, top_variance: int | None = None,
-           orient: str = "samples", backend: str = "local", master: str | None = None, spark=None) -> Path:
+           orient: str = "samples", backend: str = "local", master: str | None = None, spark=None,
+           join: str = "outer") -> Path:
     """Write ``field`` of a store to ``out`` (:func:`methylclass.io.export.export_store`).
 
     Parameters
     ----------
-    store, out, format, field, samples, probes, top_variance, orient
-        As :func:`~methylclass.io.export.export_store`.
+    store, out, format, field, samples, probes, top_variance, orient, join
+        As :func:`~methylclass.io.export.export_store` (``join``: ``"outer"`` or ``"inner"`` CpGs of a store
+        mixing arrays).
     backend : {"local", "spark"}
         Where ``top_variance`` is computed: this process, or Spark executors (``spark``: a session to use,
         else one is started on ``master``, default embedded ``local[*]``).
@@ -42,11 +44,11 @@ def export(store, out: str | Path, *, format: str | None = None, field: str = "b
 
             spark = get_spark(master)
 
-        def variance(st, n, names, *, field):
-            return top_variance_probes_spark(st, n, spark=spark, samples=names, field=field)
+        def variance(st, n, names, *, field, join="outer"):
+            return top_variance_probes_spark(st, n, spark=spark, samples=names, field=field, join=join)
     elif backend != "local":
         raise ConfigError(f"unknown backend '{backend}'; choose local or spark")
     return export_store(store, out, format=format, field=field, samples=samples, probes=probes,
-                        top_variance=top_variance, orient=orient, variance=variance)
+                        top_variance=top_variance, orient=orient, variance=variance, join=join)
 
 

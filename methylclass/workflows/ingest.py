@@ -41,6 +41,7 @@ from ..pp.normalize import normalize
 from ..progress import Progress
 from ..records import SampleFailure
 from ..spark.jobs import MAX_TASK_CRASHES, run_on_spark
+from .ingest_mixed import MIXED, ArrayGroup, group_by_array, mixed_probe_table, sheet_names_arrays
 
 
 # -- sample references ------------------------------------------------------------------------------------
@@ -160,8 +161,16 @@ def check_controls(man: Manifest, method: str) -> None:
                           "use --method raw")
 
 
-def _prepare(source, sheet, manifest, array, controls=None, method: str | None = None
-             ) -> tuple[list[dict], Manifest]:
+def _base_dir(source, sheet) -> Path:
+    """Folder that relative paths of the sample sheet (manifest files) are resolved against."""
+    p = Path(sheet) if sheet is not None else Path(source) if isinstance(source, (str, Path)) else Path.cwd()
+    return p.parent if p.is_file() else p
+
+
+def _prepare(source, sheet, manifest, array, controls=None, mixed: bool = False,
+             method: str | None = None) -> tuple[list[dict], list[ArrayGroup]]:
+    """References and their array groups: one group (the cohort's manifest; samples of other arrays flagged)
+    or, for a mixed cohort (``mixed`` or a sheet naming several arrays), one group per array."""
     if isinstance(source, (str, Path)):
         refs = discover(source, sheet=sheet)
     else:
@@ -170,11 +179,40 @@ def _prepare(source, sheet, manifest, array, controls=None, method: str | None =
     if not refs:
         raise ConfigError(f"no IDAT samples found in '{source}'" if isinstance(source, (str, Path))
                           else "no samples given")
-    man = _arrays.resolve_manifest(refs, manifest=manifest, array=array, controls=controls)
+    if manifest is None and array is None and (mixed or sheet_names_arrays(refs)):
+        groups = group_by_array(refs, _base_dir(source, sheet))
+        if len(groups) > 1:
+            if method is not None:
+                for g in groups:
+                    check_controls(g.manifest, method)
+            return refs, groups
+        man = groups[0].manifest
+    else:
+        man = _arrays.resolve_manifest(refs, manifest=manifest, array=array, controls=controls)
     if method is not None:
         check_controls(man, method)
     refs = _arrays.flag_other_arrays(refs, man)
-    return refs, man
+    return refs, [ArrayGroup(manifest=man, refs=refs)]
+
+
+def _store_info(groups: list[ArrayGroup], method: str, options: dict | None) -> tuple[dict, pd.DataFrame]:
+    """``_manifest.json`` content and probe table of a store for ``groups`` (one array, or a mixed store)."""
+    if len(groups) == 1:
+        man = groups[0].manifest
+        probes = man.probes
+        info = {"array": man.array, "genome_build": man.genome_build, "manifest_sha256": man.sha256 or None,
+                "manifest_source": str(man.source) if man.source else None}
+    else:
+        probes = mixed_probe_table(groups)
+        info = {"array": MIXED, "arrays": [g.manifest.array for g in groups],
+                "genome_build": groups[0].manifest.genome_build,
+                "manifest_sha256": {g.manifest.array: g.manifest.sha256 or None for g in groups},
+                "manifest_source": {g.manifest.array: str(g.manifest.source) if g.manifest.source else None
+                                    for g in groups}}
+    info.update({"probe_hash": probe_table_hash(probes), "n_probes": len(probes), "method": method,
+                 "method_options": dict(options or {}), "methylclass_version": __version__,
+                 "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")})
+    return info, probes
 
 
 def _refuse_write_failures(records: list[dict], store: Path) -> None:
@@ -196,7 +234,8 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
                   overwrite: bool = False, options: dict | None = None,
                   min_address_fraction: float = MIN_ADDRESS_FRACTION, samples_per_task: int = 1,
                   driver_memory: str = "2g", max_task_crashes: int = MAX_TASK_CRASHES,
-                  controls: str | Path | None = None, progress: bool | None = None, log=None) -> IngestResult:
+                  controls: str | Path | None = None, progress: bool | None = None, log=None,
+                  mixed: bool = False) -> IngestResult:
     """Preprocess a cohort into the Parquet store ``out`` (created, or resumed when it exists).
 
     ``source``: a folder of IDATs or a sample sheet (found with :func:`methylclass.io.discover.find_samples`),
@@ -208,46 +247,53 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
     ``log``: a callable receiving one line per step; ``progress``: the progress display
     (:class:`~methylclass.progress.Progress`; None = a bar on a terminal, plain lines otherwise). A Spark task
     that dies repeatedly (worker crash) marks its sample failed and the rest goes on, up to
-    ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`).
+    ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`). ``mixed``: store samples of several
+    arrays together on canonical CpG ids (also implied by a sample sheet naming them per sample; see
+    :mod:`methylclass.workflows.ingest_mixed`).
     """
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
     check_method(method, options)
-    refs, man = _prepare(source, sheet, manifest, array, controls, method)
-    info = {"array": man.array, "probe_hash": probe_table_hash(man.probes), "n_probes": man.n_probes,
-            "genome_build": man.genome_build, "manifest_sha256": man.sha256 or None,
-            "manifest_source": str(man.source) if man.source else None, "method": method,
-            "method_options": dict(options or {}), "methylclass_version": __version__,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
-    with StoreWriter(out, info, man.probes, overwrite=overwrite) as writer:
+    refs, groups = _prepare(source, sheet, manifest, array, controls, mixed, method)
+    info, probes = _store_info(groups, method, options)
+    label = info["array"] if len(groups) == 1 else f"{MIXED}: {', '.join(info['arrays'])}"
+    with StoreWriter(out, info, probes, overwrite=overwrite) as writer:
         todo = [r for r in refs if r["sample"] not in writer.stored]
         n_skipped = len(refs) - len(todo)
-        say(f"{len(refs)} samples ({man.array}, {man.n_probes:,} probes): {n_skipped} already stored, "
+        say(f"{len(refs)} samples ({label}, {len(probes):,} probes): {n_skipped} already stored, "
             f"{len(todo)} to process with method={method}")
-        work = [r for r in todo if not r.get("problem")]
-        records = [run_kernel(r, man, method)[0] for r in todo if r.get("problem")]
-        if work and local:
-            with Progress(len(work), "ingest", unit="samples", enabled=progress) as bar:
-                for r in work:
-                    records.append(process_sample(r, man, method, writer.path, options=options,
-                                                  min_address_fraction=min_address_fraction))
-                    bar.advance()
-        elif work:
-            if spark is None:
-                from ..spark.session import get_spark
+        records = []
+        for g in groups:
+            man = g.manifest
+            mine = [r for r in g.refs if r["sample"] not in writer.stored]
+            work = [r for r in mine if not r.get("problem")]
+            records += [run_kernel(r, man, method)[0] for r in mine if r.get("problem")]
+            if work and len(groups) > 1:
+                say(f"  {man.array}: {len(work)} samples ({man.n_probes:,} probes)")
+            if work and local:
+                with Progress(len(work), f"ingest {man.array}", unit="samples", enabled=progress) as bar:
+                    for r in work:
+                        records.append(process_sample(r, man, method, writer.path, options=options,
+                                                      min_address_fraction=min_address_fraction,
+                                                      canonical=g.canonical))
+                        bar.advance()
+            elif work:
+                if spark is None:
+                    from ..spark.session import get_spark
 
-                spark = get_spark(master, driver_memory=driver_memory)
-            with Progress(len(work), "ingest on Spark", unit="samples", enabled=progress) as bar:
-                records += run_on_spark(spark, work, man, method, writer.path, options=options,
-                                        min_fraction=min_address_fraction, samples_per_task=samples_per_task,
-                                        say=say, progress=bar.update, max_task_crashes=max_task_crashes)
+                    spark = get_spark(master, driver_memory=driver_memory)
+                with Progress(len(work), f"ingest {man.array} on Spark", unit="samples", enabled=progress) as bar:
+                    records += run_on_spark(spark, work, man, method, writer.path, options=options,
+                                            min_fraction=min_address_fraction, samples_per_task=samples_per_task,
+                                            say=say, progress=bar.update, max_task_crashes=max_task_crashes,
+                                            canonical=g.canonical)
         _refuse_write_failures(records, writer.path)
         order = {r["sample"]: i for i, r in enumerate(refs)}
         records.sort(key=lambda r: order.get(r["sample"], len(order)))
         refresh = [{"sample": r["sample"], **_meta_columns(r)} for r in refs if r["sample"] in writer.stored]
         table = writer.finish(records, refresh)
     n_failed = sum(1 for r in records if r["status"] != "ok")
-    res = IngestResult(store=Path(out), samples=table, array=man.array, method=method,
+    res = IngestResult(store=Path(out), samples=table, array=info["array"], method=method,
                        n_processed=len(todo), n_skipped=n_skipped, n_failed=n_failed,
                        seconds=time.perf_counter() - t0)
     say(f"stored {res.n_ok} samples in {out} ({n_failed} failed this run) in {res.seconds:.1f} s")
@@ -257,25 +303,33 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
 def preprocess_local(samples: str | Path | Sequence[Any], *, method: str = "noob",
                      manifest: Manifest | str | Path | None = None, array: str | None = None,
                      controls: str | Path | None = None, options: dict | None = None,
-                     min_address_fraction: float = MIN_ADDRESS_FRACTION) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     min_address_fraction: float = MIN_ADDRESS_FRACTION,
+                     mixed: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalise a handful of samples in this process (no Spark, no store) with the cohort kernel.
+
+    With several arrays (``mixed`` or a sheet naming them) the columns are canonical CpG ids (union of the
+    arrays, NaN where a sample's array lacks the CpG).
 
     ``samples``: sample references (``SampleRef`` or dicts with sample/grn/red), or a folder / sample sheet.
     Returns ``(betas, sample_table)``: a float32 DataFrame samples × probes (columns = probe ids) of the
     samples that succeeded, and one record per sample (status, reason, QC).
     """
     check_method(method, options)
-    refs, man = _prepare(samples, None, manifest, array, controls, method)
+    _, groups = _prepare(samples, None, manifest, array, controls, mixed, method)
+    _, probes = _store_info(groups, method, options)
     records, rows, names = [], [], []
-    for ref in refs:
-        rec, ns = run_kernel(ref, man, method, options=options, min_address_fraction=min_address_fraction)
-        records.append(rec)
-        if ns is not None:
-            rows.append(np.asarray(ns.beta, dtype=np.float32))
-            names.append(rec["sample"])
-    mat = np.vstack(rows) if rows else np.empty((0, man.n_probes), np.float32)
+    for g in groups:
+        for ref in g.refs:
+            rec, ns = run_kernel(ref, g.manifest, method, options=options,
+                                 min_address_fraction=min_address_fraction)
+            records.append(rec)
+            if ns is not None:
+                beta = np.asarray(ns.beta, dtype=np.float32)
+                rows.append(beta if g.canonical is None else g.canonical.apply(beta))
+                names.append(rec["sample"])
+    mat = np.vstack(rows) if rows else np.empty((0, len(probes)), np.float32)
     betas = pd.DataFrame(mat, index=pd.Index(names, name="sample"),
-                         columns=pd.Index(man.probes["probe_id"].to_numpy(), name="probe_id"), copy=False)
+                         columns=pd.Index(probes["probe_id"].to_numpy(), name="probe_id"), copy=False)
     return betas, pd.DataFrame(records)
 
 
@@ -310,11 +364,12 @@ def ingest(source: str | Path | Sequence[Any], out: str | Path | None = None, *,
         if backend != "local":
             raise ConfigError("an in-memory ingestion (no store) runs with backend='local'")
         t0 = time.perf_counter()
-        keep = {k: options[k] for k in ("manifest", "array", "controls", "options", "min_address_fraction")
-                if k in options}
+        keep = {k: options[k] for k in ("manifest", "array", "controls", "options", "min_address_fraction",
+                                        "mixed") if k in options}
         betas, table = preprocess_local(source, method=method, **keep)
         failed = int((table["status"] != "ok").sum()) if len(table) else 0
-        array = str(table["array"].iloc[0]) if len(table) else ""
+        arrays = sorted(set(table["array"].astype(str))) if len(table) else []
+        array = arrays[0] if len(arrays) == 1 else MIXED if arrays else ""
         return IngestResult(store=None, samples=table, array=array, method=method, n_processed=len(table),
                             n_skipped=0, n_failed=failed, seconds=time.perf_counter() - t0, betas=betas)
     return ingest_cohort(source, out, method=method, master=master, local=backend == "local", **options)

@@ -124,6 +124,7 @@ def flag_other_arrays(refs: list[dict], manifest: Manifest) -> list[dict]:
         if not ref.get("problem") and other and other != cohort:
             ref = {**ref, "problem": f"sample '{ref['sample']}': its IDAT '{ref['grn']}' holds "
                                      f"{ref['n_addresses']:,} bead addresses, an {other} array; this cohort "
-                                     f"is {cohort}"}
+                                     f"is {cohort} (to store several arrays together, name each sample's "
+                                     "array in the sample sheet or pass --mixed)"}
         out.append(ref)
     return out
