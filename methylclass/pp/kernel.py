@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import IdatError, MethylclassError
-from ..io.channels import check_channels
 from ..io.canonical import CanonicalMap
+from ..io.channels import check_channels
 from ..io.discover import check_pair
 from ..io.idat import read_idat
 from ..io.manifest.types import Manifest
