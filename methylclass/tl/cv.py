@@ -136,6 +136,7 @@ class CVResult:
     sets: pd.DataFrame | None = None
     ood: pd.Series | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    params: pd.DataFrame | None = None
 
     def evaluate(self, *, threshold: float = 0.9, n_bins: int = 15) -> Evaluation:
         """All metrics (see :func:`methylclass.tl.metrics.evaluate`) of the out-of-fold probabilities.
@@ -225,6 +226,8 @@ def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
         out["sets"] = full
     if hasattr(est, "ood_score"):
         out["ood"] = np.asarray(est.ood_score(X.iloc[test]), dtype=float)
+    if getattr(est, "best_params_", None) is not None:
+        out["params"] = dict(est.best_params_)
     return out
 
 
@@ -339,7 +342,9 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
     mean = frames[0] if repeats == 1 else sum(frames) / repeats
     timings = pd.DataFrame([{k_: d[k_] for k_ in ("repeat", "fold", "n_train", "n_test", "fit_seconds",
                                                    "predict_seconds")} for d in results])
+    chosen = [{"repeat": d["repeat"], "fold": d["fold"], **d["params"]} for d in results if "params" in d]
     return CVResult(
+        params=pd.DataFrame(chosen) if chosen else None,
         proba=mean, proba_repeats=frames, y=y_s, timings=timings, classes=classes, rare=report,
         folds=pd.DataFrame(fold_ids, index=idx, columns=[f"repeat_{r}" for r in range(repeats)]),
         sets=None if sets is None else pd.DataFrame(sets, index=idx, columns=classes),
