@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -129,11 +130,12 @@ class CovariateAdjuster(TransformerMixin, BaseEstimator):
         missing = [c for c in self.covariates_ if c not in cov]
         if missing:
             raise DataError(f"CovariateAdjuster: samples lack the covariate column(s) {missing}")
-        out = X[keep].astype(float).copy()
+        values = X[keep].to_numpy(dtype=float, copy=True)
         if self.coef_.size:
-            shift = self._codes(X) @ self.coef_.T  # samples × adjusted features
-            out[adj] = out[adj].to_numpy() - shift
-        return out
+            pos = {c: i for i, c in enumerate(keep)}
+            cols = np.fromiter((pos[c] for c in self.adjusted_), dtype=np.intp, count=len(self.adjusted_))
+            values[:, cols] -= self._codes(X) @ self.coef_.T  # samples × adjusted features
+        return pd.DataFrame(values, index=X.index, columns=keep)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output columns (the input minus the covariates)."""

@@ -330,7 +330,8 @@ def decide_hierarchical(proba, classes: Sequence | None = None, taxonomy=None, t
 
     Returns a DataFrame (index of ``proba`` if it is a DataFrame) with columns ``prediction`` (class, family or
     ``no_match``), ``prediction_level`` (``class`` / ``family`` / ``no_match``), ``score`` (the best class's
-    probability), ``family`` (family of the best class, or the best family when falling back) and
+    probability), ``family`` (family of the best class; for samples no class claims, the family called or else
+    the family with the highest summed probability) and
     ``family_score`` (that family's summed probability).
     """
     P, classes = _proba_matrix(proba, classes)
@@ -364,9 +365,10 @@ def decide_hierarchical(proba, classes: Sequence | None = None, taxonomy=None, t
         fallback = (labels == no_match) & (fbest_score >= ft)
         if ood is not None:
             fallback &= ~np.asarray(ood, dtype=bool)
-        rejected = labels == no_match
-        fam[rejected] = np.asarray(families, dtype=object)[fbest[rejected]]
-        fscore[rejected] = F[np.flatnonzero(rejected), fbest[rejected]]
+        rejected = np.flatnonzero(labels == no_match)
+        top = np.where(fallback, fbest, np.argmax(F, axis=1))[rejected]  # rejected: the best family of any size
+        fam[rejected] = np.asarray(families, dtype=object)[top]
+        fscore[rejected] = F[rejected, top]
         pred[fallback] = fam[fallback]
         level[fallback] = "family"
     return pd.DataFrame({"prediction": pred, "prediction_level": level, "score": score, "family": fam,

@@ -29,7 +29,7 @@ __all__ = ["BetaCohort", "simulate_betas"]
 
 @dataclass
 class BetaCohort:
-    """``X`` (samples × CpGs betas), ``truth`` (one row per sample: ``class, family, ffpe, purity``) and
+    """``X`` (samples × CpGs betas), ``truth`` (one row per sample: ``class, family, ffpe, purity, ambiguous``) and
     ``taxonomy`` (``class → family``)."""
 
     X: pd.DataFrame
@@ -47,11 +47,15 @@ def simulate_betas(*, classes: int = 6, families: int | None = None, n_per_class
                    n_probes: int = 3000, dmps_per_class: int = 20, dmps_per_family: int = 20,
                    dmp_delta: tuple[float, float] = (0.3, 0.6), purity: tuple[float, float] = (0.5, 0.95),
                    heterogeneity: float = 1.6, ffpe_fraction: float = 0.3, ffpe_shift: float = 0.3,
-                   ffpe_probe_fraction: float = 0.01, ffpe_class_bias: float = 0.0, seed: int = 0) -> BetaCohort:
+                   ffpe_probe_fraction: float = 0.01, ffpe_class_bias: float = 0.0, ambiguous_fraction: float = 0.0,
+                   ambiguous_mix: tuple[float, float] = (0.35, 0.5), seed: int = 0) -> BetaCohort:
     """Simulate a labelled beta table with families and FFPE material (module docstring).
 
     ``families`` None: pairs of sibling classes. ``ffpe_class_bias`` in [0, 1): the FFPE probability of class
     ``k`` is ``ffpe_fraction`` moved by ``± bias`` alternately (even classes more often FFPE).
+    ``ambiguous_fraction`` of the tumours of multi-class families are *ambiguous sibling-class samples*: their
+    tumour methylation mean is ``(1 − w)·own class + w·a sibling class`` with ``w ~ U(ambiguous_mix)`` — the
+    family is clear, the class is not (truth column ``ambiguous``; the label stays the own class).
     """
     man = synthetic_manifest(n_probes, seed=seed)
     layout = make_layout(classes, families, n_per_class)
@@ -64,19 +68,26 @@ def simulate_betas(*, classes: int = 6, families: int | None = None, n_per_class
     ffpe_eff = frng.normal(ffpe_shift, abs(ffpe_shift) * 2 / 3, size=k)
     rng = stream(seed, "betas-samples")
     rows, values = [], []
+    arng = stream(seed, "betas-ambiguous")
     for ci, (cls, fam, n) in enumerate(zip(layout.names, layout.families, layout.sizes)):
         p_ffpe = float(np.clip(ffpe_fraction + (ffpe_class_bias if ci % 2 == 0 else -ffpe_class_bias), 0, 1))
         mu = prof.class_mean(cls)
+        siblings = [c for c, f in zip(layout.names, layout.families) if f == fam and c != cls]
         for _ in range(n):
             female = bool(rng.random() < 0.5)
-            bt = draw_sample_beta(prof, mu, rng, female=female, heterogeneity=heterogeneity)
+            amb = bool(siblings) and bool(arng.random() < ambiguous_fraction)
+            m = mu
+            if amb:
+                w = float(arng.uniform(*ambiguous_mix))
+                m = (1 - w) * mu + w * prof.class_mean(siblings[int(arng.integers(len(siblings)))])
+            bt = draw_sample_beta(prof, m, rng, female=female, heterogeneity=heterogeneity)
             bn = draw_sample_beta(prof, prof.beta_normal, rng, female=female)
             pur = float(rng.uniform(*purity))
             b = (pur * bt + (1 - pur) * bn).astype(float)
             ffpe = bool(rng.random() < p_ffpe)
             if ffpe:
                 _logit_shift(b, ffpe_idx, ffpe_eff)
-            rows.append({"class": cls, "family": fam, "ffpe": ffpe, "purity": round(pur, 4)})
+            rows.append({"class": cls, "family": fam, "ffpe": ffpe, "purity": round(pur, 4), "ambiguous": amb})
             values.append(b)
     ids = [f"S{i + 1:04d}" for i in range(len(rows))]
     X = pd.DataFrame(np.vstack(values).astype(np.float32), index=pd.Index(ids, name="sample"),
