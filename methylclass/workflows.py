@@ -48,6 +48,8 @@ class Dataset:
     y: pd.Series
     groups: pd.Series | None
     summary: dict[str, Any] = field(default_factory=dict)
+    taxonomy: Any = None  # methylclass.models.Taxonomy (class → family) or None
+    covariates: list[str] = field(default_factory=list)  # names of the ``cov_*`` columns of X
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str | None:
@@ -75,7 +77,22 @@ def _read_groups(data: Mapping[str, Any], index: pd.Index) -> pd.Series | None:
     col = data.get("groups_column")
     if not col:
         return None
-    src = Path(data.get("labels") or data["betas"])
+    return _read_sample_column(data, index, col, "groups_column")
+
+
+def _read_sample_column(data: Mapping[str, Any], index: pd.Index, col: str, option: str) -> pd.Series:
+    """One per-sample column (group id, family, covariate) from the labels file or the beta table."""
+    src = Path(data.get("labels") or data.get("betas") or "")
+    if data.get("store") and not data.get("labels"):
+        from .io.store import Store
+
+        table = Store.open(data["store"]).samples.set_index("sample")
+        if col not in table.columns:
+            raise DataError(f"store '{data['store']}': no sample-table column '{col}' (data.{option})")
+        values = table[col].reindex(index)
+        if values.isna().any():
+            raise DataError(f"store '{data['store']}': {int(values.isna().sum())} samples have no '{col}'")
+        return values.astype(str)
     scol = data.get("sample_column")
     try:
         if src.name.lower().endswith((".parquet", ".pq")):
@@ -86,12 +103,29 @@ def _read_groups(data: Mapping[str, Any], index: pd.Index) -> pd.Series | None:
     except (OSError, ValueError) as exc:
         raise DataError(f"'{src}': cannot read group column '{col}': {exc}") from None
     if col not in df.columns:
-        raise DataError(f"'{src}' has no group column '{col}' (data.groups_column)")
+        raise DataError(f"'{src}' has no column '{col}' (data.{option})")
     sid = scol if scol in df.columns else df.columns[0]
     groups = pd.Series(df[col].to_numpy(), index=df[sid].astype(str).str.strip()).reindex(index)
     if groups.isna().any():
-        raise DataError(f"'{src}': {int(groups.isna().sum())} samples have no value in group column '{col}'")
+        raise DataError(f"'{src}': {int(groups.isna().sum())} samples have no value in column '{col}'")
     return groups.astype(str)
+
+
+def _read_taxonomy(data: Mapping[str, Any], y: pd.Series):
+    """The class taxonomy of ``data.taxonomy`` (file or mapping) or ``data.family_column`` (None without)."""
+    from .models.taxonomy import Taxonomy, load_taxonomy
+
+    if data.get("taxonomy"):
+        return load_taxonomy(data["taxonomy"])
+    col = data.get("family_column")
+    if not col:
+        return None
+    fam = _read_sample_column(data, y.index, col, "family_column")
+    pairs = pd.DataFrame({"c": y.astype(str), "f": fam}).drop_duplicates()
+    twice = pairs["c"][pairs["c"].duplicated()].tolist()
+    if twice:
+        raise DataError(f"data.family_column '{col}': classes {twice[:5]} appear in more than one family")
+    return Taxonomy(dict(zip(pairs["c"], pairs["f"])))
 
 
 def _read_store(data: Mapping[str, Any], blocks: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Series | None]:
@@ -165,7 +199,17 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
     summary = data_summary(X, y, path)
     summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
                    n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
-    return Dataset(X=X, y=y, groups=groups, summary=summary)
+    taxonomy = _read_taxonomy(data, y)
+    covariates = []
+    for name, col in (data.get("covariates") or {}).items():  # e.g. {material: Material}: cov_material
+        cov = f"cov_{name}"
+        X = X.assign(**{cov: _read_sample_column(data, X.index, str(col), f"covariates.{name}").to_numpy()})
+        covariates.append(cov)
+    if taxonomy is not None:
+        summary["taxonomy"] = taxonomy.to_dict()
+    if covariates:
+        summary["covariates"] = {c: X[c].value_counts().to_dict() for c in covariates}
+    return Dataset(X=X, y=y, groups=groups, summary=summary, taxonomy=taxonomy, covariates=covariates)
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -182,6 +226,8 @@ def pipeline_kwargs(model_cfg: Mapping[str, Any], *, inner: int | None, seed: in
         kw["inner_cv"] = int(inner)
     kw.update(random_state=seed, n_jobs=1)
     kw.update(model_cfg.get("params") or {})
+    if model_cfg.get("search"):
+        kw["search"] = dict(model_cfg["search"])
     return kw
 
 
@@ -285,9 +331,12 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
         rows, per_class, timings = [], [], []
         detail: dict[str, Any] = {}
         rare_note = ""
+        params_tables = []
         for name, factory in factories.items():
             t0 = time.perf_counter()
-            res = nested_cv(ds.X, ds.y, factory, outer=int(cv.get("outer", 5)), inner=inner,
+            adjusts = bool((cfg["models"][name].get("pipeline") or {}).get("adjust"))
+            X_model = ds.X if adjusts or not ds.covariates else ds.X.drop(columns=ds.covariates)
+            res = nested_cv(X_model, ds.y, factory, outer=int(cv.get("outer", 5)), inner=inner,
                             repeats=int(cv.get("repeats", 1)), seed=seed, n_jobs=n_jobs, groups=ds.groups,
                             rare=cv.get("rare", "refuse"), rare_label=cv.get("rare_label", "rare_merged"),
                             progress=progress, desc=name)
@@ -296,8 +345,13 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
                 res.sets = res.conformal_sets(coverage=float(decision.get("coverage", 0.9)),
                                               mode=decision["conformal"])
             ev = res.evaluate(threshold=threshold, n_bins=n_bins)
+            extra = explain_model(res, ev, ds.taxonomy, threshold=threshold,
+                                  family_threshold=decision.get("family_threshold"),
+                                  n_boot=int(rep.get("bootstrap", 1000)), seed=seed, n_bins=n_bins)
             rare_note = res.rare.describe()
             label = cfg["models"][name].get("label", name)
+            if res.params is not None:
+                params_tables.append(res.params.assign(model=name))
             fig_c = plot_confusion(ev.confusion, title=f"{name}: out-of-fold confusion")
             fig_r = plot_reliability(ev.reliability, ece=ev.scalars["ece"],
                                      threshold=None if isinstance(threshold, Mapping) else threshold,
@@ -312,11 +366,15 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
                 oof["ood_score"] = res.ood.to_numpy()
             _atomic_csv(oof, run.path / "oof" / f"{name}.csv", index=False)
             results.append(ModelResult(name=name, evaluation=ev, timings=res.timings, wall_seconds=wall,
-                                       images=images, label=label))
+                                       images=images, label=label, tables=extra["tables"]))
             rows.append({"model": name, "label": label, "wall_seconds": wall, **ev.scalars})
-            per_class.append(ev.per_class.reset_index().assign(model=name))
+            per_class.append(ev.per_class.reset_index().assign(model=name, level="class"))
+            if extra["family_per_class"] is not None:
+                per_class.append(extra["family_per_class"].assign(model=name, level="family"))
             timings.append(res.timings.assign(model=name))
             detail[name] = {**ev.to_dict(), "wall_seconds": wall, "cv": res.settings,
+                            "chosen_params": None if res.params is None else res.params.to_dict(orient="records"),
+                            "family": extra["family"],
                             "rare_classes": res.rare.describe(),
                             "timings": res.timings.to_dict(orient="records")}
             s = ev.scalars
@@ -324,9 +382,13 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
                 f"ECE {s['ece']:.4f}, classifiable {s['classifiable']:.1%} ({wall:.1f} s)")
         metrics = pd.DataFrame(rows).set_index("model")
         _atomic_csv(metrics, run.path / "metrics.csv")
-        _atomic_csv(pd.concat(per_class, ignore_index=True)[["model", "class", "precision", "recall", "f1",
-                                                             "support"]],
+        _atomic_csv(pd.concat(per_class, ignore_index=True)[["model", "level", "class", "precision", "recall",
+                                                             "f1", "support"]],
                     run.path / "per_class.csv", index=False)
+        if params_tables:
+            table = pd.concat(params_tables, ignore_index=True)
+            _atomic_csv(table[["model", *[c for c in table.columns if c != "model"]]], run.path / "params.csv",
+                        index=False)
         _atomic_csv(pd.concat(timings, ignore_index=True), run.path / "timings.csv", index=False)
         criteria = check_criteria(results, rep.get("criteria"), int(rep.get("criteria_min_models", 1)))
         wall_total = time.perf_counter() - t_start
@@ -348,6 +410,36 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     say(f"run written to {final} (report: {final / 'report.html'}, {wall_total:.1f} s)")
     return BenchmarkRun(path=final, metrics=metrics, criteria=criteria, wall_seconds=wall_total,
                         results={r.name: r for r in results})
+
+
+def explain_model(res, ev, taxonomy, *, threshold, family_threshold=None, n_boot: int = 1000, seed: int = 0,
+                  n_bins: int = 15) -> dict[str, Any]:
+    """What the report adds to a model's metrics: bootstrap intervals (into ``ev.scalars`` as
+    ``<metric>_ci_low/_ci_high``), family-level metrics (``family_<metric>`` and the hierarchical-decision
+    shares, also into ``ev.scalars``) and the tables for the report (chosen parameters, per-family scores)."""
+    from .tl.hierarchy import bootstrap_ci, family_evaluation
+
+    tables: dict[str, list[dict[str, Any]]] = {}
+    if n_boot > 0:
+        for key, (lo, hi) in bootstrap_ci(res.y, res.proba, threshold=threshold, n_boot=n_boot,
+                                          seed=seed).items():
+            ev.scalars[f"{key}_ci_low"], ev.scalars[f"{key}_ci_high"] = lo, hi
+    if res.params is not None:
+        tables["hyperparameters chosen by the inner search, per outer fold"] = res.params.to_dict(orient="records")
+    fam_pc, fam = None, None
+    if taxonomy is not None and not isinstance(threshold, Mapping):
+        fev = family_evaluation(res.y, res.proba, taxonomy, threshold=float(threshold),
+                                family_threshold=family_threshold, n_bins=n_bins)
+        hier = ("called_class", "called_family", "no_match_hier", "accuracy_called_class",
+                "accuracy_called_family", "family_rescued")
+        for k, v in fev.scalars.items():
+            ev.scalars[k if k in hier else f"family_{k}"] = v
+        fam_pc = fev.per_class.reset_index()
+        tables["family level: precision / recall / F1"] = [
+            {"family": r["class"], "precision": round(r["precision"], 3), "recall": round(r["recall"], 3),
+             "f1": round(r["f1"], 3), "support": int(r["support"])} for _, r in fam_pc.iterrows()]
+        fam = fev.to_dict()
+    return {"tables": tables, "family_per_class": fam_pc, "family": fam}
 
 
 def evaluate(cfg: Mapping[str, Any], model: str | None = None, **kwargs) -> BenchmarkRun:
@@ -450,6 +542,8 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     if hasattr(est, "transform_selected"):
         components["ood"] = KNNDistanceOOD(k=ood_k).fit(est.transform_selected(X))
     card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": cfg.get("decision") or {},
+                   "taxonomy": None if ds.taxonomy is None else ds.taxonomy.to_dict(),
+                   "covariates": list(ds.covariates),
                    "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
                    "experiment": cfg.get("experiment") or {}}
     save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],

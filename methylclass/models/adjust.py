@@ -126,7 +126,7 @@ class CovariateAdjuster(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Subtract the covariate effect of each sample; returns a DataFrame without the covariate columns."""
         check_is_fitted(self, "coef_")
-        cov, keep, adj = self._split(X)
+        cov, keep, _ = self._split(X)
         missing = [c for c in self.covariates_ if c not in cov]
         if missing:
             raise DataError(f"CovariateAdjuster: samples lack the covariate column(s) {missing}")
