@@ -82,7 +82,8 @@ def test_matches_limma_remove_batch_effect(tmp_path):
             f"s <- read.csv('{tmp_path}/s.csv'); d <- model.matrix(~factor(s$cls)); "
             f"r <- removeBatchEffect(x, batch=s$mat, design=d); "
             f"write.csv(t(r), '{tmp_path}/r.csv', row.names=FALSE)")
-    proc = subprocess.run([rscript, "--vanilla", "-e", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([rscript, "--vanilla", "-e", code], capture_output=True, text=True, timeout=120,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     ref = pd.read_csv(tmp_path / "r.csv").to_numpy()
     ours = CovariateAdjuster().fit(X, y).transform(X).to_numpy()
@@ -93,7 +94,7 @@ def _cv(cohort, adjust: bool):
     X = cohort.X.copy()
     if adjust:
         X["cov_material"] = np.where(cohort.truth["ffpe"], "FFPE", "Frozen")
-    factory = lambda: make_pipeline("logreg", n_features=200, balance="class_weight",  # noqa: E731
+    factory = lambda: make_pipeline("logreg", n_features=200, balance="class_weight",
                                     adjust=True if adjust else None)
     res = nested_cv(X, cohort.truth["class"], factory, outer=4, inner=3, n_jobs=1, progress=False)
     return res.evaluate().scalars

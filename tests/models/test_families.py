@@ -16,7 +16,14 @@ import pandas as pd
 import pytest
 
 from methylclass.errors import ConfigError, DataError
-from methylclass.models import Taxonomy, decide, decide_hierarchical, family_scores, load_taxonomy, make_pipeline
+from methylclass.models import (
+    Taxonomy,
+    decide,
+    decide_hierarchical,
+    family_scores,
+    load_taxonomy,
+    make_pipeline,
+)
 from methylclass.simulate.betas import simulate_betas
 from methylclass.tl.cv import nested_cv
 

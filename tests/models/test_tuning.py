@@ -68,7 +68,7 @@ def test_bad_search_blocks_are_config_errors(bad):
 
 def test_nested_cv_records_chosen_parameters_per_outer_fold():
     X, y = make_blobs_table(n_per_class=(24, 24, 24), shift=0.3)
-    factory = lambda: make_pipeline("logreg", n_features=40,  # noqa: E731
+    factory = lambda: make_pipeline("logreg", n_features=40,
                                     search={"space": {"C": [1e-6, 1.0]}})
     res = nested_cv(X, pd.Series(y, index=X.index), factory, outer=3, inner=3, n_jobs=1, progress=False)
     assert res.params is not None
