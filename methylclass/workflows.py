@@ -200,15 +200,19 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
     summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
                    n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
     taxonomy = _read_taxonomy(data, y)
-    covariates = []
+    covariates, levels, counts = [], {}, {}
     for name, col in (data.get("covariates") or {}).items():  # e.g. {material: Material}: cov_material
+        # numeric codes (sorted levels → 0, 1, …) keep X a float matrix; the level map goes to the summary / card
         cov = f"cov_{name}"
-        X = X.assign(**{cov: _read_sample_column(data, X.index, str(col), f"covariates.{name}").to_numpy()})
+        values = _read_sample_column(data, X.index, str(col), f"covariates.{name}")
+        levels[cov] = {str(v): float(i) for i, v in enumerate(sorted(values.unique()))}
+        counts[cov] = {str(k): int(v) for k, v in values.value_counts().items()}
+        X = X.assign(**{cov: values.map(levels[cov]).to_numpy(dtype=float)})
         covariates.append(cov)
     if taxonomy is not None:
         summary["taxonomy"] = taxonomy.to_dict()
     if covariates:
-        summary["covariates"] = {c: X[c].value_counts().to_dict() for c in covariates}
+        summary["covariates"] = {c: {"levels": levels[c], "counts": counts[c]} for c in covariates}
     return Dataset(X=X, y=y, groups=groups, summary=summary, taxonomy=taxonomy, covariates=covariates)
 
 
@@ -543,7 +547,8 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
         components["ood"] = KNNDistanceOOD(k=ood_k).fit(est.transform_selected(X))
     card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": cfg.get("decision") or {},
                    "taxonomy": None if ds.taxonomy is None else ds.taxonomy.to_dict(),
-                   "covariates": list(ds.covariates),
+                   "covariates": {c: (ds.summary.get("covariates") or {}).get(c, {}).get("levels")
+                                  for c in ds.covariates},
                    "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
                    "experiment": cfg.get("experiment") or {}}
     save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],
