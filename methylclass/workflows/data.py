@@ -1,0 +1,202 @@
+"""The labelled data of a run: read a beta table or a preprocessing store (+ labels, groups, feature blocks)
+into a :class:`Dataset` with its summary (counts, missing share, source checksum) for reports."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, DataError
+from ..io.betas_table import read_beta_table
+
+
+@dataclass
+class Dataset:
+    """A labelled beta table ready for cross-validation, with its summary for reports."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    groups: pd.Series | None
+    summary: dict[str, Any] = field(default_factory=dict)
+    taxonomy: Any = None  # methylclass.models.Taxonomy (class → family) or None
+    covariates: list[str] = field(default_factory=list)  # names of the ``cov_*`` columns of X
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str | None:
+    """SHA-256 of a file (None for folders)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_summary(X: pd.DataFrame, y: pd.Series | None, source: str | Path) -> dict[str, Any]:
+    """Sample/feature counts, class counts, missing-value share, source path and its SHA-256."""
+    values = X.to_numpy()
+    return {"source": str(source), "sha256": file_sha256(source), "n_samples": int(X.shape[0]),
+            "n_features": int(X.shape[1]),
+            "missing_fraction": float(np.isnan(values).mean()) if values.size else 0.0,
+            "class_counts": {} if y is None else {str(k): int(v) for k, v in y.value_counts().items()}}
+
+
+def _read_groups(data: Mapping[str, Any], index: pd.Index) -> pd.Series | None:
+    col = data.get("groups_column")
+    if not col:
+        return None
+    return _read_sample_column(data, index, col, "groups_column")
+
+
+def _read_sample_column(data: Mapping[str, Any], index: pd.Index, col: str, option: str) -> pd.Series:
+    """One per-sample column (group id, family, covariate) from the labels file or the beta table."""
+    src = Path(data.get("labels") or data.get("betas") or "")
+    if data.get("store") and not data.get("labels"):
+        from ..io.store import Store
+
+        table = Store.open(data["store"]).samples.set_index("sample")
+        if col not in table.columns:
+            raise DataError(f"store '{data['store']}': no sample-table column '{col}' (data.{option})")
+        values = table[col].reindex(index)
+        if values.isna().any():
+            raise DataError(f"store '{data['store']}': {int(values.isna().sum())} samples have no '{col}'")
+        return values.astype(str)
+    scol = data.get("sample_column")
+    try:
+        if src.name.lower().endswith((".parquet", ".pq")):
+            df = pd.read_parquet(src)
+            df = df.reset_index() if df.index.name else df
+        else:
+            df = pd.read_csv(src, sep=None, engine="python", usecols=lambda c: c in (col, scol) or c == 0)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"'{src}': cannot read group column '{col}': {exc}") from None
+    if col not in df.columns:
+        raise DataError(f"'{src}' has no column '{col}' (data.{option})")
+    sid = scol if scol in df.columns else df.columns[0]
+    groups = pd.Series(df[col].to_numpy(), index=df[sid].astype(str).str.strip()).reindex(index)
+    if groups.isna().any():
+        raise DataError(f"'{src}': {int(groups.isna().sum())} samples have no value in column '{col}'")
+    return groups.astype(str)
+
+
+def _read_taxonomy(data: Mapping[str, Any], y: pd.Series):
+    """The class taxonomy of ``data.taxonomy`` (file or mapping) or ``data.family_column`` (None without)."""
+    from ..models.taxonomy import Taxonomy, load_taxonomy
+
+    if data.get("taxonomy"):
+        return load_taxonomy(data["taxonomy"])
+    col = data.get("family_column")
+    if not col:
+        return None
+    fam = _read_sample_column(data, y.index, col, "family_column")
+    pairs = pd.DataFrame({"c": y.astype(str), "f": fam}).drop_duplicates()
+    twice = pairs["c"][pairs["c"].duplicated()].tolist()
+    if twice:
+        raise DataError(f"data.family_column '{col}': classes {twice[:5]} appear in more than one family")
+    return Taxonomy(dict(zip(pairs["c"], pairs["f"])))
+
+
+def _read_store(data: Mapping[str, Any], blocks: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Betas of a preprocessing store (+ its CNV feature table) and labels from a file or the sample table."""
+    from ..io.betas_table import read_labels
+    from ..io.store import Store, load_betas
+
+    store = Store.open(data["store"])
+    X = load_betas(store)
+    for prefix in blocks:
+        if prefix != "cnv_":
+            raise ConfigError(f"data.feature_blocks: a store provides the 'cnv_' block only, not '{prefix}'")
+        from ..pp.cnv.features import read_cnv_features
+
+        cnv = read_cnv_features(store.path)
+        X = X.join(cnv.reindex(X.index).astype(np.float32))
+    label_column = data.get("label_column")
+    if data.get("labels"):
+        y = read_labels(data["labels"], data.get("sample_column"), label_column).reindex(X.index)
+    elif label_column:
+        table = store.samples.set_index("sample")
+        if label_column not in table.columns:
+            raise DataError(f"store '{data['store']}': no sample-table column '{label_column}'; columns: "
+                            f"{', '.join(map(str, table.columns))}")
+        y = table[label_column].reindex(X.index).rename(label_column)
+    else:
+        y = None
+    if y is not None and y.isna().any():
+        missing = list(y.index[y.isna()])
+        raise DataError(f"store '{data['store']}': {len(missing)} stored samples have no label: "
+                        f"{', '.join(map(str, missing[:10]))}")
+    return X, None if y is None else y.astype(str)
+
+
+def is_store(path: str | Path) -> bool:
+    """True for a preprocessing store folder (``methylclass preprocess`` output)."""
+    return (Path(path) / "_manifest.json").is_file() and (Path(path) / "betas").is_dir()
+
+
+def load_dataset(data: Mapping[str, Any]) -> Dataset:
+    """Read the labelled data described by a config's ``data`` block (labels required).
+
+    ``data.betas`` names a beta table (:func:`~methylclass.io.betas_table.read_beta_table`); ``data.store`` a
+    preprocessing store (betas of every stored sample; labels from ``labels`` or a sample-table column such
+    as the sheet's ``Sample_Group``). ``feature_blocks: [cnv_]`` adds the copy-number features (the table's
+    ``cnv_*`` columns, or the store's ``cnv_features.parquet``). ``exclude_classes`` leaves samples of those
+    labels out (e.g. the normal references of a cohort).
+    """
+    if not data.get("betas") and not data.get("store"):
+        raise ConfigError("no input configured: give data.betas (--betas TABLE) or data.store")
+    if not data.get("label_column") and not data.get("labels"):
+        raise ConfigError("no labels configured: give data.label_column (--label-column) or data.labels "
+                          "(--labels FILE)")
+    blocks = tuple(data.get("feature_blocks") or ())
+    path = Path(data.get("store") or data["betas"])
+    if not path.exists():
+        hint = f"; produce it with: {data['producer']}" if data.get("producer") else ""
+        raise DataError(f"{'store' if data.get('store') else 'beta table'} '{path}' does not exist{hint}")
+    if data.get("store"):
+        X, y = _read_store(data, blocks)
+    else:
+        X, y = read_beta_table(path, label_column=data.get("label_column"),
+                               sample_column=data.get("sample_column"), labels=data.get("labels"),
+                               orientation=data.get("orientation", "auto"), feature_blocks=blocks)
+    assert y is not None
+    excluded = [str(c) for c in (data.get("exclude_classes") or [])]
+    if excluded:
+        keep = ~y.isin(excluded)
+        X, y = X.loc[keep], y.loc[keep]
+    groups = _read_groups(data, X.index)
+    summary = data_summary(X, y, path)
+    summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
+                   n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
+    taxonomy = _read_taxonomy(data, y)
+    covariates, levels, counts = [], {}, {}
+    for name, col in (data.get("covariates") or {}).items():  # e.g. {material: Material}: cov_material
+        # numeric codes (sorted levels → 0, 1, …) keep X a float matrix; the level map goes to the summary / card
+        cov = f"cov_{name}"
+        values = _read_sample_column(data, X.index, str(col), f"covariates.{name}")
+        levels[cov] = {str(v): float(i) for i, v in enumerate(sorted(values.unique()))}
+        counts[cov] = {str(k): int(v) for k, v in values.value_counts().items()}
+        X = X.assign(**{cov: values.map(levels[cov]).to_numpy(dtype=float)})
+        covariates.append(cov)
+    if taxonomy is not None:
+        summary["taxonomy"] = taxonomy.to_dict()
+    if covariates:
+        summary["covariates"] = {c: {"levels": levels[c], "counts": counts[c]} for c in covariates}
+    return Dataset(X=X, y=y, groups=groups, summary=summary, taxonomy=taxonomy, covariates=covariates)
+
+
+def cli_data_block(*, betas: str | Path, label_column: str | None = None, sample_column: str | None = None,
+                   labels: str | Path | None = None, orientation: str = "auto",
+                   groups_column: str | None = None) -> dict[str, Any]:
+    """A ``data`` config block from command-line options (replaces the configured data wholesale)."""
+    return {"name": Path(betas).name, "betas": str(betas), "label_column": label_column,
+            "sample_column": sample_column, "labels": None if labels is None else str(labels),
+            "orientation": orientation, "groups_column": groups_column}
+
