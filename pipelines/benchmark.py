@@ -58,8 +58,8 @@ ABLATIONS: dict[str, tuple[str, list[str]]] = {
     "tuned": ("mb", []),
     "default_params": ("mb", ["models.logreg.search=null"]),
     "no_rebalancing": ("mb", ["models.logreg.pipeline.balance=null"]),
-    "boruta": ("mb", ["pipeline.select=boruta",
-                      "pipeline.boruta_kwargs={n_estimators: 100, max_iter: 30, prefilter: 399}"]),
+    "boruta_default_params": ("mb", ["pipeline.select=boruta", "models.logreg.search=null",
+                                     "pipeline.boruta_kwargs={n_estimators: 100, max_iter: 30, prefilter: 399}"]),
     "ensemble_soft": ("mb", ["defaults.models=[ensemble]"]),
     "ensemble_stack": ("mb", ["defaults.models=[ensemble_stack]"]),
     "sim_with_cnv": ("simulated", []),
@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default="results", help="folder of the summary JSON (default results)")
     p.add_argument("--n-jobs", type=int, help="folds in parallel (default: the experiment's, 2)")
     p.add_argument("--models", help="comma-separated subset of the experiment's models (e.g. logreg,ensemble)")
-    p.add_argument("--ablations", action="store_true", help="run the ablation sets instead (see ABLATIONS)")
+    p.add_argument("--ablations", nargs="?", const="all", metavar="NAMES",
+                   help="run the ablation sets instead (see ABLATIONS; optionally a comma-separated subset)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="config override passed to every experiment (repeatable)")
     args = p.parse_args(argv)
@@ -254,7 +255,11 @@ def ablation_table(rows: dict[str, dict]) -> str:
 
 def run_ablations(args, size: str, extra: list[str]) -> int:
     """Run every ablation set (of ``--only``'s part, default both) and write results/ablation*.json/.md."""
-    chosen = {k: v for k, v in ABLATIONS.items() if not args.only or v[0] == args.only}
+    names = list(ABLATIONS) if args.ablations == "all" else args.ablations.split(",")
+    unknown = [n for n in names if n not in ABLATIONS]
+    if unknown:
+        raise SystemExit(f"unknown ablation(s) {unknown}; known: {', '.join(ABLATIONS)}")
+    chosen = {k: ABLATIONS[k] for k in names if not args.only or ABLATIONS[k][0] == args.only}
     rows: dict[str, dict] = {}
     sim: list[str] | None = None
     for name, (part, overrides) in chosen.items():

@@ -55,11 +55,12 @@ def test_decide_hierarchical_levels():
     # class-level labels agree with decide(); a stricter family threshold removes the family call
     assert (out["prediction"].where(out["prediction_level"] != "family", "no_match").to_numpy()
             == decide(P, threshold=0.9)).all()
-    assert decide_hierarchical(P, taxonomy=TAX, threshold=0.9, family_threshold=0.96)["prediction"][1] == "no_match"
+    strict = decide_hierarchical(P, taxonomy=TAX, threshold=0.9, family_threshold=0.96)
+    assert strict["prediction"].iloc[1] == "no_match"
     # without a taxonomy it is decide() with extra columns; OOD forces no_match at both levels
     assert (decide_hierarchical(P, threshold=0.9)["prediction"].to_numpy() == decide(P, threshold=0.9)).all()
     ood = np.array([False, True, False, False, False])
-    assert decide_hierarchical(P, taxonomy=TAX, ood=ood)["prediction_level"][1] == "no_match"
+    assert decide_hierarchical(P, taxonomy=TAX, ood=ood)["prediction_level"].iloc[1] == "no_match"
     with pytest.raises(ConfigError):
         decide_hierarchical(P, taxonomy=TAX, family_threshold=1.5)
 
