@@ -6,8 +6,9 @@ logistic regression. Writes ``results/families_material.json``.
    no-matches among the ambiguous samples, how many the family fallback turns into correct family calls, and
    wrong family calls above the threshold.
 2. Material: a cohort with a strong FFPE effect (logit shift ~ N(2, 1.3) on 30 % of the CpGs, FFPE share 0.9 in
-   half of the classes and 0.1 in the others) and one without any FFPE effect; balanced accuracy / Brier with
-   and without ``adjust`` (CovariateAdjuster fitted per fold), with 95 % bootstrap intervals.
+   half of the classes and 0.1 in the others) and a harder one without any FFPE effect (same confounding);
+   balanced accuracy / Brier without adjustment, with ``adjust`` (CovariateAdjuster fitted per fold, empirical-
+   Bayes shrinkage) and with limma's unshrunken estimate, with 95 % bootstrap intervals.
 
     python pipelines/bench_families_material.py [--results results]
 """
@@ -50,20 +51,21 @@ def families(seed: int) -> dict:
             "wrong_class_calls": int(((lvl == "class") & (pred != c.truth["class"].to_numpy())).sum())}
 
 
-def material(shift: float, frac: float, seed: int) -> dict:
-    c = simulate_betas(classes=4, families=4, n_per_class=30, n_probes=2000, dmps_per_class=6, dmps_per_family=0,
-                       ffpe_fraction=0.5, ffpe_shift=shift, ffpe_probe_fraction=frac, ffpe_class_bias=0.4,
-                       heterogeneity=3.0, purity=(0.3, 0.7), seed=seed)
+def material(shift: float, frac: float, seed: int, *, dmps: int, heterogeneity: float,
+             purity: tuple[float, float]) -> dict:
+    c = simulate_betas(classes=4, families=4, n_per_class=30, n_probes=2000, dmps_per_class=dmps,
+                       dmps_per_family=0, ffpe_fraction=0.5, ffpe_shift=shift, ffpe_probe_fraction=frac,
+                       ffpe_class_bias=0.4, heterogeneity=heterogeneity, purity=purity, seed=seed)
     out = {"ffpe_shift": shift, "ffpe_probe_fraction": frac, "seed": seed}
-    for adjust in (False, True):
+    variants = {"unadjusted": None, "adjusted": True, "adjusted_no_shrinkage": {"shrink": False}}
+    for name, adjust in variants.items():
         X = c.X.assign(cov_material=c.truth["ffpe"].astype(float).to_numpy()) if adjust else c.X
         res = nested_cv(X, c.truth["class"], lambda a=adjust: make_pipeline(
-            "logreg", n_features=200, balance="class_weight", search=SEARCH, adjust=True if a else None),
+            "logreg", n_features=200, balance="class_weight", search=SEARCH, adjust=a),
             outer=5, inner=3, n_jobs=1, progress=False)
         s = res.evaluate().scalars
         ci = bootstrap_ci(res.y, res.proba, n_boot=1000)
-        out["adjusted" if adjust else "unadjusted"] = {
-            k: {"value": s[k], "ci95": ci[k]} for k in ("balanced_accuracy", "brier")}
+        out[name] = {k: {"value": s[k], "ci95": ci[k]} for k in ("balanced_accuracy", "brier")}
     return out
 
 
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
     rec = {"families": [families(s) for s in (1, 2)],
-           "material": {"strong_ffpe": material(2.0, 0.3, 2), "no_ffpe": material(0.0, 0.01, 3)}}
+           "material": {"strong_ffpe": material(2.0, 0.3, 2, dmps=6, heterogeneity=3.0, purity=(0.3, 0.7)),
+                        "no_ffpe": material(0.0, 0.01, 3, dmps=3, heterogeneity=8.0, purity=(0.2, 0.5))}}
     rec["seconds"] = time.perf_counter() - t0
     out = Path(args.results) / "families_material.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,17 +63,20 @@ class CovariateAdjuster(TransformerMixin, BaseEstimator):
 
     Parameters: ``prefixes`` (covariate column prefixes, default ``("cov_",)``), ``exclude`` (prefixes of
     feature blocks passed through unadjusted, e.g. ``("cnv_",)``), ``protect_classes`` (class design in the
-    model, default True). Input must be a DataFrame (the covariates are found by column name).
+    model, default True), ``shrink`` (default True: empirical-Bayes shrinkage of the coefficients across
+    features, ``β · τ²/(τ² + se²)`` — without a material effect almost nothing is subtracted; False = limma's
+    plain least-squares estimate). Input must be a DataFrame (the covariates are found by name).
 
     Fitted attributes: ``covariates_`` (column names), ``levels_`` (per covariate), ``coef_`` (features ×
     codes), ``adjusted_`` (names of the adjusted columns), ``feature_names_out_``.
     """
 
     def __init__(self, prefixes: Sequence[str] = ("cov_",), exclude: Sequence[str] = (),
-                 protect_classes: bool = True):
+                 protect_classes: bool = True, shrink: bool = True):
         self.prefixes = prefixes
         self.exclude = exclude
         self.protect_classes = protect_classes
+        self.shrink = shrink
 
     def _split(self, X):
         if not hasattr(X, "columns"):
@@ -119,6 +122,21 @@ class CovariateAdjuster(TransformerMixin, BaseEstimator):
         rank_ok = np.linalg.matrix_rank(A) == A.shape[1]
         if not rank_ok:
             self.coef_ = _estimable_coef(D, B, V)
+        elif self.shrink and n > A.shape[1]:
+            # On a cohort without a material effect the least-squares coefficients are pure noise, and subtracting
+            # them hurt (Brier 0.044 → 0.089 on a simulated cohort whose material is confounded with class).
+            # Empirical-Bayes shrinkage (normal prior across the features, per covariate code): the prior variance
+            # τ² = max(0, mean β² − mean se²) is ~0 without an effect (nothing subtracted) and large with a real
+            # one (coefficients kept); each β is multiplied by τ² / (τ² + se²).
+            resid = V - A @ coef
+            sigma2 = (resid ** 2).sum(axis=0) / (n - A.shape[1])            # per feature
+            var_c = np.diag(np.linalg.pinv(A.T @ A))[D.shape[1]:]            # per code
+            se2 = sigma2[:, None] * var_c[None, :]
+            tau2 = np.maximum(0.0, (self.coef_ ** 2).mean(axis=0) - se2.mean(axis=0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                factor = np.where(tau2[None, :] > 0, tau2[None, :] / (tau2[None, :] + se2), 0.0)
+            self.shrinkage_ = np.nan_to_num(factor).mean(axis=0)
+            self.coef_ = self.coef_ * np.nan_to_num(factor)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         return self

@@ -86,7 +86,13 @@ def _block_prefixes(feature_blocks) -> tuple[str, ...]:
 
 
 def _adjust_prefixes(adjust) -> tuple[str, ...]:
-    """Covariate column prefixes of the in-fold adjustment (``True`` = ``"cov_"``)."""
+    """Covariate column prefixes of the in-fold adjustment (``True`` = ``"cov_"``; a mapping gives them under
+    ``prefixes``)."""
+    if isinstance(adjust, dict):
+        unknown = set(adjust) - {"prefixes", "shrink"}
+        if unknown:
+            raise ConfigError(f"adjust: unknown keys {sorted(unknown)}; allowed: prefixes, shrink")
+        return _adjust_prefixes(adjust.get("prefixes", True))
     if adjust is None or adjust is False or (isinstance(adjust, str) and adjust.lower() in ("", "none")):
         return ()
     if adjust is True:
@@ -205,7 +211,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         if adjust:
             from .adjust import CovariateAdjuster
 
-            first = [("adjust", CovariateAdjuster(prefixes=adjust, exclude=prefixes))]
+            shrink = bool(self.adjust.get("shrink", True)) if isinstance(self.adjust, dict) else True
+            first = [("adjust", CovariateAdjuster(prefixes=adjust, exclude=prefixes, shrink=shrink))]
         if not prefixes:
             return first + cpg  # flat steps: imbalanced-learn refuses nested Pipelines as intermediate steps
         import re
@@ -365,6 +372,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
     - ``adjust``: covariate column prefix(es) (``True`` = ``"cov_"``, e.g. a ``cov_material`` column with 1 =
       FFPE) whose shift is removed per CpG by :class:`~methylclass.models.adjust.CovariateAdjuster`, fitted on
       the training data with the class design protected; the covariate columns are consumed and dropped.
+      ``{"prefixes": [...], "shrink": False}`` selects limma's plain least-squares estimate (no shrinkage).
     """
     est = MethylClassifier(model, select=select, n_features=n_features, boruta_kwargs=boruta_kwargs,
                            balance=balance, calibrate=calibrate, inner_cv=inner_cv, feature_blocks=feature_blocks,

@@ -86,34 +86,47 @@ def test_matches_limma_remove_batch_effect(tmp_path):
                           check=False)
     assert proc.returncode == 0, proc.stderr
     ref = pd.read_csv(tmp_path / "r.csv").to_numpy()
-    ours = CovariateAdjuster().fit(X, y).transform(X).to_numpy()
+    ours = CovariateAdjuster(shrink=False).fit(X, y).transform(X).to_numpy()
     np.testing.assert_allclose(ours, ref, rtol=1e-8, atol=1e-10)
 
 
-def _cv(cohort, adjust: bool):
+def _cv(cohort, adjust: bool, shrink: bool = True):
     X = cohort.X.copy()
     if adjust:
         X["cov_material"] = np.where(cohort.truth["ffpe"], "FFPE", "Frozen")
-    factory = lambda: make_pipeline("logreg", n_features=200, balance="class_weight",
-                                    adjust=True if adjust else None)
+    option = ({"prefixes": ["cov_"], "shrink": shrink} if adjust else None)
+    factory = lambda: make_pipeline("logreg", n_features=200, balance="class_weight", adjust=option)  # noqa: E731
     res = nested_cv(X, cohort.truth["class"], factory, outer=4, inner=3, n_jobs=1, progress=False)
     return res.evaluate().scalars
 
 
-def _cohort(shift, frac, seed):
+def _strong():
     return simulate_betas(classes=4, families=4, n_per_class=24, n_probes=1500, dmps_per_class=5,
-                          dmps_per_family=0, ffpe_fraction=0.5, ffpe_shift=shift, ffpe_probe_fraction=frac,
-                          ffpe_class_bias=0.4, heterogeneity=3.0, purity=(0.3, 0.7), seed=seed)
+                          dmps_per_family=0, ffpe_fraction=0.5, ffpe_shift=2.0, ffpe_probe_fraction=0.3,
+                          ffpe_class_bias=0.4, heterogeneity=3.0, purity=(0.3, 0.7), seed=2)
 
 
-def test_adjustment_helps_with_a_strong_ffpe_effect_and_does_no_harm_without():
-    """Measured (seed 2): strong effect — balanced accuracy 0.94 → 1.00, Brier 0.080 → 0.003 in the explore
-    run at 30 samples per class; here 24 per class. No effect: unchanged within 0.03 / 0.02."""
-    strong = _cohort(2.0, 0.3, seed=2)
+def _no_effect():
+    """Hard classes, no FFPE effect, material confounded with class (FFPE 90 % / 10 % of alternate classes)."""
+    return simulate_betas(classes=4, families=4, n_per_class=24, n_probes=1500, dmps_per_class=3,
+                          dmps_per_family=0, ffpe_fraction=0.5, ffpe_shift=0.0, ffpe_probe_fraction=0.01,
+                          ffpe_class_bias=0.4, heterogeneity=8.0, purity=(0.2, 0.5), seed=3)
+
+
+def test_adjustment_helps_with_a_strong_ffpe_effect():
+    """Measured (this cohort): balanced accuracy 0.94 → 1.00 and Brier 0.080 → 0.003 at 30 per class."""
+    strong = _strong()
     raw, adj = _cv(strong, False), _cv(strong, True)
     assert adj["balanced_accuracy"] >= raw["balanced_accuracy"] + 0.03
     assert adj["brier"] <= raw["brier"] - 0.03
-    none = _cohort(0.0, 0.01, seed=3)
-    raw0, adj0 = _cv(none, False), _cv(none, True)
-    assert adj0["balanced_accuracy"] >= raw0["balanced_accuracy"] - 0.03
-    assert adj0["brier"] <= raw0["brier"] + 0.02
+
+
+def test_adjustment_does_no_harm_without_an_effect():
+    """No FFPE effect: the shrunken adjustment leaves balanced accuracy and Brier unchanged (measured 0.969 /
+    0.0443 both ways); the plain least-squares estimate subtracts noise and doubles the Brier score (0.089) —
+    which shows this test can fail."""
+    none = _no_effect()
+    raw0, adj0, plain = _cv(none, False), _cv(none, True), _cv(none, True, shrink=False)
+    assert adj0["balanced_accuracy"] >= raw0["balanced_accuracy"] - 0.02
+    assert adj0["brier"] <= raw0["brier"] + 0.005
+    assert plain["brier"] > raw0["brier"] + 0.01
