@@ -95,7 +95,7 @@ def _cv(cohort, adjust: bool, shrink: bool = True):
     if adjust:
         X["cov_material"] = np.where(cohort.truth["ffpe"], "FFPE", "Frozen")
     option = ({"prefixes": ["cov_"], "shrink": shrink} if adjust else None)
-    factory = lambda: make_pipeline("logreg", n_features=200, balance="class_weight", adjust=option)  # noqa: E731
+    factory = lambda: make_pipeline("logreg", n_features=200, balance="class_weight", adjust=option)
     res = nested_cv(X, cohort.truth["class"], factory, outer=4, inner=3, n_jobs=1, progress=False)
     return res.evaluate().scalars
 
