@@ -77,7 +77,7 @@ def _read_sample_column(data: Mapping[str, Any], index: pd.Index, col: str, opti
         else:
             df = pd.read_csv(src, sep=None, engine="python", usecols=lambda c: c in (col, scol) or c == 0)
     except (OSError, ValueError) as exc:
-        raise DataError(f"'{src}': cannot read group column '{col}': {exc}") from None
+        raise DataError(f"'{src}': cannot read column '{col}' (data.{option}): {exc}") from None
     if col not in df.columns:
         raise DataError(f"'{src}' has no column '{col}' (data.{option})")
     sid = scol if scol in df.columns else df.columns[0]
