@@ -324,15 +324,37 @@ def decide_hierarchical(proba, classes: Sequence | None = None, taxonomy=None, t
     """Class call, else family call, else ``no_match`` — one row per sample.
 
     A sample gets its best class when that class reaches its threshold (as :func:`decide`); otherwise the best
-    *family* (summed member probabilities, :func:`family_scores`) when it reaches ``family_threshold``
-    (default: ``threshold``) and has at least two member classes (a one-class family adds nothing to its class
-    score); otherwise ``no_match``. ``ood`` True forces ``no_match`` at both levels.
+    *family* (summed member probabilities, :func:`family_scores`) when it reaches ``family_threshold`` and has
+    at least two member classes (a one-class family adds nothing to its class score); otherwise ``no_match``.
 
-    Returns a DataFrame (index of ``proba`` if it is a DataFrame) with columns ``prediction`` (class, family or
-    ``no_match``), ``prediction_level`` (``class`` / ``family`` / ``no_match``), ``score`` (the best class's
-    probability), ``family`` (family of the best class; for samples no class claims, the family called or else
-    the family with the highest summed probability) and
-    ``family_score`` (that family's summed probability).
+    Parameters
+    ----------
+    proba : DataFrame or array
+        Calibrated probabilities, samples × classes (DataFrame columns are the classes or ``proba_<class>``).
+    classes : sequence, optional
+        Class names of the columns (needed for an array).
+    taxonomy : Taxonomy or mapping, optional
+        Class → family (:class:`~methylclass.models.taxonomy.Taxonomy` or ``{class: family}``); None gives
+        :func:`decide` with the extra columns.
+    threshold : float
+        Class-level threshold (0.9 as in Capper et al. 2018).
+    family_threshold : float, optional
+        Family-level threshold; None uses ``threshold``.
+    per_class : mapping, optional
+        Per-class thresholds overriding ``threshold`` (as in :func:`decide`).
+    ood : array of bool, optional
+        True forces ``no_match`` at both levels (e.g. :meth:`KNNDistanceOOD.flag`).
+    no_match : str
+        Label of samples called at neither level.
+
+    Returns
+    -------
+    DataFrame
+        Index of ``proba`` when it is a DataFrame; columns ``prediction`` (class, family or ``no_match``),
+        ``prediction_level`` (``class`` / ``family`` / ``no_match``), ``score`` (the best class's
+        probability), ``family`` (family of the best class; for samples no class claims, the family called or
+        else the family with the highest summed probability) and ``family_score`` (that family's summed
+        probability).
     """
     P, classes = _proba_matrix(proba, classes)
     index = proba.index if isinstance(proba, pd.DataFrame) else None

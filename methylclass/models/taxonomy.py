@@ -82,8 +82,21 @@ def _from_rows(rows: list[Mapping[str, Any]], where: str) -> Taxonomy:
 
 def load_taxonomy(source: str | Path | Mapping[str, Any] | Taxonomy | None, *,
                   exclude: Iterable[str] = ("normal",)) -> Taxonomy | None:
-    """A :class:`Taxonomy` from a file, mapping or None (module docstring); ``exclude`` drops classes (the
-    normal references of a simulated cohort)."""
+    """Read a class taxonomy.
+
+    Parameters
+    ----------
+    source : path, mapping, Taxonomy or None
+        A TSV/CSV (``class``, ``family``, optional ``superfamily``), a YAML file, a mapping (``{class: family}``
+        or ``{families: {family: [classes]}}``), a :class:`Taxonomy` (returned as is) or None.
+    exclude : iterable of str
+        Classes to drop (the normal references of a simulated cohort).
+
+    Returns
+    -------
+    Taxonomy or None
+        The taxonomy (None for ``source=None``).
+    """
     import pandas as pd
 
     if source is None or isinstance(source, Taxonomy):
