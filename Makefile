@@ -34,11 +34,14 @@ test-all: $(STAMP) ## run every test, slow ones included
 demo: $(STAMP) ## run the main job on the embedded default data and write a report under demo_out/
 	$(MC) demo --out demo_out
 
-benchmark: $(STAMP) ## nested CV of all five models on the real MB set and a simulated cohort (HTML reports in runs/)
+benchmark: $(STAMP) ## tuned zoo + ensembles under nested CV (MB set, simulated cohort), ablations, families/FFPE numbers
 	$(PY) pipelines/benchmark.py
+	$(PY) pipelines/benchmark.py --ablations
+	$(PY) pipelines/bench_families_material.py
 
 benchmark-full: $(STAMP) ## the model benchmark with larger settings
 	$(PY) pipelines/benchmark.py --full
+	$(PY) pipelines/benchmark.py --full --ablations
 
 bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbers to results/)
 	$(PY) -m pytest -q -m slow

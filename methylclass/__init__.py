@@ -52,7 +52,7 @@ _LAZY = {
     "simulate_cohort": "simulate", "SimulationConfig": "simulate",
     # models and tools
     "make_pipeline": "models", "available_models": "models", "register_model": "models", "decide": "models",
-    "load_bundle": "models", "save_bundle": "models",
+    "load_bundle": "models", "save_bundle": "models", "decide_hierarchical": "models", "load_taxonomy": "models",
     "nested_cv": "tl.cv", "load_config": "config",
     # workflows (the only layer that composes steps)
     "ingest": "workflows.ingest", "ingest_cohort": "workflows.ingest", "preprocess_local": "workflows.ingest",

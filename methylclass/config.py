@@ -55,7 +55,8 @@ class MapOf:
 
 _PIPELINE_FALLBACK = ("select", "n_features", "balance", "calibrate")
 
-MODEL_SPEC = {"estimator": (str,), "label": (str,), "description": (str,), "pipeline": ANY, "params": ANY}
+MODEL_SPEC = {"estimator": (str,), "label": (str,), "description": (str,), "pipeline": ANY, "params": ANY,
+              "search": ANY}
 SCHEMA: dict[str, Any] = {
     "defaults": {"data": OPT_STR, "cv": OPT_STR, "models": (list,)},
     "experiment": {"name": (str,), "description": (str,), "seed": (int,), "out_dir": (str,),
@@ -64,15 +65,16 @@ SCHEMA: dict[str, Any] = {
              "label_column": OPT_STR, "sample_column": OPT_STR, "labels": OPT_STR,
              "orientation": ["auto", "samples_x_cpgs", "cpgs_x_samples"], "groups_column": OPT_STR,
              "feature_blocks": (list, type(None)), "exclude_classes": (list, type(None)), "producer": OPT_STR,
-             "join": ["inner", "outer", None], "common_probes": (list, str, type(None))},
+             "join": ["inner", "outer", None], "common_probes": (list, str, type(None)),
+             "taxonomy": (str, dict, type(None)), "family_column": OPT_STR, "covariates": (dict, type(None))},
     "cv": {"name": (str,), "description": (str,), "outer": (int,), "inner": (int, type(None)),
            "repeats": (int,), "rare": ["refuse", "merge", "drop"], "rare_label": (str,)},
     "pipeline": ANY,
     "models": MapOf(MODEL_SPEC),
     "decision": {"threshold": NUM, "class_thresholds": (dict, type(None)), "coverage": NUM, "min_coverage": NUM,
-                 "conformal": ["split", "class_conditional", None]},
+                 "conformal": ["split", "class_conditional", None], "family_threshold": (int, float, type(None))},
     "report": {"title": (str,), "n_bins": (int,), "formats": (list,), "criteria": (dict, type(None)),
-               "criteria_min_models": (int,)},
+               "criteria_min_models": (int,), "bootstrap": (int,)},
     "train": {"ood_k": (int,)},
     "predict": {"ood_alpha": NUM},
     "meta": ANY,
@@ -339,6 +341,13 @@ def resolve_models(cfg: dict[str, Any], *, source: str = "config") -> dict[str, 
             build_model(est, **block["params"])
         except ConfigError as exc:
             raise ConfigError(f"{source}: models.{name}.params: {exc}") from None
+        if block.get("search"):
+            from .models.tuning import check_search
+
+            try:
+                check_search(block["search"])
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: models.{name}.search: {exc}") from None
         cfg["models"][name] = block
     return cfg
 

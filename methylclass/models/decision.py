@@ -2,6 +2,9 @@
 
 * :func:`decide` — the best class when its calibrated probability reaches the threshold (0.9 as in Capper et al.
   2018; optionally one threshold per class), otherwise ``"no_match"``; an optional OOD mask forces ``"no_match"``.
+* :func:`decide_hierarchical` — the same with a class-family fallback: a sample no class claims is called at
+  family level when its family's summed probability reaches the family threshold (``prediction_level`` =
+  ``class`` / ``family`` / ``no_match``; families from :mod:`methylclass.models.taxonomy`).
 * :class:`ConformalClassifier` — split conformal prediction sets (Vovk et al. 2005; Angelopoulos & Bates 2021),
   marginal (``mode="split"``) or class-conditional / Mondrian (``mode="class_conditional"``: coverage holds for
   every class separately), with the LAC score ``1 − p_y`` (Sadinle et al. 2019) or the non-randomised APS score
@@ -34,6 +37,8 @@ __all__ = [
     "KNNDistanceOOD",
     "conformal_quantile",
     "decide",
+    "decide_hierarchical",
+    "family_scores",
     "format_sets",
     "max_proba_score",
     "set_coverage",
@@ -294,3 +299,99 @@ class KNNDistanceOOD:
         if not 0.0 < alpha < 1.0:
             raise ConfigError(f"alpha must be within (0, 1); got {alpha}")
         return self.pvalue(Z) <= alpha
+
+
+def family_scores(proba, classes: Sequence | None, taxonomy) -> tuple[np.ndarray, list[str]]:
+    """Family probabilities: the summed calibrated probabilities of each family's member classes.
+
+    Returns ``(F, families)``: ``F`` is samples × families (columns in order of first appearance).
+    ``taxonomy`` is a :class:`~methylclass.models.taxonomy.Taxonomy` or a ``{class: family}`` mapping.
+    """
+    from .taxonomy import Taxonomy
+
+    P, classes = _proba_matrix(proba, classes)
+    tax = taxonomy if isinstance(taxonomy, Taxonomy) else Taxonomy(dict(taxonomy or {}))
+    fam_of = tax.family_of(classes)
+    families = list(dict.fromkeys(fam_of))
+    F = np.column_stack([P[:, fam_of == f].sum(axis=1) for f in families])
+    return F, families
+
+
+def decide_hierarchical(proba, classes: Sequence | None = None, taxonomy=None, threshold: float = 0.9,
+                        family_threshold: float | None = None, *,
+                        per_class: Mapping[str, float] | None = None, ood: np.ndarray | None = None,
+                        no_match: str = NO_MATCH) -> pd.DataFrame:
+    """Class call, else family call, else ``no_match`` — one row per sample.
+
+    A sample gets its best class when that class reaches its threshold (as :func:`decide`); otherwise the best
+    *family* (summed member probabilities, :func:`family_scores`) when it reaches ``family_threshold`` and has
+    at least two member classes (a one-class family adds nothing to its class score); otherwise ``no_match``.
+
+    Parameters
+    ----------
+    proba : DataFrame or array
+        Calibrated probabilities, samples × classes (DataFrame columns are the classes or ``proba_<class>``).
+    classes : sequence, optional
+        Class names of the columns (needed for an array).
+    taxonomy : Taxonomy or mapping, optional
+        Class → family (:class:`~methylclass.models.taxonomy.Taxonomy` or ``{class: family}``); None gives
+        :func:`decide` with the extra columns.
+    threshold : float
+        Class-level threshold (0.9 as in Capper et al. 2018).
+    family_threshold : float, optional
+        Family-level threshold; None uses ``threshold``.
+    per_class : mapping, optional
+        Per-class thresholds overriding ``threshold`` (as in :func:`decide`).
+    ood : array of bool, optional
+        True forces ``no_match`` at both levels (e.g. :meth:`KNNDistanceOOD.flag`).
+    no_match : str
+        Label of samples called at neither level.
+
+    Returns
+    -------
+    DataFrame
+        Index of ``proba`` when it is a DataFrame; columns ``prediction`` (class, family or ``no_match``),
+        ``prediction_level`` (``class`` / ``family`` / ``no_match``), ``score`` (the best class's
+        probability), ``family`` (family of the best class; for samples no class claims, the family called or
+        else the family with the highest summed probability) and ``family_score`` (that family's summed
+        probability).
+    """
+    P, classes = _proba_matrix(proba, classes)
+    index = proba.index if isinstance(proba, pd.DataFrame) else None
+    labels = decide(P, classes, threshold=threshold, per_class=per_class, ood=ood, no_match=no_match)
+    ft = threshold if family_threshold is None else float(family_threshold)
+    if not 0.0 <= ft <= 1.0:
+        raise ConfigError(f"family_threshold must be within [0, 1]; got {ft}")
+    best = np.argmax(P, axis=1)
+    score = P[np.arange(len(P)), best]
+    level = np.where(labels == no_match, no_match, "class").astype(object)
+    if taxonomy is None:
+        fam = classes[best].astype(object)
+        fscore = score.copy()
+        pred = labels.astype(object)
+    else:
+        F, families = family_scores(P, classes, taxonomy)
+        from .taxonomy import Taxonomy
+
+        tax = taxonomy if isinstance(taxonomy, Taxonomy) else Taxonomy(dict(taxonomy))
+        fam_of = tax.family_of(classes)
+        size = np.array([int((fam_of == f).sum()) for f in families])
+        col = {f: i for i, f in enumerate(families)}
+        own = np.array([col[f] for f in fam_of[best]])
+        fam = fam_of[best].astype(object)
+        fscore = F[np.arange(len(P)), own]
+        pred = labels.astype(object)
+        Fm = np.where(size[None, :] >= 2, F, -np.inf)
+        fbest = np.argmax(Fm, axis=1)
+        fbest_score = Fm[np.arange(len(P)), fbest]
+        fallback = (labels == no_match) & (fbest_score >= ft)
+        if ood is not None:
+            fallback &= ~np.asarray(ood, dtype=bool)
+        rejected = np.flatnonzero(labels == no_match)
+        top = np.where(fallback, fbest, np.argmax(F, axis=1))[rejected]  # rejected: the best family of any size
+        fam[rejected] = np.asarray(families, dtype=object)[top]
+        fscore[rejected] = F[rejected, top]
+        pred[fallback] = fam[fallback]
+        level[fallback] = "family"
+    return pd.DataFrame({"prediction": pred, "prediction_level": level, "score": score, "family": fam,
+                         "family_score": fscore}, index=index)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
@@ -33,6 +33,7 @@ from ..errors import ConfigError
 from .impute import IMPUTE_METHODS, make_imputer
 from .rebalance import check_balance, make_sampler
 from .registry import build_model, get_factory
+from .tuning import check_search, run_search
 
 __all__ = ["CALIBRATE_METHODS", "SELECT_METHODS", "MethylClassifier", "make_pipeline"]
 
@@ -85,6 +86,26 @@ def _block_prefixes(feature_blocks) -> tuple[str, ...]:
 
 
 
+def _adjust_prefixes(adjust) -> tuple[str, ...]:
+    """Covariate column prefixes of the in-fold adjustment (``True`` = ``"cov_"``; a mapping gives them under
+    ``prefixes``)."""
+    if isinstance(adjust, dict):
+        unknown = set(adjust) - {"prefixes", "shrink"}
+        if unknown:
+            raise ConfigError(f"adjust: unknown keys {sorted(unknown)}; allowed: prefixes, shrink")
+        return _adjust_prefixes(adjust.get("prefixes", True))
+    if adjust is None or adjust is False or (isinstance(adjust, str) and adjust.lower() in ("", "none")):
+        return ()
+    if adjust is True:
+        return ("cov_",)
+    if isinstance(adjust, str):
+        return (adjust,)
+    prefixes = tuple(adjust)
+    if not prefixes or not all(isinstance(p, str) and p for p in prefixes):
+        raise ConfigError(f"adjust must be a covariate column prefix or a list of prefixes; got {adjust!r}")
+    return prefixes
+
+
 class ColumnPositions:
     """Column selector for ``ColumnTransformer``: integer positions of the columns whose names match ``pattern``.
 
@@ -115,7 +136,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
                  boruta_kwargs: dict | None = None, balance: str | None = None, calibrate: str | None = "ridge",
                  inner_cv: int = 3, feature_blocks: str | Sequence[str] | bool | None = None,
                  impute: str | None = "median", calibration_kwargs: dict | None = None,
-                 random_state: int | None = 0, n_jobs: int = 1, model_params: dict | None = None):
+                 random_state: int | None = 0, n_jobs: int = 1, model_params: dict | None = None,
+                 search: dict | None = None, adjust: str | Sequence[str] | None = None):
         self.model = model
         self.select = select
         self.n_features = n_features
@@ -129,6 +151,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.model_params = model_params
+        self.search = search
+        self.adjust = adjust
 
     # ---------------------------------------------------------------------------------------------- building
     def check_options(self) -> None:
@@ -147,6 +171,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(self.inner_cv, (int, np.integer)) or self.inner_cv < 2:
             raise ConfigError(f"inner_cv must be an integer ≥ 2; got {self.inner_cv!r}")
         _block_prefixes(self.feature_blocks)
+        check_search(self.search)
+        _adjust_prefixes(self.adjust)
 
     def _cpg_steps(self) -> list[tuple[str, Any]]:
         from .selectors import BorutaSelector, VarianceSelector
@@ -179,14 +205,21 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
 
         cpg = self._cpg_steps()
         prefixes = _block_prefixes(self.feature_blocks)
+        adjust = _adjust_prefixes(self.adjust)
+        first: list[tuple[str, Any]] = []
+        if adjust:
+            from .adjust import CovariateAdjuster
+
+            shrink = bool(self.adjust.get("shrink", True)) if isinstance(self.adjust, dict) else True
+            first = [("adjust", CovariateAdjuster(prefixes=adjust, exclude=prefixes, shrink=shrink))]
         if not prefixes:
-            return cpg  # flat steps: imbalanced-learn refuses nested Pipelines as intermediate steps
+            return first + cpg  # flat steps: imbalanced-learn refuses nested Pipelines as intermediate steps
         import re
 
         alt = "|".join(re.escape(p) for p in prefixes)
         block = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                           ("scale", StandardScaler())])
-        return [("features", ColumnTransformer(
+        return first + [("features", ColumnTransformer(
             [("cpg", Pipeline(cpg) if cpg else "passthrough", ColumnPositions(f"^(?!(?:{alt}))")),
              ("blocks", block, ColumnPositions(f"^(?:{alt})"))],
             remainder="drop", verbose_feature_names_out=False))]
@@ -235,7 +268,20 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         check_consistent_length(X, y)
         with _thread_limit(self.n_jobs):
-            self.estimator_ = self.build().fit(X, y)
+            spec = check_search(self.search)
+            if spec is None:
+                self.best_params_ = None
+                self.estimator_ = self.build().fit(X, y)
+            else:
+                from .calibration import resolve_inner_folds
+
+                probe = clone(self).set_params(search=None, calibrate=None)
+                n_splits = resolve_inner_folds(y, int(self.inner_cv), what="hyperparameter search inner CV")
+                best, params, table = run_search(probe, X, y, spec, n_splits=n_splits,
+                                                 random_state=self.random_state)
+                self.best_params_ = best
+                self.search_results_ = table
+                self.estimator_ = clone(self).set_params(search=None, **params).build().fit(X, y)
         self.classes_ = np.asarray(self.estimator_.classes_)
         if not hasattr(self, "n_features_in_") and hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
@@ -301,6 +347,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
                   calibrate: str | None = "ridge", inner_cv: int = 3,
                   feature_blocks: str | Sequence[str] | bool | None = None, impute: str | None = "median",
                   calibration_kwargs: dict | None = None, random_state: int | None = 0, n_jobs: int = 1,
+                  search: dict | None = None, adjust: str | Sequence[str] | bool | None = None,
                   **model_params) -> MethylClassifier:
     """Build an unfitted :class:`MethylClassifier` (options are checked now: ConfigError on bad ones).
 
@@ -319,11 +366,17 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
       None to pass NaN to the model.
     - ``n_jobs``: threads of the model (RF, XGBoost, Boruta forest) and cap on BLAS/OpenMP threads during
       ``fit``/``predict_proba``; keep 1 when folds run in parallel.
+    - ``search``: a hyperparameter search space chosen by inner CV on the training data before calibration
+      (:mod:`methylclass.models.tuning`); the fitted classifier has ``best_params_`` and ``search_results_``.
+    - ``adjust``: covariate column prefix(es) (``True`` = ``"cov_"``, e.g. a ``cov_material`` column with 1 =
+      FFPE) whose shift is removed per CpG by :class:`~methylclass.models.adjust.CovariateAdjuster`, fitted on
+      the training data with the class design protected; the covariate columns are consumed and dropped.
+      ``{"prefixes": [...], "shrink": False}`` selects limma's plain least-squares estimate (no shrinkage).
     """
     est = MethylClassifier(model, select=select, n_features=n_features, boruta_kwargs=boruta_kwargs,
                            balance=balance, calibrate=calibrate, inner_cv=inner_cv, feature_blocks=feature_blocks,
                            impute=impute, calibration_kwargs=calibration_kwargs, random_state=random_state,
-                           n_jobs=n_jobs,
+                           n_jobs=n_jobs, search=search, adjust=adjust,
                            model_params=dict(model_params) or None)
     est.check_options()
     est.build_base()  # surfaces factory/parameter errors (ConfigError) before any fitting

@@ -45,6 +45,17 @@ METRIC_ROWS: tuple[tuple[str, str, str | None, str, str], ...] = (
      "share of samples whose best calibrated score reaches the threshold (others are 'no match')"),
     ("accuracy_classified", "accuracy among classified", "high", ".3f",
      "accuracy of the samples that pass the threshold"),
+    ("family_balanced_accuracy", "family level: balanced accuracy", "high", ".3f",
+     "balanced accuracy of the most probable family (summed member probabilities)"),
+    ("family_brier", "family level: Brier (0–2)", "low", ".4f", "multiclass Brier score of the family probabilities"),
+    ("called_class", "called at class level", None, ".1%", "share of samples with a class call (score ≥ threshold)"),
+    ("called_family", "called at family level", None, ".1%",
+     "share of samples no class claims but whose family reaches the family threshold"),
+    ("no_match_hier", "no match (after family fallback)", "low", ".1%", "share of samples called at neither level"),
+    ("accuracy_called_family", "accuracy of family calls", "high", ".3f",
+     "share of family-level calls naming the true family"),
+    ("family_rescued", "class no-matches rescued by a family", "high", ".1%",
+     "share of class-level no-matches that became a correct family call"),
     ("conformal_coverage", "conformal coverage", None, ".3f",
      "share of samples whose true class is inside the conformal prediction set"),
     ("conformal_set_size", "mean conformal set size", "low", ".2f", "mean number of classes per prediction set"),
@@ -67,6 +78,7 @@ class ModelResult:
     images: dict[str, str] = field(default_factory=dict)
     label: str = ""
     notes: str = ""
+    tables: dict[str, list[dict]] = field(default_factory=dict)  # title → rows (chosen parameters, families)
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -137,6 +149,9 @@ def _metric_rows(models: Sequence[ModelResult]) -> list[dict]:
             sd = m.evaluation.scalars.get(f"{key}_sd")
             if sd is not None and fmt != "time" and math.isfinite(sd):
                 text += f" ± {_fmt(sd, fmt)}"
+            lo, hi = m.evaluation.scalars.get(f"{key}_ci_low"), m.evaluation.scalars.get(f"{key}_ci_high")
+            if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+                text += f" [{_fmt(lo, fmt)}, {_fmt(hi, fmt)}]"
             cells.append({"text": text, "css": "best" if best is not None and v == best else ""})
         rows.append({"label": label, "help": help_, "cells": cells})
     return rows
@@ -176,6 +191,9 @@ def render_benchmark_report(models: Sequence[ModelResult], *, title: str, experi
         model_ctx.append({
             "name": m.name, "label": m.label or m.name, "images": {k: v for k, v in m.images.items()},
             "notes": m.notes,
+            "tables": [{"title": t, "columns": list(rows[0]) if rows else [],
+                        "rows": [[_cell(r.get(c)) for c in rows[0]] for r in rows]}
+                       for t, rows in m.tables.items()],
             "headline": {"balanced_accuracy": _fmt(s.get("balanced_accuracy"), ".3f"),
                          "brier": _fmt(s.get("brier"), ".4f"), "ece": _fmt(s.get("ece"), ".4f"),
                          "classifiable": _fmt(s.get("classifiable"), ".1%")},
@@ -214,6 +232,12 @@ def render_benchmark_report(models: Sequence[ModelResult], *, title: str, experi
         glossary=[{"label": label, "help": help_} for _, label, _, _, help_ in METRIC_ROWS],
     )
     return html
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if math.isfinite(v) else "–"
+    return "–" if v is None else str(v)
 
 
 def _plain(node: Any) -> Any:

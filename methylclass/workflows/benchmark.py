@@ -86,17 +86,25 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
         rows, per_class, timings = [], [], []
         detail: dict[str, Any] = {}
         rare_note = ""
+        params_tables = []
         for name, factory in factories.items():
             t0 = time.perf_counter()
-            res = nested_cv(ds.X, ds.y, factory, outer=int(cv["outer"]), inner=inner,
+            adjusts = bool((cfg["models"][name].get("pipeline") or {}).get("adjust"))
+            X_model = ds.X if adjusts or not ds.covariates else ds.X.drop(columns=ds.covariates)
+            res = nested_cv(X_model, ds.y, factory, outer=int(cv["outer"]), inner=inner,
                             repeats=int(cv["repeats"]), seed=seed, n_jobs=n_jobs, groups=ds.groups,
                             rare=cv["rare"], rare_label=cv["rare_label"], progress=progress, desc=name)
             wall = time.perf_counter() - t0
             if conformal and res.sets is None:
                 res.sets = res.conformal_sets(coverage=coverage, mode=conformal)
             ev = res.evaluate(threshold=threshold, n_bins=n_bins)
+            extra = explain_model(res, ev, ds.taxonomy, threshold=threshold,
+                                  family_threshold=setting(cfg, "decision.family_threshold"),
+                                  n_boot=int(setting(cfg, "report.bootstrap")), seed=seed, n_bins=n_bins)
             rare_note = res.rare.describe()
             label = cfg["models"][name].get("label", name)
+            if res.params is not None:
+                params_tables.append(res.params.assign(model=name))
             fig_c = plot_confusion(ev.confusion, title=f"{name}: out-of-fold confusion")
             fig_r = plot_reliability(ev.reliability, ece=ev.scalars["ece"],
                                      threshold=None if isinstance(threshold, Mapping) else threshold,
@@ -111,11 +119,15 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
                 oof["ood_score"] = res.ood.to_numpy()
             _atomic_csv(oof, run.path / "oof" / f"{name}.csv", index=False)
             results.append(ModelResult(name=name, evaluation=ev, timings=res.timings, wall_seconds=wall,
-                                       images=images, label=label))
+                                       images=images, label=label, tables=extra["tables"]))
             rows.append({"model": name, "label": label, "wall_seconds": wall, **ev.scalars})
-            per_class.append(ev.per_class.reset_index().assign(model=name))
+            per_class.append(ev.per_class.reset_index().assign(model=name, level="class"))
+            if extra["family_per_class"] is not None:
+                per_class.append(extra["family_per_class"].assign(model=name, level="family"))
             timings.append(res.timings.assign(model=name))
             detail[name] = {**ev.to_dict(), "wall_seconds": wall, "cv": res.settings,
+                            "chosen_params": None if res.params is None else res.params.to_dict(orient="records"),
+                            "family": extra["family"],
                             "rare_classes": res.rare.describe(),
                             "timings": res.timings.to_dict(orient="records")}
             s = ev.scalars
@@ -123,9 +135,13 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
                 f"ECE {s['ece']:.4f}, classifiable {s['classifiable']:.1%} ({wall:.1f} s)")
         metrics = pd.DataFrame(rows).set_index("model")
         _atomic_csv(metrics, run.path / "metrics.csv")
-        _atomic_csv(pd.concat(per_class, ignore_index=True)[["model", "class", "precision", "recall", "f1",
-                                                             "support"]],
+        _atomic_csv(pd.concat(per_class, ignore_index=True)[["model", "level", "class", "precision", "recall",
+                                                             "f1", "support"]],
                     run.path / "per_class.csv", index=False)
+        if params_tables:
+            table = pd.concat(params_tables, ignore_index=True)
+            _atomic_csv(table[["model", *[c for c in table.columns if c != "model"]]], run.path / "params.csv",
+                        index=False)
         _atomic_csv(pd.concat(timings, ignore_index=True), run.path / "timings.csv", index=False)
         criteria = check_criteria(results, setting(cfg, "report.criteria"),
                                   int(setting(cfg, "report.criteria_min_models")))
@@ -148,6 +164,36 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     say(f"run written to {final} (report: {final / 'report.html'}, {wall_total:.1f} s)")
     return BenchmarkRun(path=final, metrics=metrics, criteria=criteria, wall_seconds=wall_total,
                         results={r.name: r for r in results})
+
+
+def explain_model(res, ev, taxonomy, *, threshold, family_threshold=None, n_boot: int = 1000, seed: int = 0,
+                  n_bins: int = 15) -> dict[str, Any]:
+    """What the report adds to a model's metrics: bootstrap intervals (into ``ev.scalars`` as
+    ``<metric>_ci_low/_ci_high``), family-level metrics (``family_<metric>`` and the hierarchical-decision
+    shares, also into ``ev.scalars``) and the tables for the report (chosen parameters, per-family scores)."""
+    from ..tl.hierarchy import bootstrap_ci, family_evaluation
+
+    tables: dict[str, list[dict[str, Any]]] = {}
+    if n_boot > 0:
+        for key, (lo, hi) in bootstrap_ci(res.y, res.proba, threshold=threshold, n_boot=n_boot,
+                                          seed=seed).items():
+            ev.scalars[f"{key}_ci_low"], ev.scalars[f"{key}_ci_high"] = lo, hi
+    if res.params is not None:
+        tables["hyperparameters chosen by the inner search, per outer fold"] = res.params.to_dict(orient="records")
+    fam_pc, fam = None, None
+    if taxonomy is not None and not isinstance(threshold, Mapping):
+        fev = family_evaluation(res.y, res.proba, taxonomy, threshold=float(threshold),
+                                family_threshold=family_threshold, n_bins=n_bins)
+        hier = ("called_class", "called_family", "no_match_hier", "accuracy_called_class",
+                "accuracy_called_family", "family_rescued")
+        for k, v in fev.scalars.items():
+            ev.scalars[k if k in hier else f"family_{k}"] = v
+        fam_pc = fev.per_class.reset_index()
+        tables["family level: precision / recall / F1"] = [
+            {"family": r["class"], "precision": round(r["precision"], 3), "recall": round(r["recall"], 3),
+             "f1": round(r["f1"], 3), "support": int(r["support"])} for _, r in fam_pc.iterrows()]
+        fam = fev.to_dict()
+    return {"tables": tables, "family_per_class": fam_pc, "family": fam}
 
 
 def evaluate(cfg: Mapping[str, Any], model: str | None = None, **kwargs) -> BenchmarkRun:

@@ -24,6 +24,8 @@ class Dataset:
     y: pd.Series
     groups: pd.Series | None
     summary: dict[str, Any] = field(default_factory=dict)
+    taxonomy: Any = None  # methylclass.models.Taxonomy (class → family) or None
+    covariates: list[str] = field(default_factory=list)  # names of the ``cov_*`` columns of X
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str | None:
@@ -51,7 +53,22 @@ def _read_groups(data: Mapping[str, Any], index: pd.Index) -> pd.Series | None:
     col = data.get("groups_column")
     if not col:
         return None
-    src = Path(data.get("labels") or data["betas"])
+    return _read_sample_column(data, index, col, "groups_column")
+
+
+def _read_sample_column(data: Mapping[str, Any], index: pd.Index, col: str, option: str) -> pd.Series:
+    """One per-sample column (group id, family, covariate) from the labels file or the beta table."""
+    src = Path(data.get("labels") or data.get("betas") or "")
+    if data.get("store") and not data.get("labels"):
+        from ..io.store import Store
+
+        table = Store.open(data["store"]).samples.set_index("sample")
+        if col not in table.columns:
+            raise DataError(f"store '{data['store']}': no sample-table column '{col}' (data.{option})")
+        values = table[col].reindex(index)
+        if values.isna().any():
+            raise DataError(f"store '{data['store']}': {int(values.isna().sum())} samples have no '{col}'")
+        return values.astype(str)
     scol = data.get("sample_column")
     try:
         if src.name.lower().endswith((".parquet", ".pq")):
@@ -60,13 +77,13 @@ def _read_groups(data: Mapping[str, Any], index: pd.Index) -> pd.Series | None:
         else:
             df = pd.read_csv(src, sep=None, engine="python", usecols=lambda c: c in (col, scol) or c == 0)
     except (OSError, ValueError) as exc:
-        raise DataError(f"'{src}': cannot read group column '{col}': {exc}") from None
+        raise DataError(f"'{src}': cannot read column '{col}' (data.{option}): {exc}") from None
     if col not in df.columns:
-        raise DataError(f"'{src}' has no group column '{col}' (data.groups_column)")
+        raise DataError(f"'{src}' has no column '{col}' (data.{option})")
     sid = scol if scol in df.columns else df.columns[0]
     groups = pd.Series(df[col].to_numpy(), index=df[sid].astype(str).str.strip()).reindex(index)
     if groups.isna().any():
-        raise DataError(f"'{src}': {int(groups.isna().sum())} samples have no value in group column '{col}'")
+        raise DataError(f"'{src}': {int(groups.isna().sum())} samples have no value in column '{col}'")
     return groups.astype(str)
 
 
@@ -87,6 +104,23 @@ def _store_betas(store, data: Mapping[str, Any]) -> pd.DataFrame:
         if X.shape[1] == 0:
             raise DataError(f"no CpG of store '{store.path}' is shared by the arrays {', '.join(names)}")
     return X
+
+
+def _read_taxonomy(data: Mapping[str, Any], y: pd.Series):
+    """The class taxonomy of ``data.taxonomy`` (file or mapping) or ``data.family_column`` (None without)."""
+    from ..models.taxonomy import Taxonomy, load_taxonomy
+
+    if data.get("taxonomy"):
+        return load_taxonomy(data["taxonomy"])
+    col = data.get("family_column")
+    if not col:
+        return None
+    fam = _read_sample_column(data, y.index, col, "family_column")
+    pairs = pd.DataFrame({"c": y.astype(str), "f": fam}).drop_duplicates()
+    twice = pairs["c"][pairs["c"].duplicated()].tolist()
+    if twice:
+        raise DataError(f"data.family_column '{col}': classes {twice[:5]} appear in more than one family")
+    return Taxonomy(dict(zip(pairs["c"], pairs["f"])))
 
 
 def _read_store(data: Mapping[str, Any], blocks: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Series | None]:
@@ -175,7 +209,21 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
         summary.update(_array_summary(path, X.index, data))
     summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
                    n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
-    return Dataset(X=X, y=y, groups=groups, summary=summary)
+    taxonomy = _read_taxonomy(data, y)
+    covariates, levels, counts = [], {}, {}
+    for name, col in (data.get("covariates") or {}).items():  # e.g. {material: Material}: cov_material
+        # numeric codes (sorted levels → 0, 1, …) keep X a float matrix; the level map goes to the summary / card
+        cov = f"cov_{name}"
+        values = _read_sample_column(data, X.index, str(col), f"covariates.{name}")
+        levels[cov] = {str(v): float(i) for i, v in enumerate(sorted(values.unique()))}
+        counts[cov] = {str(k): int(v) for k, v in values.value_counts().items()}
+        X = X.assign(**{cov: values.map(levels[cov]).to_numpy(dtype=float)})
+        covariates.append(cov)
+    if taxonomy is not None:
+        summary["taxonomy"] = taxonomy.to_dict()
+    if covariates:
+        summary["covariates"] = {c: {"levels": levels[c], "counts": counts[c]} for c in covariates}
+    return Dataset(X=X, y=y, groups=groups, summary=summary, taxonomy=taxonomy, covariates=covariates)
 
 
 def cli_data_block(*, betas: str | Path, label_column: str | None = None, sample_column: str | None = None,

@@ -162,8 +162,12 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     X = load_betas(store)
     X = X.join(read_cnv_features(store).reindex(X.index).astype(np.float32))
     train_ids = [s for s in train_ids if s in X.index]
+    from ..models.taxonomy import load_taxonomy
+
+    tumours = truth[truth["class"].astype(str) != "normal"]
+    taxonomy = load_taxonomy(dict(zip(tumours["class"].astype(str), tumours["family"].astype(str))))
     dataset = Dataset(X=X.loc[train_ids], y=labels.loc[train_ids], groups=None,
-                      summary=data_summary(X.loc[train_ids], labels.loc[train_ids], store))
+                      summary=data_summary(X.loc[train_ids], labels.loc[train_ids], store), taxonomy=taxonomy)
 
     echo(f"[4/5] nested CV of {', '.join(models)} on {len(train_ids)} training samples "
          f"({X.shape[1]:,} features incl. CNV)")
@@ -171,7 +175,8 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     cfg = load_config(overrides=[
         f"defaults.models=[{','.join(models)}]", "cv.outer=3", "cv.inner=3", "experiment.name=demo",
         f"experiment.out_dir={out / 'runs'}", f"experiment.seed={seed}", f"experiment.n_jobs={n_jobs}",
-        "pipeline.n_features=2000", "report.title=methylclass demo - simulated cohort, nested 3x3 CV"])
+        "pipeline.n_features=2000", "report.title=methylclass demo - simulated cohort, nested 3x3 CV",
+        *[f"models.{m}.search=null" for m in models]])  # the demo stays fast: fixed parameters, no inner search
     cfg["data"] = {"store": str(store), "feature_blocks": ["cnv_"], "label_column": "class"}
     bench = benchmark(cfg, dataset=dataset, progress=False, echo=echo)
     times["benchmark"] = time.perf_counter() - t

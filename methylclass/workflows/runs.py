@@ -31,6 +31,8 @@ def pipeline_kwargs(model_cfg: Mapping[str, Any], *, inner: int | None, seed: in
         kw["inner_cv"] = int(inner)
     kw.update(random_state=seed, n_jobs=1)
     kw.update(model_cfg.get("params") or {})
+    if model_cfg.get("search"):
+        kw["search"] = dict(model_cfg["search"])
     return kw
 
 

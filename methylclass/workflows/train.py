@@ -92,8 +92,12 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
         components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
     if hasattr(est, "transform_selected"):
         components["ood"] = KNNDistanceOOD(k=ood_k).fit(est.transform_selected(X))
-    decision = {k: setting(cfg, f"decision.{k}") for k in ("threshold", "class_thresholds", "conformal", "coverage")}
+    decision = {k: setting(cfg, f"decision.{k}") for k in ("threshold", "class_thresholds", "conformal", "coverage",
+                                                          "family_threshold")}
     card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": decision,
+                   "taxonomy": None if ds.taxonomy is None else ds.taxonomy.to_dict(),
+                   "covariates": {c: (ds.summary.get("covariates") or {}).get(c, {}).get("levels")
+                                  for c in ds.covariates},
                    "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
                    "experiment": dict(cfg.get("experiment") or {})}
     save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],

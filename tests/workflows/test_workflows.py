@@ -44,6 +44,7 @@ def test_run_folder_contents(run):
     assert p.parent.name == "mb_quick" and re.fullmatch(r"\d{8}-\d{6}(-\d+)?", p.name)
     names = {f.relative_to(p).as_posix() for f in p.rglob("*") if f.is_file()}
     assert names == {"config.yaml", "metrics.csv", "metrics.json", "per_class.csv", "timings.csv", "report.html",
+                     "params.csv",
                      "oof/logreg.csv", "oof/svm.csv", "plots/logreg_confusion.png", "plots/logreg_reliability.png",
                      "plots/svm_confusion.png", "plots/svm_reliability.png"}
     assert (p.parent / "latest").resolve() == p.resolve()
@@ -98,7 +99,8 @@ def test_evaluate_one_model_and_failed_run_leaves_nothing(mb_tables, tmp_path):
     res = evaluate(cfg, progress=False)
     assert list(res.metrics.index) == ["logreg"]
     bad = _config(tmp_path / "bad", mb_tables["small"], models=("logreg",),
-                  **{"models.logreg.params.C": -1.0, "cv.outer": 2})
+                  **{"models.logreg.params.C": -1.0, "models.logreg.search": "null",
+                     "cv.outer": 2})
     with pytest.raises(Exception, match="C"):
         benchmark(bad, progress=False)
     runs = tmp_path / "bad" / "runs" / "mb_quick"

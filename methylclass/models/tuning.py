@@ -1,0 +1,150 @@
+"""Hyperparameter search inside the training data: scikit-learn's searchers over a model's declared space.
+
+A model's config may declare (``conf/model/<name>.yaml``)::
+
+    search:
+      method: grid          # grid | random | halving  (GridSearchCV / RandomizedSearch / successive halving)
+      n_iter: 6             # candidates drawn for random / halving
+      scoring: neg_log_loss # any scikit-learn scorer name
+      space:
+        C: [0.01, 0.1, 1.0, 10.0]              # model parameter (goes to the registry factory)
+        pipeline.n_features: [2000, 10000]     # a make_pipeline option (select, n_features, balance, …)
+
+:class:`~methylclass.models.pipeline.MethylClassifier` runs the search on exactly the data given to ``fit``
+(inside each outer training fold of a nested CV) with stratified ``inner_cv`` folds, candidates *uncalibrated*;
+the chosen candidate is then wrapped in the calibrator, whose own inner folds give out-of-fold scores of the
+chosen model — so tuning and calibration never see the outer test fold (the leakage test covers it).
+
+Every candidate is a full :class:`MethylClassifier` parameter set (model parameters live in its ``model_params``
+dict): the candidates are drawn with scikit-learn's ``ParameterGrid`` / ``ParameterSampler`` and scored by
+``GridSearchCV`` or ``HalvingGridSearchCV`` over that explicit list, which is what ``RandomizedSearchCV`` /
+``HalvingRandomSearchCV`` do internally — but it lets nested model parameters be searched without exposing each
+registry estimator's internal parameter paths (``model__estimator__C`` for a wrapped SVM, …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+__all__ = ["SEARCH_METHODS", "candidate_grid", "check_search", "run_search"]
+
+#: accepted ``search.method`` values
+SEARCH_METHODS: tuple[str, ...] = ("grid", "random", "halving")
+_PIPELINE_PREFIX = "pipeline."
+_SEARCH_KEYS = {"method", "n_iter", "scoring", "space", "factor"}
+
+
+def check_search(search: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Validate a ``search`` block; returns it normalised (None when there is nothing to search)."""
+    if search is None or search is False:
+        return None
+    if not isinstance(search, Mapping):
+        raise ConfigError(f"search must be a mapping with method/space; got {search!r}")
+    unknown = set(search) - _SEARCH_KEYS
+    if unknown:
+        raise ConfigError(f"search: unknown keys {sorted(unknown)}; allowed: {sorted(_SEARCH_KEYS)}")
+    space = search.get("space") or {}
+    if not isinstance(space, Mapping) or not space:
+        return None
+    for k, v in space.items():
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ConfigError(f"search.space.{k}: give a non-empty list of values; got {v!r}")
+    method = search.get("method", "grid")
+    if method not in SEARCH_METHODS:
+        raise ConfigError(f"search.method {method!r}: choose one of {', '.join(SEARCH_METHODS)}")
+    n_iter = int(search.get("n_iter", 8))
+    if n_iter < 1:
+        raise ConfigError(f"search.n_iter must be ≥ 1; got {n_iter}")
+    return {"method": method, "n_iter": n_iter, "scoring": search.get("scoring", "neg_log_loss"),
+            "factor": int(search.get("factor", 3)), "space": {str(k): list(v) for k, v in space.items()}}
+
+
+def candidate_grid(search: Mapping[str, Any], *, random_state: int | None = 0) -> list[dict[str, Any]]:
+    """The candidates (user-level dicts such as ``{"C": 0.1, "pipeline.n_features": 2000}``) to score."""
+    from sklearn.model_selection import ParameterGrid, ParameterSampler
+
+    spec = check_search(search)
+    if spec is None:
+        return []
+    space = {k: [_plain(v) for v in vals] for k, vals in spec["space"].items()}
+    grid = list(ParameterGrid(space))
+    if spec["method"] == "grid" or spec["n_iter"] >= len(grid):
+        return [dict(c) for c in grid]
+    return [dict(c) for c in ParameterSampler(space, n_iter=spec["n_iter"], random_state=random_state)]
+
+
+def _plain(v):
+    if isinstance(v, list):
+        return tuple(v)  # e.g. hidden_layer_sizes
+    return v
+
+
+def _as_params(candidate: Mapping[str, Any], base_model_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A candidate as MethylClassifier parameters: model parameters merged into ``model_params``."""
+    model_params = dict(base_model_params or {})
+    out: dict[str, Any] = {}
+    for k, v in candidate.items():
+        if k.startswith(_PIPELINE_PREFIX):
+            out[k[len(_PIPELINE_PREFIX):]] = v
+        else:
+            model_params[k] = v
+    out["model_params"] = model_params or None
+    return out
+
+
+def run_search(estimator, X, y, search: Mapping[str, Any], *, n_splits: int, random_state: int | None = 0,
+               n_jobs: int = 1) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Score the candidates of ``search`` on ``X, y`` with stratified ``n_splits``-fold CV.
+
+    ``estimator`` is an unfitted, uncalibrated :class:`MethylClassifier` without ``search``. Returns
+    ``(best_candidate, best_estimator_params, table)``: the user-level best candidate, the MethylClassifier
+    parameters that realise it, and one row per candidate (its values, mean/sd score, rank).
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    spec = check_search(search)
+    cands = candidate_grid(spec, random_state=random_state)
+    if not cands:
+        raise ConfigError("search: the space is empty")
+    base_mp = estimator.get_params(deep=False).get("model_params")
+    grid = [{k: [v] for k, v in _as_params(c, base_mp).items()} for c in cands]
+    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    scoring = spec["scoring"]
+    if scoring == "neg_log_loss":  # name every class: a small (halving) subsample may lack one in a fold
+        from sklearn.metrics import log_loss, make_scorer
+
+        scoring = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba",
+                              labels=np.unique(np.asarray(y)))
+    if len(cands) == 1:
+        return cands[0], _as_params(cands[0], base_mp), [{**cands[0], "mean_score": np.nan, "rank": 1}]
+    if spec["method"] == "halving":
+        from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+        from sklearn.model_selection import HalvingGridSearchCV
+
+        n_classes = len(np.unique(y))
+        searcher = HalvingGridSearchCV(estimator, grid, cv=cv, scoring=scoring, factor=spec["factor"],
+                                       min_resources=min(len(y), max(6 * n_classes, n_splits * n_classes * 2)),
+                                       refit=False, error_score="raise", n_jobs=n_jobs,
+                                       random_state=random_state)
+    else:
+        searcher = GridSearchCV(estimator, grid, cv=cv, scoring=scoring, refit=False,
+                                error_score="raise", n_jobs=n_jobs)
+    searcher.fit(X, y)
+    res = searcher.cv_results_
+    # halving: candidates appear once per round; the last round's scores decide
+    order = np.asarray(res["params"], dtype=object)
+    table = []
+    for i, p in enumerate(order):
+        cand = cands[grid.index({k: [v] for k, v in p.items()})]
+        row = {**cand, "mean_score": float(res["mean_test_score"][i]), "sd_score": float(res["std_test_score"][i]),
+               "rank": int(res["rank_test_score"][i])}
+        if "iter" in res:
+            row["round"] = int(res["iter"][i])
+        table.append(row)
+    best = cands[grid.index({k: [v] for k, v in searcher.best_params_.items()})]
+    return dict(best), _as_params(best, base_mp), table
