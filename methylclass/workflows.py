@@ -236,6 +236,23 @@ class BenchmarkRun:
     results: dict[str, Any] = field(default_factory=dict)
 
 
+def fold_map(exp: Mapping[str, Any]) -> Callable | None:
+    """The ``map_fn`` of :func:`~methylclass.tl.cv.nested_cv` for ``experiment.backend``: ``None`` (joblib
+    processes) for ``local``, the Spark backend (:func:`methylclass.spark.fit.spark_map`) on
+    ``experiment.master`` for ``spark``. Both give the same results (fixed seeds per fold)."""
+    backend = str(exp.get("backend") or "local")
+    if backend == "local":
+        if exp.get("master"):
+            raise ConfigError("a Spark master is given but the backend is local; add --backend spark")
+        return None
+    if backend != "spark":
+        raise ConfigError(f"experiment.backend must be local or spark, not {backend!r}")
+    from .spark.fit import spark_map
+    from .spark.session import get_spark
+
+    return spark_map(get_spark(exp.get("master") or None, app_name="methylclass-benchmark"))
+
+
 def _cv_scheme(cv: Mapping[str, Any]) -> str:
     inner = cv.get("inner")
     text = f"{cv.get('outer', 5)}-fold stratified outer CV"
@@ -277,6 +294,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     ds = dataset or load_dataset(cfg["data"])
     say(f"data: {ds.summary['n_samples']} samples × {ds.summary['n_features']} features, "
         f"{len(ds.summary['class_counts'])} classes ({ds.summary['source']})")
+    map_fn = fold_map(exp)
 
     run = RunFolder(exp.get("out_dir", "runs"), exp.get("name", "default"))
     try:
@@ -290,7 +308,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
             res = nested_cv(ds.X, ds.y, factory, outer=int(cv.get("outer", 5)), inner=inner,
                             repeats=int(cv.get("repeats", 1)), seed=seed, n_jobs=n_jobs, groups=ds.groups,
                             rare=cv.get("rare", "refuse"), rare_label=cv.get("rare_label", "rare_merged"),
-                            progress=progress, desc=name)
+                            progress=progress, desc=name, map_fn=map_fn)
             wall = time.perf_counter() - t0
             if decision.get("conformal") and res.sets is None:
                 res.sets = res.conformal_sets(coverage=float(decision.get("coverage", 0.9)),
