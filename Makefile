@@ -9,7 +9,8 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONHASHSEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-all demo benchmark benchmark-full bench bench-preprocess bench-ingest bench-cnv \
+.PHONY: help setup test test-all demo benchmark benchmark-full benchmark-heidelberg bench bench-preprocess \
+        bench-preprocess-quick bench-ingest bench-cnv \
         bench-normalize bench-cnv-spark methylprep-parity lint clean
 
 help: ## list the targets
@@ -52,6 +53,9 @@ bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbe
 
 bench-preprocess: $(STAMP) ## methylclass raw/illumina/noob vs methylprep vs mepylome, and Spark ingestion at scale
 	$(PY) pipelines/bench_preprocess.py
+
+bench-preprocess-quick: $(STAMP) ## the user's call path (read_raw + normalize noob) vs mepylome, 3 alternated rounds
+	$(PY) pipelines/bench_preprocess.py --quick
 
 bench-ingest: $(STAMP) ## Spark ingestion of 100/500/1,000 simulated 450k samples: wall time and peak RSS
 	$(PY) pipelines/bench_ingest.py --sizes 100,500,1000 --array HM450

@@ -4,7 +4,9 @@ Runs, through the ``methylclass`` CLI (in-process), all configured models under 
 
 (a) the real GSE85212 medulloblastoma table (experiment ``mb_benchmark``; ``--full``: ``mb_full``), and
 (b) a simulated cohort with many imbalanced classes and CNV features (``simulated_benchmark``;
-    ``--full``: ``simulated_full``). The cohort is produced first, once, by the CLI chain
+    ``--full``: ``heidelberg``, the shape of the Heidelberg reference cohort of Capper et al. 2018 — 2,801
+    tumours in 91 classes grouped in 29 families, class sizes 143 down to 5, 10,000 CpGs + CNV features, five
+    models under nested 5 × 3 CV). The cohort is produced first, once, by the CLI chain
     ``methylclass simulate`` → ``preprocess --local`` → ``cnv --store`` into
     ``<cache>/simulated/benchmark_cohort[_full]/`` (skipped when already complete).
 
@@ -12,7 +14,8 @@ Each experiment writes its run folder (``runs/<experiment>/<timestamp>/`` with `
 prints the side-by-side numbers and writes them, with the wall times, to ``results/benchmark[_full].json``.
 
     python pipelines/benchmark.py                 # (a) + (b), standard settings
-    python pipelines/benchmark.py --full          # larger settings
+    python pipelines/benchmark.py --full          # larger settings: mb_full + the Heidelberg-size cohort
+    python pipelines/benchmark.py --full --only simulated   # just the Heidelberg-size benchmark
     python pipelines/benchmark.py --only mb       # just (a)
     python pipelines/benchmark.py --make-simulated   # only build the simulated cohort
 """
@@ -30,18 +33,23 @@ from pathlib import Path
 from methylclass.cli import main as cli
 from methylclass.paths import cache_dir
 
+#: class sizes of the Heidelberg-shaped cohort: s_r = 5 + 138·((r+1)^-b − 91^-b)/(1 − 91^-b), b fitted so that
+#: the rounded sizes sum to 2,801 (largest class 143 as GBM RTK II in Capper 2018, smallest 5)
+HEIDELBERG_SIZES = ("143,118,104,94,87,81,76,72,68,65,62,59,57,55,53,51,49,48,46,45,43,42,41,40,38,37,36,35,34,34,33,32,31,30,29,29,28,27,26,26,25,25,24,23,23,22,22,21,21,20,19,19,18,18,18,17,17,16,16,15,15,15,14,14,13,13,13,12,12,11,11,11,10,10,10,9,9,9,8,8,8,8,7,7,7,6,6,6,6,5,5")
 #: simulated cohorts: (folder, simulate options). Class sizes are deliberately imbalanced; the two smallest
 #: classes are below the 5 samples 5-fold CV needs, so the experiments merge them (cv.rare: merge).
 COHORTS = {
     "standard": ("benchmark_cohort",
                  ["--classes", "12", "--per-class", "120,90,70,50,40,30,24,18,14,10,4,3", "--normals", "10",
                   "--probes", "10000", "--seed", "7"]),
-    "full": ("benchmark_cohort_full",
-             ["--classes", "16", "--per-class", "200,150,120,100,80,60,50,40,32,26,20,16,12,10,5,4",
-              "--normals", "16", "--probes", "30000", "--seed", "7"]),
+    # Heidelberg shape (Capper 2018: 2,801 reference samples, 91 classes): power-law class sizes 143 … 5
+    # (sum 2,801), 29 families of sibling classes, 10,000 CpGs; CNV features from 16 normals
+    "full": ("benchmark_cohort_heidelberg",
+             ["--classes", "91", "--families", "29", "--per-class", HEIDELBERG_SIZES, "--normals", "16",
+              "--probes", "10000", "--seed", "7", "--jobs", "2"]),
 }
 EXPERIMENTS = {"standard": {"mb": "mb_benchmark", "simulated": "simulated_benchmark"},
-               "full": {"mb": "mb_full", "simulated": "simulated_full"}}
+               "full": {"mb": "mb_full", "simulated": "heidelberg"}}
 HEADLINE = ("balanced_accuracy", "accuracy", "brier", "log_loss", "auc_hand_till", "ece", "classifiable",
             "accuracy_classified", "fit_seconds", "predict_seconds", "wall_seconds")
 
