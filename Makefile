@@ -38,8 +38,11 @@ demo: $(STAMP) ## run the main job on the embedded default data and write a repo
 benchmark: $(STAMP) ## nested CV of all five models on the real MB set and a simulated cohort (HTML reports in runs/)
 	$(PY) pipelines/benchmark.py
 
-benchmark-full: $(STAMP) ## the model benchmark with larger settings
+benchmark-full: $(STAMP) ## larger settings: MB set (mb_full) + the Heidelberg-size simulated cohort (2,801 x 91 classes)
 	$(PY) pipelines/benchmark.py --full
+
+benchmark-heidelberg: $(STAMP) ## only the Heidelberg-size benchmark (five models, nested 5x3, <= 60 min target)
+	$(PY) pipelines/benchmark.py --full --only simulated
 
 bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbers to results/)
 	$(PY) -m pytest -q -m slow

@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_record import machine_record
+
 from methylclass.cli import main as cli
 from methylclass.paths import cache_dir
 
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["total_seconds"] = time.perf_counter() - t0
     out = Path(args.results) / ("benchmark_full.json" if args.full else "benchmark.json")
     out.parent.mkdir(parents=True, exist_ok=True)
+    summary["record"] = machine_record()
     out.write_text(json.dumps(summary, indent=1))
     print(f"\ntotal {summary['total_seconds']:.0f} s; summary written to {out}")
     return 0
