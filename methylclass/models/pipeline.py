@@ -150,6 +150,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
     def _cpg_steps(self) -> list[tuple[str, Any]]:
         from sklearn.impute import SimpleImputer
 
+        from .impute import MedianImputer
         from .selectors import BorutaSelector, VarianceSelector
 
         steps: list[tuple[str, Any]] = []
@@ -162,7 +163,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
             k = int(self.n_features) if prefilter is None else int(min(self.n_features, prefilter))
             steps.append(("variance", VarianceSelector(n_features=k)))
         if not _none(self.impute):
-            steps.append(("impute", SimpleImputer(strategy=self.impute, keep_empty_features=True)))
+            steps.append(("impute", MedianImputer() if self.impute == "median"
+                          else SimpleImputer(strategy=self.impute, keep_empty_features=True)))
         if select == "boruta":
             kw.setdefault("random_state", self.random_state)
             kw.setdefault("n_jobs", self.n_jobs)
@@ -174,7 +176,6 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
 
     def _feature_steps(self) -> list[tuple[str, Any]]:
         from sklearn.compose import ColumnTransformer
-        from sklearn.impute import SimpleImputer
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
 
@@ -184,8 +185,10 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
             return cpg  # flat steps: imbalanced-learn refuses nested Pipelines as intermediate steps
         import re
 
+        from .impute import MedianImputer
+
         alt = "|".join(re.escape(p) for p in prefixes)
-        block = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+        block = Pipeline([("impute", MedianImputer()),
                           ("scale", StandardScaler())])
         return [("features", ColumnTransformer(
             [("cpg", Pipeline(cpg) if cpg else "passthrough", ColumnPositions(f"^(?!(?:{alt}))")),
