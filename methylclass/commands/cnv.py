@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give QUERY IDATs (a folder, sample sheet or basenames) or --from-store STORE")
     if not args.reference or not args.out:
         raise ConfigError("CNV from IDATs needs --reference NORMALS and --out DIR")
-    from ..pp.cnv.workflow import describe_calls, run_cnv
+    from ..pp.cnv.task import describe_calls
+    from ..workflows.cnv import run_cnv
 
     res = run_cnv(args.queries, args.reference, args.out, manifest=args.manifest, genome=args.genome or "hg19",
                   store=args.store, log=_log, **_common(args))
@@ -125,7 +126,7 @@ def _normals(args: argparse.Namespace):
         return args.reference
     if args.normals:
         return parse_names(args.normals, "normals")
-    from ..pp.cnv.workflow import store_group_samples
+    from ..pp.cnv.store import store_group_samples
 
     names = store_group_samples(args.from_store, args.normals_group)
     _log(f"normals: {len(names)} stored samples with {args.normals_group}")
@@ -146,13 +147,14 @@ def _run_store(args: argparse.Namespace) -> int:
     samples = parse_names(args.samples, "samples")
     opts = _common(args)
     if args.local:
-        from ..pp.cnv.workflow import describe_calls, run_cnv_store
+        from ..pp.cnv.task import describe_calls
+        from ..workflows.cnv import run_cnv_store
 
         res = run_cnv_store(args.from_store, normals, samples, genome=args.genome, out=args.out, log=_log, **opts)
         rows = [(r.sample, r.noise, r.fga["fga"], describe_calls(r)) for r in res.results]
         failures = res.failures
     else:
-        from ..spark.cnv import run_cnv_store_spark
+        from ..workflows.cnv import run_cnv_store_spark
 
         run_s = run_cnv_store_spark(args.from_store, normals, samples=samples, master=args.master,
                                     genome=args.genome, out=args.out, driver_memory=args.driver_memory,

@@ -27,8 +27,8 @@ from ..errors import IdatError, ManifestError, MethylclassError
 from .discover import Problem, find_samples, read_idat_pair
 from .idat import Idat
 from .manifest import detect_array, load_manifest
-from .manifest_registry import arrays_for_count, get_array, list_arrays
-from .manifest_types import Manifest
+from .manifest.registry import arrays_for_count, get_array, list_arrays
+from .manifest.types import Manifest
 from .raw_types import RawSignals, layout_address_coverage, raw_signals_from_idats
 
 #: a sample whose IDAT holds less than this fraction of the manifest's probe addresses is refused

@@ -1,7 +1,7 @@
 """Running the kernel over a cohort on Spark: one task per sample, progress, and crash isolation.
 
 The driver distributes the sample references (one per task) and broadcasts the manifest once; each task runs
-:func:`~methylclass.spark.kernel.process_sample`, which writes the sample's file into the store, and returns
+:func:`~methylclass.pp.kernel.process_sample`, which writes the sample's file into the store, and returns
 its small record. Bad input is a failed record, not a failed task. A task can still die (a Python worker
 killed for memory, a native crash): Spark retries it, and when it fails again the job aborts. The sample of
 that task is then recorded as failed with Spark's reason and the job is re-run on the samples not yet stored
@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import DataError
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ..io.store import scan_sample_files
-from .kernel import _base_record, process_sample
+from ..pp.kernel import _base_record, process_sample
 
 #: how many crashing samples one run isolates before giving up
 MAX_TASK_CRASHES = 3

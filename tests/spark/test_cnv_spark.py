@@ -22,8 +22,10 @@ from methylclass.cli import main
 from methylclass.errors import DataError, ManifestError
 from methylclass.io.store import Store, read_sample_array, read_sample_record, write_sample_file
 from methylclass.pp.cnv import read_cnv_features
-from methylclass.pp.cnv.workflow import feature_frame, plan_store_cnv, run_cnv, run_cnv_store
-from methylclass.spark.cnv import cnv_store_spark, run_cnv_store_spark, run_records
+from methylclass.pp.cnv.store import plan_store_cnv
+from methylclass.pp.cnv.task import feature_frame
+from methylclass.spark.cnv import run_records
+from methylclass.workflows.cnv import cnv_store_spark, run_cnv, run_cnv_store, run_cnv_store_spark
 
 pytestmark = pytest.mark.spark
 
@@ -35,7 +37,7 @@ def cohort(tmp_path_factory, data_dir):
     """20k-probe synthetic design: 6 normals + 4 tumours (+7, −10, EGFR:amp), ingested raw (no Spark)."""
     from methylclass.io.manifest import load_manifest
     from methylclass.simulate.cohort import SimulationConfig, simulate_cohort
-    from methylclass.spark.ingest import ingest_cohort
+    from methylclass.workflows.ingest import ingest_cohort
 
     root = tmp_path_factory.mktemp("cnvspark")
     sim = simulate_cohort(root / "sim", SimulationConfig(
@@ -92,7 +94,7 @@ def test_spark_features_equal_local_and_idat_paths_bit_for_bit(runs, cohort):
 def test_spark_tables_and_calls_equal_the_local_path(runs, cohort):
     """Per-sample segment/arm/focal/bin tables written by the executors are byte-identical to the local
     path's; the call text equals describe_calls of the local results."""
-    from methylclass.pp.cnv.workflow import describe_calls
+    from methylclass.pp.cnv.task import describe_calls
 
     root = cohort["root"]
     names = sorted(p.name for p in (root / "local_out").glob("*.tsv"))

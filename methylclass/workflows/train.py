@@ -1,0 +1,99 @@
+"""Fit one configured model on every labelled row and save it as a model bundle (with its conformal
+calibration, out-of-fold card metrics and OOD detector)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .data import Dataset, load_dataset
+from .runs import Echo, estimator_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainedModel:
+    """Result of :func:`train`: the bundle folder and the cross-validated metrics stored in its card."""
+
+    path: Path
+    classes: list[str]
+    metrics: dict[str, Any] | None
+    components: list[str]
+    wall_seconds: float
+
+
+def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, dataset: Dataset | None = None,
+          conformal: str | None = "config", conformal_folds: int | None = None, ood_k: int = 5,
+          overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None) -> TrainedModel:
+    """Fit one configured model on every labelled row and save it as a model bundle in ``out``.
+
+    Besides the fitted pipeline the bundle holds (when the classes are large enough for
+    ``conformal_folds``-fold CV, default ``cfg["cv"]["outer"]``):
+
+    * ``conformal``: a :class:`~methylclass.models.ConformalClassifier` (``conformal`` = ``"split"`` or
+      ``"class_conditional"``; ``"config"`` = ``cfg["decision"]["conformal"]``; None = none) fitted on
+      *out-of-fold* calibrated probabilities of the same pipeline, so the
+      calibration scores come from samples the scoring model did not see;
+    * the card's ``metrics``: those out-of-fold metrics (an honest estimate shipped with the model);
+    * ``ood``: a :class:`~methylclass.models.KNNDistanceOOD` on the model's selected features (flags samples
+      unlike every training class, e.g. a tumour type absent from training).
+    """
+    from ..models import ConformalClassifier, KNNDistanceOOD, hash_training_data, save_bundle
+    from ..tl.cv import min_class_size, nested_cv
+
+    say = echo or (lambda msg: log.info(msg))
+    t0 = time.perf_counter()
+    cfg = copy.deepcopy(dict(cfg))
+    models = cfg["models"]
+    if conformal == "config":
+        conformal = (cfg.get("decision") or {}).get("conformal")
+    name = model or (next(iter(models)) if len(models) == 1 else None)
+    if name is None or name not in models:
+        raise ConfigError(f"train needs one model; configured: {', '.join(models)}")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"output folder '{out}' already exists (use --overwrite to replace a model bundle)")
+    cv = cfg.get("cv") or {}
+    seed = int((cfg.get("experiment") or {}).get("seed", 0))
+    inner = cv.get("inner", 3)
+    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())
+    factory = estimator_factory(models[name], inner=inner, seed=seed, feature_blocks=blocks)
+    ds = dataset or load_dataset(cfg["data"])
+    X, y = ds.X, ds.y
+    say(f"training {name} on {len(X)} samples × {X.shape[1]} features, {y.nunique()} classes")
+    est = factory().fit(X, y)
+    components: dict[str, Any] = {}
+    metrics = None
+    folds = int(conformal_folds or cv.get("outer", 5))
+    small = {k: int(v) for k, v in y.value_counts().items() if v < min_class_size(folds, inner)}
+    if conformal and small:
+        say(f"no conformal sets / CV metrics: classes too small for {folds}-fold CV: "
+            + ", ".join(f"{k} (n={v})" for k, v in small.items()))
+    elif conformal:
+        say(f"{folds}-fold cross-validation for the conformal calibration and the card's metrics")
+        res = nested_cv(X, y, factory, outer=folds, inner=inner, seed=seed,
+                        n_jobs=int((cfg.get("experiment") or {}).get("n_jobs", 2)), groups=ds.groups,
+                        progress=progress, desc=f"{name} CV")
+        threshold = float((cfg.get("decision") or {}).get("threshold", 0.9))
+        metrics = res.evaluate(threshold=threshold).scalars
+        cls = [str(c) for c in est.classes_]
+        components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
+    if hasattr(est, "transform_selected"):
+        components["ood"] = KNNDistanceOOD(k=ood_k).fit(est.transform_selected(X))
+    card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": cfg.get("decision") or {},
+                   "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
+                   "experiment": cfg.get("experiment") or {}}
+    save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],
+                training_hash=hash_training_data(X, y), metrics=metrics, config=card_config,
+                components=components, overwrite=overwrite)
+    wall = time.perf_counter() - t0
+    say(f"model bundle written to {out} ({wall:.1f} s)")
+    return TrainedModel(path=out, classes=[str(c) for c in est.classes_], metrics=metrics,
+                        components=sorted(components), wall_seconds=wall)
