@@ -35,9 +35,24 @@ from bench_record import machine_record
 from methylclass.cli import main as cli
 from methylclass.paths import cache_dir
 
-#: class sizes of the Heidelberg-shaped cohort: s_r = 5 + 138·((r+1)^-b − 91^-b)/(1 − 91^-b), b fitted so that
-#: the rounded sizes sum to 2,801 (largest class 143 as GBM RTK II in Capper 2018, smallest 5)
-HEIDELBERG_SIZES = ("143,118,104,94,87,81,76,72,68,65,62,59,57,55,53,51,49,48,46,45,43,42,41,40,38,37,36,35,34,34,33,32,31,30,29,29,28,27,26,26,25,25,24,23,23,22,22,21,21,20,19,19,18,18,18,17,17,16,16,15,15,15,14,14,13,13,13,12,12,11,11,11,10,10,10,9,9,9,8,8,8,8,7,7,7,6,6,6,6,5,5")
+
+def heidelberg_sizes(n_classes: int = 91, total: int = 2801, largest: int = 143, smallest: int = 5) -> list[int]:
+    """Class sizes of the Heidelberg-shaped cohort (Capper et al. 2018: 2,801 reference samples, 91 classes,
+    the largest 143): ``s_r = smallest + (largest − smallest)·((r+1)^−b − n^−b)/(1 − n^−b)``, rounded, with
+    the power ``b`` found by bisection so that they sum to ``total`` (the rounding rest goes to class 1)."""
+    import numpy as np
+
+    lo, hi, r = 0.01, 5.0, np.arange(n_classes)
+    for _ in range(100):
+        b = (lo + hi) / 2
+        s = smallest + (largest - smallest) * ((r + 1.0) ** -b - n_classes ** -b) / (1 - n_classes ** -b)
+        lo, hi = (b, hi) if np.round(s).sum() > total else (lo, b)
+    sizes = np.round(s).astype(int)
+    sizes[0] += total - sizes.sum()
+    return [int(x) for x in sizes]
+
+
+HEIDELBERG_SIZES = ",".join(map(str, heidelberg_sizes()))
 #: simulated cohorts: (folder, simulate options). Class sizes are deliberately imbalanced; the two smallest
 #: classes are below the 5 samples 5-fold CV needs, so the experiments merge them (cv.rare: merge).
 COHORTS = {
