@@ -168,15 +168,21 @@ def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
 
 
 def _in_band(levels: IdatLevels, t_green: np.ndarray, t_red: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Corrected ``meth``/``unmeth`` (float32, NaN where absent): each channel's table applied to its half of
-    the IDAT means, then gathered onto the probes with the raw mapping."""
-    mean = levels.mean
-    n_green = mean.shape[0] // 2
-    corrected = np.concatenate([t_green.take(mean[:n_green]), t_red.take(mean[n_green:])])
+    """Corrected ``meth``/``unmeth`` (float32, NaN where absent): each probe's integer level (kept by the
+    mapping) looked up in its channel's table — the two tables stacked, the channel an offset per probe that
+    depends on the address layout only (cached on the gather index). Same values as applying each table to
+    its half of the IDAT means and gathering those onto the probes, without touching the other beads."""
+    n_green = levels.mean.shape[0] // 2
+    table = np.concatenate([t_green, t_red])
     out = []
     for target in ("meth", "unmeth"):
-        idx, absent = levels.index.plans[target]
-        values = corrected.take(idx)
+        lv, absent = levels.gather(target)
+        key = f"in_band_channel_offset_{target}"
+        off = levels.index.derived.get(key)
+        if off is None:
+            idx = levels.index.plans[target][0]
+            off = levels.index.derived[key] = np.where(idx >= n_green, _N_LEVELS, 0).astype(np.intp)
+        values = table.take(off + lv)
         if absent.size:
             values[absent] = np.nan
         out.append(values)
