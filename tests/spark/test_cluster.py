@@ -190,7 +190,7 @@ def runs(cluster, inputs, tmp_path_factory):
               "        sys.exit(f'{argv[0]} exited with {status}')\n")
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", script], env=cluster.env, cwd=root, capture_output=True,
-                          text=True, timeout=300, check=False)
+                          text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {"local": local, "cluster": remote, "stdout": proc.stdout, "stderr": proc.stderr,
             "seconds": time.perf_counter() - t0, "url": url}
