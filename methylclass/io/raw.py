@@ -74,23 +74,23 @@ class RawSet:
         return [s.sample for s in self.samples]
 
     def _frame(self, attr: str) -> pd.DataFrame:
-        data = np.column_stack([getattr(s, attr) for s in self.samples]) if self.samples else \
-            np.zeros((self.manifest.n_probes, 0), dtype=np.float32)
-        index = pd.Index(self.manifest.probes["probe_id"].to_numpy(), name="probe_id")
-        return pd.DataFrame(data, index=index, columns=pd.Index(self.names, name="sample"), copy=False)
+        data = np.vstack([getattr(s, attr) for s in self.samples]) if self.samples else \
+            np.zeros((0, self.manifest.n_probes), dtype=np.float32)
+        columns = pd.Index(self.manifest.probes["probe_id"].to_numpy(), name="probe_id")
+        return pd.DataFrame(data, index=pd.Index(self.names, name="sample"), columns=columns, copy=False)
 
     @cached_property
     def meth(self) -> pd.DataFrame:
-        """Methylated signal, probes × samples (float32, index ``probe_id``, NaN where an address is absent)."""
+        """Methylated signal, samples × probes (float32, columns ``probe_id``, NaN where an address is absent)."""
         return self._frame("meth")
 
     @cached_property
     def unmeth(self) -> pd.DataFrame:
-        """Unmethylated signal, probes × samples (float32, index ``probe_id``)."""
+        """Unmethylated signal, samples × probes (float32, columns ``probe_id``)."""
         return self._frame("unmeth")
 
     def betas(self, offset: float = 100.0) -> pd.DataFrame:
-        """Raw betas ``M / (M + U + offset)`` (negative signals clipped to 0), probes × samples, float32.
+        """Raw betas ``M / (M + U + offset)`` (negative signals clipped to 0), samples × probes, float32.
 
         ``offset=100`` is Illumina's/the Heidelberg classifier's choice; minfi's ``getBeta`` default is 0.
         """

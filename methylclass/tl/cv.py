@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from ..errors import ConfigError, DataError
+from ..progress import Progress
 from .metrics import Evaluation, evaluate
 
 RarePolicy = Literal["refuse", "merge", "drop"]
@@ -254,14 +254,8 @@ def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
     return out
 
 
-def _progress(total: int, enabled: bool | None, desc: str):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="fold", leave=False)
+def _progress(total: int, enabled: bool | None, desc: str) -> Progress:
+    return Progress(total, desc, unit="folds", enabled=enabled)
 
 
 def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Callable[[], Any] | Any, *,
@@ -293,8 +287,14 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
         ``est.fit(groups=…)`` when the estimator accepts it.
     rare, rare_label
         Policy for classes smaller than :func:`min_class_size` (outer, inner): refuse / merge / drop.
-    progress
-        Show a progress bar (default: only when stderr is a terminal).
+    progress, desc
+        Progress display (:class:`~methylclass.progress.Progress`: a bar on a terminal, plain lines in logs;
+        False: none) and its label.
+
+    Returns
+    -------
+    CVResult
+        Out-of-fold probabilities, fold assignments, timings and the rare-class report.
     """
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(np.asarray(X))
@@ -337,17 +337,12 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
         for f, (train, test) in enumerate(splits):
             tasks.append((r, f, train, test))
 
-    bar = _progress(len(tasks), progress, desc)
     results = []
     run = map_fn or joblib_map(n_jobs)
-    try:
+    with _progress(len(tasks), progress, desc) as bar:
         for res in run(FoldFit(template, X, yv, gv, classes), tasks):
             results.append(res)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.advance()
     results.sort(key=lambda d: (d["repeat"], d["fold"]))
 
     n, k = len(X), len(classes)
