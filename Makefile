@@ -9,7 +9,8 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONHASHSEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-all demo benchmark benchmark-full bench bench-arrays bench-preprocess bench-ingest bench-cnv \
+.PHONY: help setup test test-all demo benchmark benchmark-full benchmark-heidelberg bench bench-arrays \
+        bench-preprocess bench-preprocess-quick bench-ingest bench-cnv \
         bench-normalize bench-cnv-spark methylprep-parity lint clean
 
 help: ## list the targets
@@ -39,9 +40,12 @@ benchmark: $(STAMP) ## tuned zoo + ensembles under nested CV (MB set, simulated 
 	$(PY) pipelines/benchmark.py --ablations
 	$(PY) pipelines/bench_families_material.py
 
-benchmark-full: $(STAMP) ## the model benchmark with larger settings
+benchmark-full: $(STAMP) ## larger settings: MB set (mb_full) + the Heidelberg-size simulated cohort (2,801 x 91 classes)
 	$(PY) pipelines/benchmark.py --full
 	$(PY) pipelines/benchmark.py --full --ablations
+
+benchmark-heidelberg: $(STAMP) ## only the Heidelberg-size benchmark (five models, nested 5x3, <= 60 min target)
+	$(PY) pipelines/benchmark.py --full --only simulated
 
 bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbers to results/)
 	$(PY) -m pytest -q -m slow
@@ -59,6 +63,9 @@ bench-arrays: $(STAMP) ## mixed-array store vs single-array nested CV; 450k mode
 
 bench-preprocess: $(STAMP) ## methylclass raw/illumina/noob vs methylprep vs mepylome, and Spark ingestion at scale
 	$(PY) pipelines/bench_preprocess.py
+
+bench-preprocess-quick: $(STAMP) ## the user's call path (read_raw + normalize noob) vs mepylome, 3 alternated rounds
+	$(PY) pipelines/bench_preprocess.py --quick
 
 bench-ingest: $(STAMP) ## Spark ingestion of 100/500/1,000 simulated 450k samples: wall time and peak RSS
 	$(PY) pipelines/bench_ingest.py --sizes 100,500,1000 --array HM450

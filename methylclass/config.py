@@ -60,7 +60,7 @@ MODEL_SPEC = {"estimator": (str,), "label": (str,), "description": (str,), "pipe
 SCHEMA: dict[str, Any] = {
     "defaults": {"data": OPT_STR, "cv": OPT_STR, "models": (list,)},
     "experiment": {"name": (str,), "description": (str,), "seed": (int,), "out_dir": (str,),
-                   "n_jobs": (int,)},
+                   "n_jobs": (int,), "backend": ["local", "spark"], "master": OPT_STR},
     "data": {"name": (str,), "description": (str,), "betas": OPT_STR, "store": OPT_STR,
              "label_column": OPT_STR, "sample_column": OPT_STR, "labels": OPT_STR,
              "orientation": ["auto", "samples_x_cpgs", "cpgs_x_samples"], "groups_column": OPT_STR,

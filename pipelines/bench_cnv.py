@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from bench_record import machine_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,6 +131,7 @@ def main() -> None:
               "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    result["record"] = machine_record()
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"bins: build {build_s:.2f} s, cached load {cached_s:.3f} s ({bins.n_bins:,} bins, "
           f"{bins.n_fit_probes:,} probes); reference of 16 normals {ref_s:.2f} s")

@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench_record import machine_record
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "load_avg_1m": round(os.getloadavg()[0], 2)}}
     out = ROOT / "results" / "cnv_spark.json"
+    result["record"] = machine_record()
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {out}")
     if not args.work:

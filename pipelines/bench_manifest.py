@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_record import machine_record
+
 ROOT = Path(__file__).resolve().parent.parent
 
 _LOAD = """
@@ -111,6 +113,7 @@ def main() -> int:
     dest = ROOT / "results" / "manifest.json"
     dest.parent.mkdir(exist_ok=True)
     tmp = dest.with_suffix(".json.tmp")
+    results["record"] = machine_record()
     tmp.write_text(json.dumps(results, indent=2))
     tmp.replace(dest)
     print(f"wrote {dest}")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_record import machine_record
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = {"rf": {"balance": "downsample", "n_estimators": 500}, "logreg": {"balance": "class_weight"},
@@ -165,6 +166,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
+    results["record"] = machine_record()
     tmp.write_text(json.dumps(results, indent=1, default=float))
     tmp.replace(out)
 

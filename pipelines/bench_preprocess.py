@@ -4,6 +4,13 @@ and cohort ingestion on local Spark — all in one run, on the same simulated fi
     .venv/bin/python pipelines/bench_preprocess.py                              # the issue's full benchmark
     .venv/bin/python pipelines/bench_preprocess.py --sizes 100,500,1000         # without the 2,000 cohort
     .venv/bin/python pipelines/bench_preprocess.py --skip-per-sample --sizes 2000 --merge   # add a size later
+    .venv/bin/python pipelines/bench_preprocess.py --quick   # call path only, 8 samples, vs mepylome (~2 min)
+
+**Call path** (also the whole of ``--quick``): what a user calls, ``read_raw([basename], manifest=m).samples[0]``
+then ``normalize(s, method="noob")`` with its defaults (pOOBAH detection p-values and sample QC included; the
+manifest loaded once beforehand), against mepylome's ``RawData`` → ``MethylData(prep="noob").betas`` on the same
+files. ``--quick`` alternates methylclass and mepylome processes ``--rounds`` times (default 3) so both see the
+same machine load, and reports the median of the per-round ratios next to the load averages.
 
 **Per sample** (``--samples`` N realistic 450k pairs written by :func:`methylclass.simulate.simulate_cohort`,
 cached under ``<repo>/.cache/bench``). Every tool runs in its own process; what is timed per sample is the
@@ -62,6 +69,9 @@ from cohorts import disk_mb, link_cohort, pool_pairs, timing_cohort
 
 METHODS = ("raw", "illumina", "noob")
 TARGET_NOOB_S = 0.15
+#: the user's call path (read_raw + normalize with defaults): seconds per 450k sample and speed-up over mepylome
+TARGET_CALL_PATH_S = 0.03
+MIN_CALL_PATH_VS_MEPYLOME = 5.0
 MIN_VS_MEPYLOME = 2.0
 MIN_VS_METHYLPREP = 100.0
 MAX_DRIVER_MB = 2048.0
@@ -151,6 +161,42 @@ def time_methylclass(idats: Path, out: Path, repeat: int, array: str = "HM450",
     return res
 
 
+def time_call_path(idats: Path, repeat: int, array: str = "HM450") -> dict:
+    """Per-sample timings of the user's call path (module docstring): ``read_raw([basename], manifest=m)``
+    then ``normalize(s, method="noob")`` with its defaults; the manifest load is reported apart."""
+    t = time.perf_counter()
+    from methylclass.io.manifest import load_manifest
+    from methylclass.io.raw import read_raw
+    from methylclass.pp.normalize import normalize
+    t_import = time.perf_counter() - t
+    t = time.perf_counter()
+    man = load_manifest(array)
+    t_manifest = time.perf_counter() - t
+    names = sorted({p.name.split("_Grn.idat")[0] for p in idats.glob("*_Grn.idat*")})
+
+    def one(name: str) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        s = read_raw([str(idats / name)], manifest=man).samples[0]
+        t1 = time.perf_counter()
+        normalize(s, method="noob")
+        return t1 - t0, time.perf_counter() - t1
+
+    c, t = time.process_time(), time.perf_counter()
+    one(names[0])
+    first, first_cpu = time.perf_counter() - t, time.process_time() - c
+    walls, cpus, parts = [], [], []
+    for _ in range(repeat):
+        for name in names:
+            c, t = time.process_time(), time.perf_counter()
+            parts.append(one(name))
+            walls.append(time.perf_counter() - t)
+            cpus.append(time.process_time() - c)
+    return {"import_s": t_import, "manifest_load_s": t_manifest, "samples": len(names), "repeat": repeat,
+            "first_sample_s": first, "first_sample_cpu_s": first_cpu, "per_sample": _stats(walls, cpus),
+            "breakdown_median_s": {"read_raw": statistics.median(x[0] for x in parts),
+                                   "normalize": statistics.median(x[1] for x in parts)}}
+
+
 def run_self(mode_args: list[str]) -> dict:
     """Run this script in a fresh process with ``mode_args``; return the JSON it prints after ``RESULT ``."""
     proc = subprocess.run([sys.executable, __file__, *mode_args], capture_output=True, text=True, check=False)
@@ -167,7 +213,8 @@ def build_venv(script: Path, venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def run_mepylome(idats: Path, work: Path, repeat: int, manifest_dir: Path) -> dict:
+def run_mepylome(idats: Path, work: Path, repeat: int, manifest_dir: Path, methods: tuple[str, ...] = METHODS,
+                 batch: bool = True) -> dict:
     """mepylome's timings (its own venv and process). The manifest CSV is written once from methylclass's HM450
     into ``manifest_dir`` (a stable path, so mepylome's own cache of the processed CSV is reused by later runs)."""
     from illumina_csv import write_illumina_manifest
@@ -185,7 +232,8 @@ def run_mepylome(idats: Path, work: Path, repeat: int, manifest_dir: Path) -> di
     first_load = time.perf_counter() - t
     out = work / "mepylome_out"
     subprocess.run([str(py), str(HELPERS / "run_mepylome.py"), "--idats", str(idats), "--manifest", str(csv),
-                    "--out", str(out), "--repeat", str(repeat), "--batch"], check=True, capture_output=True)
+                    "--out", str(out), "--repeat", str(repeat), "--methods", ",".join(methods),
+                    *(["--batch"] if batch else [])], check=True, capture_output=True)
     res = json.loads((out / "timing.json").read_text())
     res["manifest_prepare_s"] = first_load  # first use: CSV → mepylome's cache; later: its pickle
     res["betas_dir"] = str(out)
@@ -337,6 +385,19 @@ def criteria(report: dict) -> dict:
         if pr:
             out["speedup_vs_methylprep"] = pr["per_sample_marginal_s"] / ours
             out[f"ge_{MIN_VS_METHYLPREP:g}x_methylprep"] = out["speedup_vs_methylprep"] >= MIN_VS_METHYLPREP
+    cp = report.get("per_sample", {}).get("call_path")
+    if cp and cp.get("round_medians_s"):
+        ours = statistics.median(cp["round_medians_s"])
+        out["call_path_noob_s_per_sample"] = ours
+        out[f"call_path_le_{TARGET_CALL_PATH_S}s"] = ours <= TARGET_CALL_PATH_S
+        ratios = cp.get("ratios_vs_mepylome")
+        if ratios:
+            out["call_path_speedup_vs_mepylome"] = statistics.median(ratios)
+            out[f"call_path_ge_{MIN_CALL_PATH_VS_MEPYLOME:g}x_mepylome"] = (
+                out["call_path_speedup_vs_mepylome"] >= MIN_CALL_PATH_VS_MEPYLOME)
+        if cp.get("cpu_ratios_vs_mepylome"):
+            out["call_path_cpu_speedup_vs_mepylome"] = statistics.median(cp["cpu_ratios_vs_mepylome"])
+            out["call_path_cpu_s_per_sample"] = statistics.median(cp["round_cpu_medians_s"])
     runs = {r["n_samples"]: r for r in report.get("ingest", {}).get("runs", []) if "error" not in r}
     if 1000 in runs:
         r = runs[1000]
@@ -368,6 +429,19 @@ def print_table(report: dict) -> None:
             s = e["per_sample"]
             print(f"  mepylome    {method:8s}        {s['median_s']:7.3f} {s['best_s']:7.3f} {s['cpu_median_s']:7.3f}"
                   f"   (batch of {e['batch']['samples']}: {e['batch']['per_sample_s']:.3f} s/sample)")
+        cp = ps.get("call_path")
+        if cp:
+            s = cp["methylclass"]["per_sample"]
+            print(f"  call path: read_raw + normalize(noob) {s['median_s']:7.3f} {s['best_s']:7.3f} "
+                  f"{s['cpu_median_s']:7.3f}   (round medians: "
+                  f"{', '.join(f'{r:.3f}' for r in cp['round_medians_s'])})")
+            if cp.get("ratios_vs_mepylome"):
+                print(f"  call path vs mepylome noob: {', '.join(f'{r:.1f}x' for r in cp['ratios_vs_mepylome'])} "
+                      f"(median {statistics.median(cp['ratios_vs_mepylome']):.1f}x; load "
+                      f"{', '.join(f'{x:.1f}' for x in cp['load_averages'])})")
+            if cp.get("cpu_ratios_vs_mepylome"):
+                print(f"  call path CPU s per sample {', '.join(f'{r:.4f}' for r in cp['round_cpu_medians_s'])}; "
+                      f"vs mepylome CPU: {', '.join(f'{r:.1f}x' for r in cp['cpu_ratios_vs_mepylome'])}")
         if "methylprep" in ps:
             mp = ps["methylprep"]
             print(f"  methylprep  noob            {mp['per_sample_marginal_s']:7.2f}  (marginal; "
@@ -409,6 +483,7 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
     ps["methylclass"] = run_self(["--time-methylclass", str(idats), str(run_dir / "methylclass"), str(args.repeat),
                                   args.array])
     save()
+    call_path(args, idats, run_dir, ps, save, rounds=0)
     parity = ps["parity"] = {}
     if not args.skip_mepylome:
         log("mepylome …")
@@ -418,6 +493,11 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
             theirs = Path(ps["mepylome"]["betas_dir"])
             parity["mepylome"] = {m: agreement(run_dir / "methylclass" / f"betas_{m}.npz", theirs / f"betas_{m}.npz")
                                   for m in METHODS}
+            cp = ps["call_path"]
+            mep = ps["mepylome"]["methods"]["noob"]["per_sample"]["median_s"]
+            cp["mepylome_round_medians_s"] = [mep]
+            cp["ratios_vs_mepylome"] = [mep / cp["round_medians_s"][0]]
+            cp["load_averages"] = [ps["load_average_before"]["methylclass"][0]]
             parity["mepylome"]["illumina_minfi_reference"] = agreement(
                 run_dir / "methylclass" / "betas_illumina_minfi_reference.npz", theirs / "betas_illumina.npz")
         except (subprocess.CalledProcessError, OSError) as exc:
@@ -443,6 +523,43 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def call_path(args: argparse.Namespace, idats: Path, run_dir: Path, ps: dict, save, rounds: int) -> None:
+    """Time the user's call path; with ``rounds`` > 0 alternate it with mepylome's noob ``rounds`` times (the
+    full run instead reuses its mepylome noob timing, measured right after)."""
+    cp = ps["call_path"] = {"timed": "read_raw([basename], manifest=m).samples[0] + normalize(s, method='noob')",
+                            "round_medians_s": [], "rounds": []}
+    if rounds == 0:
+        log("methylclass call path …")
+        cp["methylclass"] = run_self(["--time-call-path", str(idats), str(args.repeat), args.array])
+        cp["round_medians_s"].append(cp["methylclass"]["per_sample"]["median_s"])
+        save()
+        return
+    cp.update(mepylome_round_medians_s=[], ratios_vs_mepylome=[], load_averages=[], round_cpu_medians_s=[],
+              cpu_ratios_vs_mepylome=[])
+    for i in range(rounds):
+        load = os.getloadavg()
+        log(f"round {i + 1}/{rounds}: methylclass call path (load {load[0]:.1f}) …")
+        ours = run_self(["--time-call-path", str(idats), str(args.repeat), args.array])
+        log(f"round {i + 1}/{rounds}: mepylome noob …")
+        theirs = run_mepylome(idats, run_dir, args.repeat, args.work, methods=("noob",), batch=False)
+        a, b = ours["per_sample"]["median_s"], theirs["methods"]["noob"]["per_sample"]["median_s"]
+        cp["rounds"].append({"methylclass": ours, "mepylome": theirs["methods"]["noob"], "load_average": load})
+        cp["round_medians_s"].append(a)
+        cp["mepylome_round_medians_s"].append(b)
+        cp["ratios_vs_mepylome"].append(b / a)
+        cp["load_averages"].append(load[0])
+        ca, cb = ours["per_sample"]["cpu_median_s"], theirs["methods"]["noob"]["per_sample"]["cpu_median_s"]
+        cp["round_cpu_medians_s"].append(ca)
+        cp["cpu_ratios_vs_mepylome"].append(cb / ca)
+        cp["methylclass"] = ours
+        log(f"round {i + 1}/{rounds}: methylclass {a:.4f} s, mepylome {b:.4f} s per sample → {b / a:.1f}x "
+            f"(CPU {ca:.4f} vs {cb:.4f} s → {cb / ca:.1f}x)")
+        save()
+    # the headline: the round whose methylclass median is the median of the rounds
+    order = sorted(range(rounds), key=lambda i: cp["round_medians_s"][i])
+    cp["methylclass"] = cp["rounds"][order[rounds // 2]]["methylclass"]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the benchmark (or one of the helper modes used in sub-processes)."""
     if argv is None:
@@ -450,6 +567,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--time-methylclass"]:
         idats, out, repeat, array = argv[1:5]
         print("RESULT " + json.dumps(time_methylclass(Path(idats), Path(out), int(repeat), array)), flush=True)
+        return 0
+    if argv[:1] == ["--time-call-path"]:
+        idats, repeat, array = argv[1:4]
+        print("RESULT " + json.dumps(time_call_path(Path(idats), int(repeat), array)), flush=True)
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=8, help="450k samples for the per-sample timings")
@@ -469,7 +590,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--merge", action="store_true", help="update the sections of an existing --out file")
     ap.add_argument("--keep-pool", action="store_true", help="keep the simulated ingestion cohorts")
     ap.add_argument("--keep-outputs", action="store_true", help="keep the tools' betas")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the user's call path vs mepylome noob, alternated --rounds times "
+                         "(writes results/bench_preprocess_quick.json)")
+    ap.add_argument("--rounds", type=int, default=3, help="--quick: alternations methylclass/mepylome")
     args = ap.parse_args(argv)
+    if args.quick:
+        return quick(args, argv)
     if not args.skip_methylprep and not 1 <= args.methylprep_samples <= args.samples:
         ap.error(f"--methylprep-samples must lie in 1..--samples ({args.samples})")
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
@@ -509,6 +636,33 @@ def main(argv: list[str] | None = None) -> int:
     save()
     print_table(report)
     log(f"wrote {args.out}")
+    return 0
+
+
+def quick(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--quick``: the call path against mepylome only (no kernel variants, methylprep or ingestion)."""
+    out = args.out if args.out != ROOT / "results" / "bench_preprocess.json" else \
+        ROOT / "results" / "bench_preprocess_quick.json"
+    report = {"benchmark": "preprocess_call_path", "argv": argv, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "machine": machine_info()}
+
+    def save() -> None:
+        report["criteria"] = criteria(report)
+        write_json(report, out)
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    idats = timing_cohort(args.work, args.samples, args.seed, args.jobs, args.array)
+    ps = report["per_sample"] = {"samples": args.samples, "repeat": args.repeat, "idats": str(idats)}
+    run_dir = args.work / f"run_{os.getpid()}"
+    try:
+        call_path(args, idats, run_dir, ps, save, rounds=max(1, args.rounds))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    save()
+    print_table(report)
+    log(f"wrote {out}")
     return 0
 
 

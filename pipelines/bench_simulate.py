@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_record import machine_record
+
 from methylclass.simulate import simulate_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +90,7 @@ def main() -> None:
     print(json.dumps(result, indent=1))
     dest = ROOT / "results" / "simulate.json"
     dest.parent.mkdir(exist_ok=True)
+    result["record"] = machine_record()
     dest.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {dest}")
 

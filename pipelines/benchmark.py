@@ -4,7 +4,9 @@ Runs, through the ``methylclass`` CLI (in-process), all configured models under 
 
 (a) the real GSE85212 medulloblastoma table (experiment ``mb_benchmark``; ``--full``: ``mb_full``), and
 (b) a simulated cohort with many imbalanced classes and CNV features (``simulated_benchmark``;
-    ``--full``: ``simulated_full``). The cohort is produced first, once, by the CLI chain
+    ``--full``: ``heidelberg``, the shape of the Heidelberg reference cohort of Capper et al. 2018 — 2,801
+    tumours in 91 classes grouped in 29 families, class sizes 143 down to 5, 10,000 CpGs + CNV features, five
+    models under nested 5 × 3 CV). The cohort is produced first, once, by the CLI chain
     ``methylclass simulate`` → ``preprocess --local`` → ``cnv --store`` into
     ``<cache>/simulated/benchmark_cohort[_full]/`` (skipped when already complete).
 
@@ -12,7 +14,8 @@ Each experiment writes its run folder (``runs/<experiment>/<timestamp>/`` with `
 prints the side-by-side numbers and writes them, with the wall times, to ``results/benchmark[_full].json``.
 
     python pipelines/benchmark.py                 # (a) + (b), standard settings
-    python pipelines/benchmark.py --full          # larger settings
+    python pipelines/benchmark.py --full          # larger settings: mb_full + the Heidelberg-size cohort
+    python pipelines/benchmark.py --full --only simulated   # just the Heidelberg-size benchmark
     python pipelines/benchmark.py --only mb       # just (a)
     python pipelines/benchmark.py --make-simulated   # only build the simulated cohort
     python pipelines/benchmark.py --only mb --models logreg,ensemble_stack   # a subset of the configured models
@@ -37,21 +40,43 @@ import sys
 import time
 from pathlib import Path
 
+from bench_record import machine_record
+
 from methylclass.cli import main as cli
 from methylclass.paths import cache_dir
 
+
+def heidelberg_sizes(n_classes: int = 91, total: int = 2801, largest: int = 143, smallest: int = 5) -> list[int]:
+    """Class sizes of the Heidelberg-shaped cohort (Capper et al. 2018: 2,801 reference samples, 91 classes,
+    the largest 143): ``s_r = smallest + (largest − smallest)·((r+1)^−b − n^−b)/(1 − n^−b)``, rounded, with
+    the power ``b`` found by bisection so that they sum to ``total`` (the rounding rest goes to class 1)."""
+    import numpy as np
+
+    lo, hi, r = 0.01, 5.0, np.arange(n_classes)
+    for _ in range(100):
+        b = (lo + hi) / 2
+        s = smallest + (largest - smallest) * ((r + 1.0) ** -b - n_classes ** -b) / (1 - n_classes ** -b)
+        lo, hi = (b, hi) if np.round(s).sum() > total else (lo, b)
+    sizes = np.round(s).astype(int)
+    sizes[0] += total - sizes.sum()
+    return [int(x) for x in sizes]
+
+
+HEIDELBERG_SIZES = ",".join(map(str, heidelberg_sizes()))
 #: simulated cohorts: (folder, simulate options). Class sizes are deliberately imbalanced; the two smallest
 #: classes are below the 5 samples 5-fold CV needs, so the experiments merge them (cv.rare: merge).
 COHORTS = {
     "standard": ("benchmark_cohort",
                  ["--classes", "12", "--per-class", "120,90,70,50,40,30,24,18,14,10,4,3", "--normals", "10",
                   "--probes", "10000", "--seed", "7"]),
-    "full": ("benchmark_cohort_full",
-             ["--classes", "16", "--per-class", "200,150,120,100,80,60,50,40,32,26,20,16,12,10,5,4",
-              "--normals", "16", "--probes", "30000", "--seed", "7"]),
+    # Heidelberg shape (Capper 2018: 2,801 reference samples, 91 classes): power-law class sizes 143 … 5
+    # (sum 2,801), 29 families of sibling classes, 10,000 CpGs; CNV features from 16 normals
+    "full": ("benchmark_cohort_heidelberg",
+             ["--classes", "91", "--families", "29", "--per-class", HEIDELBERG_SIZES, "--normals", "16",
+              "--probes", "10000", "--seed", "7", "--jobs", "2"]),
 }
 EXPERIMENTS = {"standard": {"mb": "mb_benchmark", "simulated": "simulated_benchmark"},
-               "full": {"mb": "mb_full", "simulated": "simulated_full"}}
+               "full": {"mb": "mb_full", "simulated": "heidelberg"}}
 #: ablation sets: name → (part, --set overrides on the part's base experiment). Each answers one question of
 #: issue 12: what do tuning, rebalancing, Boruta, the ensemble, CNV features and material adjustment bring?
 ABLATIONS: dict[str, tuple[str, list[str]]] = {
@@ -227,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["total_seconds"] = time.perf_counter() - t0
     out = Path(args.results) / ("benchmark_full.json" if args.full else "benchmark.json")
     out.parent.mkdir(parents=True, exist_ok=True)
+    summary["record"] = machine_record()
     out.write_text(json.dumps(summary, indent=1))
     print(f"\ntotal {summary['total_seconds']:.0f} s; summary written to {out}")
     return 0

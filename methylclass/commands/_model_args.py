@@ -44,7 +44,7 @@ def add_config_options(p: argparse.ArgumentParser, *, experiment: bool = True) -
 
 
 def add_cv_options(p: argparse.ArgumentParser) -> None:
-    """``--outer --inner --repeats --rare --seed --n-jobs --out-dir --no-progress``."""
+    """``--outer --inner --repeats --rare --seed --n-jobs --backend --master --out-dir --no-progress``."""
     g = p.add_argument_group("cross-validation and run")
     g.add_argument("--outer", type=int, help="outer folds (cv.outer)")
     g.add_argument("--inner", type=int, help="inner folds fitting the calibrator (cv.inner)")
@@ -53,6 +53,11 @@ def add_cv_options(p: argparse.ArgumentParser) -> None:
                    help="classes smaller than the folds need: refuse (default), merge or drop them")
     g.add_argument("--seed", type=int, help="random seed (experiment.seed)")
     g.add_argument("--n-jobs", type=int, help="folds fitted in parallel (experiment.n_jobs)")
+    g.add_argument("--backend", choices=("local", "spark"),
+                   help="where the outer-fold fits run: local joblib processes or Spark tasks, same results "
+                        "(experiment.backend)")
+    g.add_argument("--master", metavar="URL", help="Spark master of --backend spark: local[N], "
+                                                   "spark://HOST:PORT, yarn, k8s://… (experiment.master)")
     g.add_argument("--out-dir", metavar="DIR", help="runs are written to DIR/<experiment>/<timestamp>/ "
                                                     "(experiment.out_dir, default runs)")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
@@ -62,7 +67,8 @@ def add_cv_options(p: argparse.ArgumentParser) -> None:
 def overrides_from(args: argparse.Namespace) -> list[str]:
     """``key=value`` overrides for the options given on the command line (after the user's --set ones)."""
     mapping = {"outer": "cv.outer", "inner": "cv.inner", "repeats": "cv.repeats", "rare": "cv.rare",
-               "seed": "experiment.seed", "n_jobs": "experiment.n_jobs", "out_dir": "experiment.out_dir"}
+               "seed": "experiment.seed", "n_jobs": "experiment.n_jobs", "out_dir": "experiment.out_dir",
+               "backend": "experiment.backend", "master": "experiment.master"}
     out = list(getattr(args, "overrides", []) or [])
     for attr, key in mapping.items():
         value = getattr(args, attr, None)

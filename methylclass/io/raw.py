@@ -30,10 +30,12 @@ from .idat import Idat
 from .manifest import detect_array, load_manifest
 from .manifest.registry import arrays_for_count, get_array, list_arrays
 from .manifest.types import Manifest
-from .raw_types import RawSignals, raw_signals_from_idats
+from .raw_types import RawSignals, layout_address_coverage, raw_signals_from_idats
 
-#: a sample whose IDAT holds less than this fraction of the manifest's probe addresses is refused
-MIN_ADDRESS_COVERAGE = 0.5
+#: THE sample-acceptance rule of every reading path (read_raw, cohort ingestion, CNV from IDATs): a sample
+#: whose IDATs hold less than this fraction of the manifest's probe bead addresses is refused as another
+#: array type or a damaged scan (a real scan of the right array has all of them; see address_coverage)
+MIN_ADDRESS_COVERAGE = 0.95
 #: below this fraction (but above the minimum) the sample is kept with a warning
 WARN_ADDRESS_COVERAGE = 0.99
 
@@ -105,8 +107,12 @@ def address_coverage(raw: RawSignals) -> float:
     """Fraction of the manifest's probe bead addresses found in the sample's IDATs.
 
     Derived from the mapped signals (an intensity is NaN exactly when its address is absent): Type II
-    probes have one address, Type I probes two.
+    probes have one address, Type I probes two. For signals straight from integer IDATs it is a property of
+    the address layout, computed once per layout (:func:`~methylclass.io.raw_types.layout_address_coverage`).
     """
+    levels = raw.idat_levels()
+    if levels is not None:
+        return layout_address_coverage(levels.index, raw.manifest)
     t1 = raw.is_type1
     found = np.isfinite(raw.meth).sum() + np.isfinite(raw.unmeth[t1]).sum()
     total = len(raw.meth) + int(t1.sum())

@@ -199,7 +199,6 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
 
     def _feature_steps(self) -> list[tuple[str, Any]]:
         from sklearn.compose import ColumnTransformer
-        from sklearn.impute import SimpleImputer
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
 
@@ -216,8 +215,10 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
             return first + cpg  # flat steps: imbalanced-learn refuses nested Pipelines as intermediate steps
         import re
 
+        from .impute import MedianImputer
+
         alt = "|".join(re.escape(p) for p in prefixes)
-        block = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+        block = Pipeline([("impute", MedianImputer()),
                           ("scale", StandardScaler())])
         return first + [("features", ColumnTransformer(
             [("cpg", Pipeline(cpg) if cpg else "passthrough", ColumnPositions(f"^(?!(?:{alt}))")),

@@ -167,16 +167,32 @@ def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
     return meth, unmeth, meta
 
 
-def _in_band(levels: IdatLevels, t_green: np.ndarray, t_red: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Corrected ``meth``/``unmeth`` (float32, NaN where absent): each channel's table applied to its half of
-    the IDAT means, then gathered onto the probes with the raw mapping."""
-    mean = levels.mean
-    n_green = mean.shape[0] // 2
-    corrected = np.concatenate([t_green.take(mean[:n_green]), t_red.take(mean[n_green:])])
+def channel_offsets(levels: IdatLevels) -> tuple[np.ndarray, np.ndarray]:
+    """Per probe, ``0`` where its ``meth`` (first array) / ``unmeth`` (second) bead was read in Green and
+    ``65536`` where in Red: the offset of that channel's table in two stacked 65,536-level tables. Depends on
+    the address layout only, so it is computed once per gather index."""
     out = []
+    n_green = levels.mean.shape[0] // 2
     for target in ("meth", "unmeth"):
-        idx, absent = levels.index.plans[target]
-        values = corrected.take(idx)
+        key = f"channel_offset_{target}"
+        off = levels.index.derived.get(key)
+        if off is None:
+            idx = levels.index.plans[target][0]
+            off = levels.index.derived[key] = np.where(idx >= n_green, _N_LEVELS, 0).astype(np.intp)
+        out.append(off)
+    return out[0], out[1]
+
+
+def _in_band(levels: IdatLevels, t_green: np.ndarray, t_red: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Corrected ``meth``/``unmeth`` (float32, NaN where absent): each probe's integer level (kept by the
+    mapping) looked up in its channel's table (:func:`channel_offsets` into the two stacked tables). Same
+    values as applying each table to its half of the IDAT means and gathering those onto the probes, without
+    touching the other beads."""
+    table = np.concatenate([t_green, t_red])
+    out = []
+    for target, off in zip(("meth", "unmeth"), channel_offsets(levels)):
+        lv, absent = levels.gather(target)
+        values = table.take(off + lv)
         if absent.size:
             values[absent] = np.nan
         out.append(values)

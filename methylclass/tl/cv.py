@@ -5,7 +5,8 @@ batch ids are given, repeated ``repeats`` times with seeds ``seed, seed+1, …``
 the estimator: ``methylclass.models.make_pipeline(..., inner_cv=k)`` fits its calibrator on inner-fold
 out-of-fold scores (Capper 2018 / mnp_training 3×3 scheme), so every fitted step — probe selection,
 rebalancing, calibration — sees only the outer training fold. A fresh clone of the estimator is fitted per
-outer fold; folds run in parallel with joblib and a progress bar is shown on a terminal.
+outer fold; folds run in parallel with joblib (or through any ``map_fn``, e.g. the Spark backend that
+``methylclass.workflows`` injects) and a progress bar is shown on a terminal.
 
 Classes with too few members for the folds are handled by an explicit policy (``rare=``): ``"refuse"``
 (default, :class:`~methylclass.errors.ConfigError` naming each class and its count), ``"merge"`` (pooled into
@@ -18,7 +19,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +35,9 @@ from .metrics import Evaluation, evaluate
 
 RarePolicy = Literal["refuse", "merge", "drop"]
 RARE_POLICIES = ("refuse", "merge", "drop")
+#: ``map_fn(fit, tasks)``: apply the picklable ``fit`` to every fold spec of ``tasks``, yield the results in
+#: any order (what :func:`nested_cv` parallelises through: joblib processes by default, Spark tasks on demand)
+MapFn = Callable[[Callable[[Any], dict], Sequence[Any]], Iterable[dict]]
 
 
 def min_class_size(outer: int, inner: int | None) -> int:
@@ -208,6 +212,30 @@ def _build(make_estimator: Callable[..., Any] | Any, inner: int | None) -> Any:
     return est
 
 
+class FoldFit:
+    """The fit of one outer fold as a picklable callable of the fold spec ``(repeat, fold, train, test)``.
+
+    It carries the data once (the Spark backend broadcasts it once, then ships only the small fold specs).
+    """
+
+    def __init__(self, est, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, classes: list[str],
+                 hook: Callable[[Any, pd.DataFrame], Any] | None = None):
+        self.est, self.X, self.y, self.groups, self.classes, self.hook = est, X, y, groups, classes, hook
+
+    def __call__(self, task: tuple[int, int, np.ndarray, np.ndarray]) -> dict:
+        repeat, fold, train, test = task
+        return _fit_one(self.est, self.X, self.y, train, test, self.groups, self.classes, repeat, fold,
+                        self.hook)
+
+
+def joblib_map(n_jobs: int) -> MapFn:
+    """The default ``map_fn``: ``n_jobs`` joblib (loky) processes, results as they finish."""
+    def run(fit: Callable[[Any], dict], tasks: Sequence[Any]) -> Iterable[dict]:
+        parallel = Parallel(n_jobs=max(1, min(n_jobs, len(tasks))), return_as="generator_unordered")
+        return parallel(delayed(fit)(t) for t in tasks)
+    return run
+
+
 def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray,
              groups: np.ndarray | None, classes: list[str], repeat: int, fold: int,
              hook: Callable[[Any, pd.DataFrame], Any] | None = None) -> dict:
@@ -251,7 +279,8 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
               outer: int = 5, inner: int | None = 3, repeats: int = 1, seed: int = 0, n_jobs: int = 2,
               groups: pd.Series | Sequence | None = None, rare: RarePolicy = "refuse",
               rare_label: str = "rare_merged", progress: bool | None = None, desc: str = "nested CV",
-              fold_hook: Callable[[Any, pd.DataFrame], Any] | None = None) -> CVResult:
+              fold_hook: Callable[[Any, pd.DataFrame], Any] | None = None,
+              map_fn: MapFn | None = None) -> CVResult:
     """Outer ``outer``-fold (× ``repeats``) cross-validation of the estimator built by ``make_estimator``.
 
     Parameters
@@ -268,6 +297,9 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
         splits (seed ``seed + r`` for repeat ``r``).
     n_jobs
         Folds fitted in parallel (joblib processes); keep the estimator itself single-threaded.
+    map_fn
+        How the fold fits run (see :data:`MapFn`); default :func:`joblib_map` (``n_jobs``). Every fold's
+        seeds are fixed by the fold spec, so any backend gives the same results.
     groups
         Patient / batch ids: ``StratifiedGroupKFold`` keeps each group within one fold. Passed to
         ``est.fit(groups=…)`` when the estimator accepts it.
@@ -328,10 +360,9 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
             tasks.append((r, f, train, test))
 
     results = []
-    parallel = Parallel(n_jobs=min(n_jobs, len(tasks)), return_as="generator_unordered")
+    run = map_fn or joblib_map(n_jobs)
     with _progress(len(tasks), progress, desc) as bar:
-        for res in parallel(delayed(_fit_one)(template, X, yv, tr, te, gv, classes, r, f, fold_hook)
-                            for r, f, tr, te in tasks):
+        for res in run(FoldFit(template, X, yv, gv, classes, fold_hook), tasks):
             results.append(res)
             bar.advance()
     results.sort(key=lambda d: (d["repeat"], d["fold"]))

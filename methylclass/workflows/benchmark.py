@@ -13,7 +13,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,24 @@ class BenchmarkRun:
     criteria: dict[str, Any] | None
     wall_seconds: float
     results: dict[str, Any] = field(default_factory=dict)
+
+
+def fold_map(cfg: Mapping[str, Any]) -> Callable | None:
+    """The ``map_fn`` of :func:`~methylclass.tl.cv.nested_cv` for ``experiment.backend``: ``None`` (joblib
+    processes) for ``local``, the Spark backend (:func:`methylclass.spark.fit.spark_map`) on
+    ``experiment.master`` for ``spark``. Both give the same results (fixed seeds per fold)."""
+    backend = str(setting(cfg, "experiment.backend"))
+    master = setting(cfg, "experiment.master")
+    if backend == "local":
+        if master:
+            raise ConfigError("a Spark master is given but the backend is local; add --backend spark")
+        return None
+    if backend != "spark":
+        raise ConfigError(f"experiment.backend must be local or spark, not {backend!r}")
+    from ..spark.fit import spark_map
+    from ..spark.session import get_spark
+
+    return spark_map(get_spark(master or None, app_name="methylclass-benchmark"))
 
 
 def _cv_scheme(cv: Mapping[str, Any]) -> str:
@@ -77,6 +95,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     ds = dataset or load_dataset(cfg["data"])
     say(f"data: {ds.summary['n_samples']} samples × {ds.summary['n_features']} features, "
         f"{len(ds.summary['class_counts'])} classes ({ds.summary['source']})")
+    map_fn = fold_map(cfg)
 
     name_of_run = str(setting(cfg, "experiment.name"))
     run = RunFolder(setting(cfg, "experiment.out_dir"), name_of_run)
@@ -93,7 +112,8 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
             X_model = ds.X if adjusts or not ds.covariates else ds.X.drop(columns=ds.covariates)
             res = nested_cv(X_model, ds.y, factory, outer=int(cv["outer"]), inner=inner,
                             repeats=int(cv["repeats"]), seed=seed, n_jobs=n_jobs, groups=ds.groups,
-                            rare=cv["rare"], rare_label=cv["rare_label"], progress=progress, desc=name)
+                            rare=cv["rare"], rare_label=cv["rare_label"], progress=progress, desc=name,
+                            map_fn=map_fn)
             wall = time.perf_counter() - t0
             if conformal and res.sets is None:
                 res.sets = res.conformal_sets(coverage=coverage, mode=conformal)

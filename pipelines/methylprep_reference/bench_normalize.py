@@ -28,6 +28,9 @@ from methylclass.paths import data_dir
 from methylclass.pp import background, detection, dyebias, qc
 from methylclass.pp.normalize import normalize
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_record import machine_record
+
 
 def best(fn, repeat: int) -> dict:
     """Best wall and CPU seconds of ``repeat`` calls (after one warm-up call)."""
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"probes": man.n_probes, "repeat": r, "load_average": os.getloadavg(), "seconds": res,
               "target_noob_seconds": 0.15}
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    report["record"] = machine_record()
     args.out.write_text(json.dumps(report, indent=1))
     for name, t in res.items():
         print(f"{name:40s} wall {t['wall']:.3f} s   cpu {t['cpu']:.3f} s")
