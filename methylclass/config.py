@@ -71,6 +71,8 @@ SCHEMA: dict[str, Any] = {
                  "conformal": ["split", "class_conditional", None]},
     "report": {"title": (str,), "n_bins": (int,), "formats": (list,), "criteria": (dict, type(None)),
                "criteria_min_models": (int,)},
+    "understand": {"explain": (bool, list, type(None)), "max_evals": (int, type(None)),
+                   "embed": (list, type(None)), "embed_features": (int,)},
     "meta": ANY,
 }
 

@@ -59,6 +59,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     from ..pl import figure_to_base64, plot_confusion, plot_reliability, save_figure
     from ..report import ModelResult, check_criteria, write_benchmark_report
     from ..tl.cv import nested_cv
+    from .explain import classifier_agreement, explain_fold_hook, unsupervised_views, write_fold_outputs
 
     say = echo or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
@@ -89,12 +90,16 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
         rows, per_class, timings = [], [], []
         detail: dict[str, Any] = {}
         rare_note = ""
+        und = cfg.get("understand") or {}
+        agreement_rows: list[dict[str, Any]] = []
         for name, factory in factories.items():
             t0 = time.perf_counter()
             res = nested_cv(ds.X, ds.y, factory, outer=int(cv.get("outer", 5)), inner=inner,
                             repeats=int(cv.get("repeats", 1)), seed=seed, n_jobs=n_jobs, groups=ds.groups,
                             rare=cv.get("rare", "refuse"), rare_label=cv.get("rare_label", "rare_merged"),
-                            progress=progress, desc=name)
+                            progress=progress, desc=name, fold_hook=explain_fold_hook(und, name, seed))
+            write_fold_outputs(run.path, name, res, formats)
+            agreement_rows.append(classifier_agreement(name, res))
             wall = time.perf_counter() - t0
             if decision.get("conformal") and res.sets is None:
                 res.sets = res.conformal_sets(coverage=float(decision.get("coverage", 0.9)),
@@ -132,6 +137,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
                                                              "support"]],
                     run.path / "per_class.csv", index=False)
         _atomic_csv(pd.concat(timings, ignore_index=True), run.path / "timings.csv", index=False)
+        agreement_images = unsupervised_views(run.path, ds, und, agreement_rows, seed, say)
         criteria = check_criteria(results, rep.get("criteria"), int(rep.get("criteria_min_models", 1)))
         wall_total = time.perf_counter() - t_start
         summary = {**ds.summary, "rare": rare_note}
@@ -144,7 +150,9 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
             run.path / "report.html", results, title=rep.get("title", "methylclass benchmark"),
             experiment=exp.get("name", "default"), run_id=run.run_id, data_summary=summary, config=cfg,
             wall_seconds=wall_total, cv_scheme=_cv_scheme(cv),
-            threshold=None if isinstance(threshold, Mapping) else threshold, criteria=criteria, n_jobs=n_jobs)
+            threshold=None if isinstance(threshold, Mapping) else threshold, criteria=criteria, n_jobs=n_jobs,
+            agreement=agreement_rows if und.get("embed") else None, agreement_images=agreement_images,
+            agreement_note=", ".join(und.get("embed") or []))
         final = run.commit()
     except BaseException:
         run.abort()

@@ -125,3 +125,78 @@ def explain_cv(X: pd.DataFrame, y: pd.Series, make_estimator, *, outer: int = 5,
 
     return oof_explain(X, y, make_estimator, max_evals=max_evals, outer=outer, inner=inner, seed=seed,
                        n_jobs=n_jobs, progress=progress)
+
+
+# ------------------------------------------------------------------------------------- inside the benchmark
+def explain_fold_hook(understand: dict, model: str, seed: int):
+    """The ``nested_cv`` fold hook for ``model`` when the config's ``understand.explain`` lists it (or is
+    ``true``), else None."""
+    import functools
+
+    from ..tl.importance import explain_hook
+
+    want = understand.get("explain")
+    if not want or (want is not True and model not in list(want)):
+        return None
+    return functools.partial(explain_hook, seed=seed, max_evals=understand.get("max_evals"))
+
+
+def write_fold_outputs(run_path: Path, model: str, res, formats) -> None:
+    """Per model in the run folder: ``selection/<model>.csv`` — every feature some outer fold's model used, with
+    the number and fraction of folds that chose it (Boruta's per-fold choices; ``chosen_in_every_fold``), and
+    with an out-of-fold explanation ``importance/<model>.csv`` (``feature, class, importance``) + a bar plot."""
+    from ..pl import plot_shap_bar, save_figure
+    from ..tl.importance import explanation_of
+
+    if res.fold_features is not None:
+        ff = res.fold_features
+        n = int(ff[["repeat", "fold"]].drop_duplicates().shape[0]) or 1
+        sel = (ff.groupby("feature", sort=False).size().rename("folds").reset_index()
+               .assign(stability=lambda d: d["folds"] / n)
+               .sort_values(["folds", "feature"], ascending=[False, True], ignore_index=True))
+        sel["chosen_in_every_fold"] = sel["folds"] == n
+        (run_path / "selection").mkdir(exist_ok=True)
+        write_csv(sel, run_path / "selection" / f"{model}.csv", index=False)
+    if res.fold_outputs:
+        exp = explanation_of(res)
+        imp = exp.importance()
+        (run_path / "importance").mkdir(exist_ok=True)
+        write_csv(imp, run_path / "importance" / f"{model}.csv", index=False)
+        save_figure(plot_shap_bar(imp, n=15, classes=exp.classes,
+                                  title=f"{model}: mean |SHAP| per class (out of fold, {exp.output})"),
+                    run_path / "plots" / f"{model}_shap_bar", formats)
+
+
+def classifier_agreement(model: str, res) -> dict[str, Any]:
+    """ARI / NMI of a classifier's out-of-fold calls with the labels (comparable with the clusterings)."""
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score, balanced_accuracy_score, normalized_mutual_info_score
+
+    pred = np.asarray(res.classes)[np.argmax(res.proba.to_numpy(), axis=1)]
+    y = res.y.to_numpy()
+    return {"method": model, "kind": "classifier (nested CV)", "ari": float(adjusted_rand_score(y, pred)),
+            "nmi": float(normalized_mutual_info_score(y, pred)), "silhouette": None,
+            "balanced_accuracy": float(balanced_accuracy_score(y, pred))}
+
+
+def unsupervised_views(run_path: Path, ds, understand: dict, rows: list, seed: int, say) -> list[tuple[str, str]]:
+    """With ``understand.embed`` (a list of views), embed the benchmark's data into ``run_path/embed/`` and
+    append their agreement rows to ``rows``; returns (caption, data URI) of the class-coloured views."""
+    from ..pl import class_colors, figure_to_base64, plot_embedding
+    from .embed import compute_embeddings, write_embeddings
+
+    methods = list(understand.get("embed") or [])
+    if not methods:
+        return []
+    n_features = int(understand.get("embed_features", 2000))
+    emb, agree = compute_embeddings(ds.X, ds.y, methods=methods, n_features=n_features, seed=seed, echo=say)
+    (run_path / "embed").mkdir(exist_ok=True)
+    scores = pd.DataFrame([{k: r[k] for k in ("method", "ari", "nmi", "balanced_accuracy")} for r in rows])
+    write_embeddings(run_path / "embed", ds.X, ds.y, emb, agree, n_features=n_features,
+                     title="Unsupervised views of the benchmark data", scores=scores)
+    for r in agree.to_dict(orient="records"):
+        rows.append({**r, "kind": f"unsupervised ({n_features:,} most variable CpGs)", "balanced_accuracy": None})
+    pal = class_colors(ds.y.unique())
+    return [(f"{m}: class", figure_to_base64(plot_embedding(e.coords, ds.y.rename("class"), palette=pal,
+                                                            title=m.upper())))
+            for m, e in emb.items() if m != "hierarchical"]

@@ -45,7 +45,8 @@ def test_run_folder_contents(run):
     names = {f.relative_to(p).as_posix() for f in p.rglob("*") if f.is_file()}
     assert names == {"config.yaml", "metrics.csv", "metrics.json", "per_class.csv", "timings.csv", "report.html",
                      "oof/logreg.csv", "oof/svm.csv", "plots/logreg_confusion.png", "plots/logreg_reliability.png",
-                     "plots/svm_confusion.png", "plots/svm_reliability.png"}
+                     "plots/svm_confusion.png", "plots/svm_reliability.png", "selection/logreg.csv",
+                     "selection/svm.csv"}
     assert (p.parent / "latest").resolve() == p.resolve()
     assert not [f for f in p.parent.iterdir() if f.name.startswith(".")]
     saved = read_yaml(p / "config.yaml")
