@@ -74,7 +74,7 @@ def write_panel(folder: Path, X: pd.DataFrame, y: pd.Series, result: PanelResult
     save_figure(fig, folder / "panel_curve", formats=("png",))
     text = [f"Smallest panel within {best['tolerance'] * 100:.0f} point(s) of the full balanced accuracy: "
             f"{best['size']} CpGs ranked by {best['ranking']}, model {best['model']}: balanced accuracy "
-            f"{best['balanced_accuracy']:.3f} vs {best['full_balanced_accuracy']:.3f} on all "
+            f"{best['balanced_accuracy']:.3f} vs {best['full_balanced_accuracy']:.3f} for {best['full_model']} on all "
             f"{result.n_features:,} features (Brier {best['brier']:.3f})."
             + ("" if best["within"] else " No panel reached the tolerance: the best panel is shown."),
             (f"Rankings were refitted in each of the {result.options.outer} outer training folds on the "
