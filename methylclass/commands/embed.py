@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-features", type=int, default=2000, metavar="N", help="most variable CpGs used (2000)")
     p.add_argument("--color-by", action="append", default=[], metavar="COL",
                    help="also colour by this column of the table (repeatable)")
+    p.add_argument("--predictions", metavar="CSV",
+                   help="predictions.csv of `methylclass predict`: colour by the call, no_match samples ringed")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     res = embed_cohort(args.betas, args.out, label_column=args.label_column, labels=args.labels,
                        sample_column=args.sample_column, methods=methods, n_features=args.n_features,
-                       color_by=args.color_by, seed=args.seed, echo=echo)
+                       color_by=args.color_by, predictions=args.predictions, seed=args.seed,
+                       echo=echo)
     print(res.agreement.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"report: {res.path / 'index.html'}")
     return 0

@@ -125,9 +125,12 @@ def write_embeddings(folder: Path, X: pd.DataFrame, y: pd.Series, embeddings: di
 def embed_cohort(betas: str | Path, out: str | Path, *, label_column: str | None = None,
                  labels: str | Path | None = None, sample_column: str | None = None, orientation: str = "auto",
                  methods: Sequence[str] = ("pca", "hierarchical", "tsne", "umap"), n_features: int = 2000,
-                 color_by: Sequence[str] = (), seed: int = 0, echo: Echo = _silent) -> EmbedRun:
+                 color_by: Sequence[str] = (), predictions: str | Path | None = None, seed: int = 0,
+                 echo: Echo = _silent) -> EmbedRun:
     """Embed a labelled beta table or store and write the views to ``out``. ``color_by``: further columns of
-    the table (e.g. a batch column) or ``cnv_*`` features to colour by."""
+    the table (e.g. a batch column) or ``cnv_*`` features to colour by; ``predictions``: a ``predictions.csv``
+    of ``methylclass predict`` (columns ``sample, prediction``) — views coloured by the call, ``no_match``
+    ringed."""
     from ..errors import ConfigError
 
     if not label_column and not labels:
@@ -136,6 +139,15 @@ def embed_cohort(betas: str | Path, out: str | Path, *, label_column: str | None
                       orientation=orientation)
     assert y is not None
     extra = extra_columns(betas, list(color_by), X.index, sample_column=sample_column, X=X) if color_by else None
+    if predictions is not None:
+        pred = pd.read_csv(predictions)
+        if not {"sample", "prediction"} <= set(pred.columns):
+            from ..errors import DataError
+
+            raise DataError(f"'{predictions}' has no 'sample' and 'prediction' columns")
+        call = pred.set_index(pred["sample"].astype(str))["prediction"].reindex(X.index.astype(str))
+        call.index = X.index
+        extra = call.rename("prediction").to_frame() if extra is None else extra.assign(prediction=call)
     embeddings, agree = compute_embeddings(X, y, methods=methods, n_features=n_features, seed=seed, echo=echo)
     with output_folder(out) as tmp:
         write_embeddings(tmp, X, y, embeddings, agree, color_by=extra, n_features=n_features,
