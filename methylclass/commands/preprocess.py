@@ -2,8 +2,9 @@
 
 INPUT is a folder of IDATs (searched recursively) or a sample sheet. Samples are normalised on an embedded
 local Spark master by default (``--master spark://HOST:7077`` or ``yarn`` for a cluster, whose executors
-must see INPUT and --out at the same paths; ``--local`` for no Spark at all). Samples that cannot be processed (truncated IDAT, missing Red/Grn partner, another array type)
-are listed with their reason in the store's sample table; the others are stored. Re-running with the same
+must see INPUT and --out at the same paths; ``--local`` for no Spark at all). Samples that cannot be
+processed (truncated IDAT, missing Red/Grn partner, another array type) are listed with their reason in the
+store's sample table; the others are stored. Re-running with the same
 ``--out`` resumes: samples already stored are skipped, failed ones retried.
 """
 

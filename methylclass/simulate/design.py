@@ -279,7 +279,8 @@ def write_manifest_tsv(manifest: Manifest, probes_path: str | Path, controls_pat
         "COLOR_CHANNEL": np.where(t1, chan, "Both"),
         "col": np.where(chan == "Red", "R", np.where(chan == "Grn", "G", "")),
         f"chr_{b}": p["chrom"],
-        f"pos_{b}": pd.Series(p["pos"].to_numpy(np.int64), dtype="Int64").where(p["pos"].to_numpy() >= 0, pd.NA).to_numpy(),
+        f"pos_{b}": pd.Series(p["pos"].to_numpy(np.int64), dtype="Int64")
+                    .where(p["pos"].to_numpy() >= 0, pd.NA).to_numpy(),
     })
     probes_path, controls_path = Path(probes_path), Path(controls_path)
     tmp = probes_path.with_name(f".{probes_path.name}.tmp")

@@ -136,7 +136,8 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     manifest = load_manifest(path=probes_file, controls=controls_file)
     truth = pd.read_csv(sim.truth_samples, sep="\t")
 
-    echo(f"[2/5] ingesting {len(truth)} samples with noob on {'no Spark (local)' if local else master or 'local Spark'}")
+    where = "no Spark (local)" if local else master or "local Spark"
+    echo(f"[2/5] ingesting {len(truth)} samples with noob on {where}")
     t = time.perf_counter()
     store = out / "store"
     ingest = ingest_cohort(sim.samplesheet, store, method="noob", manifest=manifest, master=master,

@@ -4,8 +4,8 @@ One kernel, :func:`~methylclass.pp.kernel.process_sample` (read the pair, map ad
 ``normalize``, write the sample file), serves every path:
 
 * :func:`ingest_cohort` on Spark (default): the small list of sample references (paths + sheet metadata) is
-  distributed one sample per task (:mod:`methylclass.spark.jobs`); executors run the kernel with the manifest broadcast once,
-  write the sample's arrays straight into the store (atomic rename) and return only a small record. The
+  distributed one sample per task (:mod:`methylclass.spark.jobs`); executors run the kernel with the manifest
+  broadcast once, write the sample's arrays straight into the store (atomic rename) and return only a small record. The
   driver holds the manifest, the references and the records: its memory is flat in the number of samples.
   Executors must see INPUT and the store at the same paths (local disk for ``local[*]``, a shared file system
   for a cluster).

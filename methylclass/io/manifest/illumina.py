@@ -187,7 +187,8 @@ def read_illumina_csv(path: str | Path, *, array: str | None = None,
                 cols[field] = col
     missing = [f for f in ("ilmnid", "address_a") if f not in cols]
     if missing:
-        raise ManifestError(f"'{path}' lacks the column(s) {', '.join('IlmnID' if m == 'ilmnid' else 'AddressA_ID' for m in missing)} "
+        names = ", ".join("IlmnID" if m == "ilmnid" else "AddressA_ID" for m in missing)
+        raise ManifestError(f"'{path}' lacks the column(s) {names} "
                             "in its [Assay] section; is this an Illumina manifest CSV?")
     df = df[df[cols["ilmnid"]].str.strip() != ""].reset_index(drop=True)
     declared = heading.get("Loci Count", "").replace(",", "").strip()

@@ -2,8 +2,8 @@
 
 :class:`CNVTask` wraps the kernel :func:`~methylclass.pp.cnv.cnv_sample` with everything it needs besides the
 sample (bins, reference panel, options; picklable, so Spark broadcasts it once), reads a stored sample's
-``meth`` + ``unmeth`` (only that sample's file) and hands the result to a ``writer`` (the workflow's per-sample tables and plots,
-so this layer never plots). :func:`cnv_total` defines
+``meth`` + ``unmeth`` (only that sample's file) and hands the result to a ``writer`` (the workflow's
+per-sample tables and plots, so this layer never plots). :func:`cnv_total` defines
 the copy-number signal and which probes count as not measured (see :mod:`methylclass.pp.cnv.panel`).
 :func:`feature_frame` is the one assembly of the feature table, so every path produces the same table.
 """
