@@ -75,8 +75,8 @@ def test_embed_command_writes_embeddings_agreement_and_plots(table, tmp_path):
     emb = pd.read_csv(out / "embedding_pca.csv")
     assert list(emb.columns[:3]) == ["sample", "PC1", "PC2"] and "label" in emb.columns
     assert set(emb["sample"]) == set(X.index)
-    for f in ("pca_class.png", "pca_batch.png", "pca_prediction.png", "tsne_class.png", "heatmap_hierarchical.png", "index.html",
-              "pca_loadings.csv"):
+    for f in ("pca_class.png", "pca_batch.png", "pca_prediction.png", "tsne_class.png", "heatmap_hierarchical.png",
+              "index.html", "pca_loadings.csv"):
         assert (out / f).is_file(), f
 
 
