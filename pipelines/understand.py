@@ -66,7 +66,7 @@ def _recall(truth: list[str], X: pd.DataFrame, y: pd.Series, panel_dir: Path, ex
     folds = pd.read_csv(panel_dir / "fold_panels.csv")
     shap_folds = folds[(folds["ranking"] == "shap") & (folds["rank"] < 100)].groupby("fold")["feature"].apply(set)
     return {"planted_class_dmps": len(t),
-            "recall_shap_top100_oof_model": round(len(top_shap & t) / len(t), 3),
+            "recall_shap_top100_trained_model": round(len(top_shap & t) / len(t), 3),
             "recall_boruta_confirmed": round(len(confirmed & t) / len(t), 3),
             "boruta_confirmed": len(confirmed),
             "recall_boruta_top100": round(len(top_boruta & t) / len(t), 3),
