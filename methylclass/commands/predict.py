@@ -31,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float,
                    help="conformal sets cover the true class with probability ≥ 1 − alpha (default: "
                         "1 − the model's decision.coverage, i.e. 0.1)")
-    p.add_argument("--ood-alpha", type=float, default=0.01,
-                   help="out-of-distribution p-value below which a sample is flagged (default 0.01)")
+    p.add_argument("--ood-alpha", type=float, default=None,
+                   help="out-of-distribution p-value below which a sample is flagged (default: conf/base.yaml "
+                        "predict.ood_alpha, 0.01)")
     p.set_defaults(func=run)
 
 

@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{res.store}: {res.n_ok} samples stored ({res.array}, method {res.method}); this run: "
           f"{res.n_processed} processed, {res.n_skipped} already stored, {res.n_failed} failed "
           f"[{res.seconds:.1f} s]")
-    for row in failed.head(20).itertuples(index=False):
-        print(f"  failed  {row.sample}: {row.reason}")
+    for f in failed[:20]:
+        print(f"  failed  {f.sample}: {f.reason}")
     if len(failed) > 20:
         print(f"  … and {len(failed) - 20} more (see {res.store}/samples.parquet)")
     if res.n_ok == 0:

@@ -47,10 +47,10 @@ def _crash_record(sample: str, cause: str) -> dict:
                       f"{cause}"}
 
 
-def _collect(spark, items: list[tuple[str, str]], bc, say) -> list[dict]:
+def _collect(spark, items: list[tuple[str, str]], bc, progress_cb, offset: int) -> list[dict]:
     sc = spark.sparkContext
     done = sc.accumulator(0)
-    progress = _Progress(done, len(items), say) if say is not None else None
+    progress = _Progress(done, progress_cb, offset) if progress_cb is not None else None
     try:
         if progress is not None:
             progress.start()
@@ -61,11 +61,14 @@ def _collect(spark, items: list[tuple[str, str]], bc, say) -> list[dict]:
 
 
 def run_records(spark, task, items: Sequence[tuple[str, str]], *, what: str = "the store",
-                say: Callable[[str], None] | None = None, max_task_crashes: int = MAX_TASK_CRASHES) -> list[dict]:
-    """Run ``task`` over ``items`` (sample, file path) on Spark, one per task; return the records.
+                say: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None,
+                max_task_crashes: int = MAX_TASK_CRASHES) -> list[dict]:
+    """Run ``task`` (any picklable object with ``record(sample, path) -> dict``) over ``items`` (sample, file
+    path) on Spark, one per task; return the records.
 
     A task that fails for good marks its sample failed and the others are run again, up to
     ``max_task_crashes`` times; beyond that (or when the failure names no task) one :class:`DataError`.
+    ``say`` receives a line per isolated crash, ``progress`` the number of samples finished so far.
     """
     bc = spark.sparkContext.broadcast(task)
     records: list[dict] = []
@@ -74,7 +77,7 @@ def run_records(spark, task, items: Sequence[tuple[str, str]], *, what: str = "t
     try:
         while pending:
             try:
-                return records + _collect(spark, pending, bc, say)
+                return records + _collect(spark, pending, bc, progress, len(items) - len(pending))
             except Exception as exc:  # noqa: BLE001 - Py4J/Spark errors: isolate the sample or one clear line
                 cause, index = _spark_error(exc)
                 if index is None or index >= len(pending) or crashes >= max_task_crashes:

@@ -21,10 +21,10 @@ from typing import Any
 import pandas as pd
 
 from .._atomic import RunFolder, atomic_text
-from ..config import save_config
+from ..config import save_config, setting
 from ..errors import ConfigError
 from .data import Dataset, load_dataset
-from .runs import Echo, _atomic_csv, _clean_nan, _json_default, estimator_factory
+from .runs import Echo, _atomic_csv, _clean_nan, _json_default, decision_threshold, estimator_factory
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,10 @@ class BenchmarkRun:
 
 
 def _cv_scheme(cv: Mapping[str, Any]) -> str:
-    inner = cv.get("inner")
-    text = f"{cv.get('outer', 5)}-fold stratified outer CV"
+    inner = cv["inner"]
+    text = f"{cv['outer']}-fold stratified outer CV"
     text += f" × {inner}-fold inner CV (calibration)" if inner else " (no inner CV, uncalibrated)"
-    if cv.get("repeats", 1) > 1:
+    if cv["repeats"] > 1:
         text += f", {cv['repeats']} repeats"
     return text
 
@@ -64,46 +64,42 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     say = echo or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
     cfg = copy.deepcopy(dict(cfg))
-    exp = cfg.get("experiment") or {}
-    cv = cfg.get("cv") or {}
-    decision = cfg.get("decision") or {}
-    rep = cfg.get("report") or {}
-    seed = int(exp.get("seed", 0))
-    n_jobs = int(exp.get("n_jobs", 2))
-    threshold: float | dict = float(decision.get("threshold", 0.9))
-    if decision.get("class_thresholds"):
-        threshold = {**decision["class_thresholds"], "default": threshold}
-    n_bins = int(rep.get("n_bins", 15))
-    formats = list(rep.get("formats") or ["png", "svg"])
-    inner = cv.get("inner", 3)
-    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())
+    seed = int(setting(cfg, "experiment.seed"))
+    n_jobs = int(setting(cfg, "experiment.n_jobs"))
+    threshold = decision_threshold(cfg)
+    n_bins = int(setting(cfg, "report.n_bins"))
+    formats = list(setting(cfg, "report.formats"))
+    inner = setting(cfg, "cv.inner")
+    cv = {k: setting(cfg, f"cv.{k}") for k in ("outer", "inner", "repeats", "rare", "rare_label")}
+    conformal, coverage = setting(cfg, "decision.conformal"), float(setting(cfg, "decision.coverage"))
+    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())  # optional part of the input
     factories = {name: estimator_factory(m, inner=inner, seed=seed, feature_blocks=blocks)
                  for name, m in cfg["models"].items()}
     ds = dataset or load_dataset(cfg["data"])
     say(f"data: {ds.summary['n_samples']} samples × {ds.summary['n_features']} features, "
         f"{len(ds.summary['class_counts'])} classes ({ds.summary['source']})")
 
-    run = RunFolder(exp.get("out_dir", "runs"), exp.get("name", "default"))
+    name_of_run = str(setting(cfg, "experiment.name"))
+    run = RunFolder(setting(cfg, "experiment.out_dir"), name_of_run)
     try:
         save_config(cfg, run.path / "config.yaml")
         results: list[ModelResult] = []
         rows, per_class, timings = [], [], []
         detail: dict[str, Any] = {}
         rare_note = ""
-        und = cfg.get("understand") or {}
+        und = {k: setting(cfg, f"understand.{k}") for k in ("explain", "max_evals", "embed", "embed_features")}
         agreement_rows: list[dict[str, Any]] = []
         for name, factory in factories.items():
             t0 = time.perf_counter()
-            res = nested_cv(ds.X, ds.y, factory, outer=int(cv.get("outer", 5)), inner=inner,
-                            repeats=int(cv.get("repeats", 1)), seed=seed, n_jobs=n_jobs, groups=ds.groups,
-                            rare=cv.get("rare", "refuse"), rare_label=cv.get("rare_label", "rare_merged"),
-                            progress=progress, desc=name, fold_hook=explain_fold_hook(und, name, seed))
+            res = nested_cv(ds.X, ds.y, factory, outer=int(cv["outer"]), inner=inner,
+                            repeats=int(cv["repeats"]), seed=seed, n_jobs=n_jobs, groups=ds.groups,
+                            rare=cv["rare"], rare_label=cv["rare_label"], progress=progress, desc=name,
+                            fold_hook=explain_fold_hook(und, name, seed))
             write_fold_outputs(run.path, name, res, formats)
             agreement_rows.append(classifier_agreement(name, res))
             wall = time.perf_counter() - t0
-            if decision.get("conformal") and res.sets is None:
-                res.sets = res.conformal_sets(coverage=float(decision.get("coverage", 0.9)),
-                                              mode=decision["conformal"])
+            if conformal and res.sets is None:
+                res.sets = res.conformal_sets(coverage=coverage, mode=conformal)
             ev = res.evaluate(threshold=threshold, n_bins=n_bins)
             rare_note = res.rare.describe()
             label = cfg["models"][name].get("label", name)
@@ -138,17 +134,18 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
                     run.path / "per_class.csv", index=False)
         _atomic_csv(pd.concat(timings, ignore_index=True), run.path / "timings.csv", index=False)
         agreement_images = unsupervised_views(run.path, ds, und, agreement_rows, seed, say)
-        criteria = check_criteria(results, rep.get("criteria"), int(rep.get("criteria_min_models", 1)))
+        criteria = check_criteria(results, setting(cfg, "report.criteria"),
+                                  int(setting(cfg, "report.criteria_min_models")))
         wall_total = time.perf_counter() - t_start
         summary = {**ds.summary, "rare": rare_note}
-        payload = {"experiment": exp.get("name"), "run_id": run.run_id, "wall_seconds": wall_total,
+        payload = {"experiment": name_of_run, "run_id": run.run_id, "wall_seconds": wall_total,
                    "cv_scheme": _cv_scheme(cv), "threshold": threshold, "data": summary, "models": detail,
                    "criteria": criteria}
         atomic_text(run.path / "metrics.json",
                      json.dumps(_clean_nan(payload), indent=1, default=_json_default))
         write_benchmark_report(
-            run.path / "report.html", results, title=rep.get("title", "methylclass benchmark"),
-            experiment=exp.get("name", "default"), run_id=run.run_id, data_summary=summary, config=cfg,
+            run.path / "report.html", results, title=setting(cfg, "report.title"),
+            experiment=name_of_run, run_id=run.run_id, data_summary=summary, config=cfg,
             wall_seconds=wall_total, cv_scheme=_cv_scheme(cv),
             threshold=None if isinstance(threshold, Mapping) else threshold, criteria=criteria, n_jobs=n_jobs,
             agreement=agreement_rows if und.get("embed") else None, agreement_images=agreement_images,

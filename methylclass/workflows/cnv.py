@@ -10,11 +10,15 @@ Outputs in ``OUT`` (each file written under a temporary name and renamed):
 Three paths, one kernel (:func:`~methylclass.pp.cnv.cnv_sample`, wrapped by :class:`CNVTask`):
 
 * :func:`run_cnv` — IDATs of queries and of normals (raw intensities);
-* :func:`run_cnv_store` — the samples of a store analysed in this process: total intensity = the stored
-  ``meth`` + ``unmeth`` arrays, references = named normal samples of the same store (or a saved panel),
-  features written next to the betas (``STORE/cnv_features.parquet``);
-* :func:`run_cnv_store_spark` / :func:`cnv_store_spark` — the same on Spark, one sample per task, from the same
-  :func:`~methylclass.pp.cnv.store.plan_store_cnv` and :class:`CNVTask`.
+* :func:`run_cnv_store` — the samples of a store: total intensity = the stored ``meth`` + ``unmeth`` arrays,
+  references = named normal samples of the same store (or a saved panel), features written next to the
+  betas (``STORE/cnv_features.parquet``); ``backend="local"`` (this process) or ``"spark"`` (one sample
+  per task, :func:`run_cnv_store_spark`), from the same :func:`~methylclass.pp.cnv.store.plan_store_cnv`
+  and :class:`CNVTask`.
+
+Every path takes the analysis options as one :class:`~methylclass.pp.cnv.CNVOptions` (``options=``; single
+fields may be given as keywords) and returns one :class:`CNVRun`, whatever the backend; a sample that cannot
+be analysed is a :class:`~methylclass.records.SampleFailure` in :attr:`CNVRun.failures` and the others go on.
 
 The reference panel and the store plan are :mod:`methylclass.pp.cnv.panel` and :mod:`methylclass.pp.cnv.store`;
 the per-sample kernel is :class:`~methylclass.pp.cnv.task.CNVTask`; the Spark runner is
@@ -28,21 +32,23 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from .._atomic import atomic_write
-from ..errors import DataError, MethylclassError
+from ..errors import ConfigError, DataError, MethylclassError
 from ..io.manifest.types import Manifest
 from ..pp.cnv.bins import Bins, make_bins
-from ..pp.cnv.calls import DEFAULT_THRESHOLDS, CallThresholds
 from ..pp.cnv.features import write_cnv_features
+from ..pp.cnv.options import CNVOptions
 from ..pp.cnv.panel import _note_panel_size, _read, _with_build, load_reference
 from ..pp.cnv.reference import CNVReference
 from ..pp.cnv.sample import CNVResult
-from ..pp.cnv.segment import CBSParams
-from ..pp.cnv.store import plan_store_cnv
-from ..pp.cnv.task import CNVTask, failure_reason, feature_frame, raw_total
+from ..pp.cnv.store import StorePlan, plan_store_cnv
+from ..pp.cnv.task import CNVTask, describe_calls, failure_reason, feature_frame, raw_total
+from ..progress import Progress
+from ..records import SampleFailure
 from ..spark.cnv import run_records
 from ..spark.jobs import MAX_TASK_CRASHES
 
@@ -108,31 +114,108 @@ def _writer(out, formats: Sequence[str], plot: bool) -> SampleWriter | None:
 
 @dataclass
 class CNVRun:
-    """What :func:`run_cnv` / :func:`run_cnv_store` produced."""
+    """What a CNV workflow produced, the same for every path and backend.
 
-    results: list[CNVResult]
+    ``features`` (samples × ``cnv_*``), ``summary`` (one row per sample: noise, shift, FGA, …) and ``calls``
+    (sample → called events, e.g. ``+7p, -10q``) cover the analysed samples, in input order; ``failures``
+    the others. ``results`` holds the full per-sample results (probe and bin level) of in-process runs only
+    (empty on Spark, whose executors send back small records).
+    """
+
+    features: pd.DataFrame
+    summary: pd.DataFrame
+    calls: dict[str, str]
+    failures: list[SampleFailure]
     bins: Bins
     reference: CNVReference
-    out: Path
+    out: Path | None = None
+    store: Path | None = None
     files: list[Path] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    features: pd.DataFrame | None = None
+    features_file: Path | None = None
+    seconds: float = 0.0
+    backend: str = "local"
+    results: list[CNVResult] = field(default_factory=list)
 
 
+#: the result of :func:`run_cnv_store_spark` in earlier versions (now one type for every path)
+CNVCohortRun = CNVRun
+
+
+def _failure(sample: str, reason: str, path: Any = None) -> SampleFailure:
+    return SampleFailure(sample, path, reason, stage="cnv")
+
+
+def _finish(records: list[dict], *, bins: Bins, reference: CNVReference, out: Path | None, store: Path | None,
+            backend: str, write_store: bool, t0: float, say: Callable[[str], None],
+            results: list[CNVResult] | None = None, first_error: BaseException | None = None) -> CNVRun:
+    """The one assembly of a :class:`CNVRun` from per-sample records (``CNVTask.record`` shape)."""
+    ok = [r for r in records if r["status"] == "ok"]
+    failures = [_failure(r["sample"], r["reason"], r.get("path")) for r in records if r["status"] != "ok"]
+    for f in failures:
+        say(f"failed {f.sample}: {f.reason}")
+    if not ok:
+        if first_error is not None:
+            raise first_error
+        raise DataError(failures[0].reason if failures else "no samples to analyse")
+    feats = feature_frame([r["features"] for r in ok])
+    summaries = [r["summary"] for r in ok]
+    run = CNVRun(features=feats, summary=pd.DataFrame(summaries), calls={r["sample"]: r["calls"] for r in ok},
+                 failures=failures, bins=bins, reference=reference, out=out, store=store, backend=backend,
+                 files=[Path(f) for r in ok for f in r["files"]], results=list(results or []))
+    if write_store and store is not None:
+        run.features_file = write_cnv_features(feats, store)
+        run.files.append(run.features_file)
+    if out is not None:
+        run.files += write_cohort_tables(feats, summaries, out)
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+def _record(task: CNVTask, res: CNVResult, files: list[Path]) -> dict:
+    return {"sample": res.sample, "status": "ok", "reason": "", "features": task.features(res),
+            "summary": res.summary(), "calls": describe_calls(res), "files": [str(f) for f in files]}
 
 
 def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | Sequence[str | Path],
-            out: str | Path, *, manifest: Manifest | str | Path | None = None, genome: str = "hg19",
-            method: str = "cbs", seg_params: CBSParams | None = None, cancer_genes: bool = False,
-            thresholds: CallThresholds = DEFAULT_THRESHOLDS, formats: Sequence[str] = ("png", "svg"),
-            plot: bool = True, store: str | Path | None = None,
-            log: Callable[[str], None] = lambda m: None) -> CNVRun:
-    """Run the CNV analysis of ``queries`` against ``reference`` and write the outputs to ``out``.
+            out: str | Path, *, options: CNVOptions | None = None, manifest: Manifest | str | Path | None = None,
+            genome: str = "hg19", formats: Sequence[str] = ("png", "svg"), plot: bool = True,
+            store: str | Path | None = None, progress: bool | None = None,
+            log: Callable[[str], None] = lambda m: None, **option_fields: Any) -> CNVRun:
+    """CNV of IDAT ``queries`` against the normals ``reference``; outputs written to ``out``.
 
-    A query that cannot be analysed (e.g. too few probes shared with the reference) is reported in
-    :attr:`CNVRun.failures`; when every query fails, the first error is raised. ``store``: also write the
-    feature table to ``STORE/cnv_features.parquet``.
+    Parameters
+    ----------
+    queries : str, Path or iterable
+        A folder of IDATs, a sample sheet or basenames.
+    reference : str, Path or sequence
+        The normals' IDATs (folder / sheet / basenames) or a saved panel (``.npz``).
+    out : str or Path
+        Output folder (per-sample tables and plots, ``cnv_features.tsv``, ``cnv_summary.tsv``, and for two or
+        more queries ``cnv_frequency``).
+    options : CNVOptions, optional
+        Analysis options (default: conumee2's).
+    manifest : Manifest, str or Path, optional
+        Manifest of the queries (default: detected).
+    genome : str
+        Genome build of the bins.
+    formats, plot
+        Plot formats, and whether to plot at all.
+    store : str or Path, optional
+        Also write the feature table to ``STORE/cnv_features.parquet``.
+    progress : bool, optional
+        Progress display (:class:`~methylclass.progress.Progress`).
+    log : callable
+        Receives one line per step and per sample.
+    **option_fields
+        Single :class:`CNVOptions` fields (``method=``, ``thresholds=``, …) overriding ``options``.
+
+    Returns
+    -------
+    CNVRun
+        Features, summaries, calls and failures; when every query fails the first error is raised.
     """
+    opts = CNVOptions.of(options, **option_fields)
+    t0 = time.perf_counter()
     out = Path(out)
     q = [queries] if isinstance(queries, (str, Path)) else list(queries)
     raw = _read(q[0] if len(q) == 1 else q, manifest)
@@ -141,123 +224,118 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
     log(f"{len(raw.samples)} queries ({man.array}); {bins.n_bins:,} bins over {bins.n_fit_probes:,} probes")
     ref = load_reference(reference, man, bins, log=log)
     out.mkdir(parents=True, exist_ok=True)
-    run = CNVRun(results=[], bins=bins, reference=ref, out=out)
     _note_panel_size(ref, log)
-    task = CNVTask(bins=bins, reference=ref, method=method, seg_params=seg_params, cancer_genes=cancer_genes,
-                   thresholds=thresholds, writer=_writer(out, formats, plot))
+    task = CNVTask(bins=bins, reference=ref, options=opts, writer=_writer(out, formats, plot))
     first_error: MethylclassError | None = None
-    for s in raw.samples:
-        try:
-            res = task.analyse(s.sample, raw_total(s))
-        except MethylclassError as exc:
-            first_error = first_error or exc
-            run.failures.append((s.sample, str(exc)))
-            log(f"failed {s.sample}: {exc}")
-            continue
-        run.results.append(res)
-        run.files += task.outputs(res)
-        log(f"{s.sample}: noise {res.noise:.3f}, {len(res.segments)} segments, FGA {res.fga['fga']:.1%}")
-    if not run.results:
-        assert first_error is not None
-        raise first_error
-    feats = run.features = feature_frame([task.features(r) for r in run.results])
-    run.files += write_cohort_tables(feats, [r.summary() for r in run.results], out)
-    if plot and formats and len(run.results) > 1:
+    records: list[dict] = []
+    results: list[CNVResult] = []
+    grn = raw.sample_table["grn"].to_dict() if "grn" in raw.sample_table.columns else {}
+    with Progress(len(raw.samples), "CNV", unit="samples", enabled=progress) as bar:
+        for s in raw.samples:
+            try:
+                res = task.analyse(s.sample, raw_total(s))
+            except MethylclassError as exc:
+                first_error = first_error or exc
+                records.append({"sample": s.sample, "status": "failed", "reason": str(exc),
+                                "path": grn.get(s.sample) or None})
+                bar.advance()
+                continue
+            results.append(res)
+            records.append(_record(task, res, task.outputs(res)))
+            log(f"{s.sample}: noise {res.noise:.3f}, {len(res.segments)} segments, FGA {res.fga['fga']:.1%}")
+            bar.advance()
+    run = _finish(records, bins=bins, reference=ref, out=out, store=None if store is None else Path(store),
+                  backend="local", write_store=store is not None, t0=t0, say=log, results=results,
+                  first_error=first_error)
+    if plot and formats and len(results) > 1:
         from ..pl._figure import save_figure
         from ..pl.cnv import plot_cohort_frequency
 
-        run.files += save_figure(plot_cohort_frequency(run.results, bins, thresholds=thresholds),
+        run.files += save_figure(plot_cohort_frequency(results, bins, thresholds=opts.thresholds),
                                  out / "cnv_frequency", formats)
-    if store is not None:
-        run.files.append(write_cnv_features(feats, store))
     return run
-
 
 
 def run_cnv_store(store: str | Path, normals, samples: Sequence[str] | None = None, *,
-                  genome: str | None = None, method: str = "cbs", seg_params: CBSParams | None = None,
-                  cancer_genes: bool = False, thresholds: CallThresholds = DEFAULT_THRESHOLDS,
-                  out: str | Path | None = None, formats: Sequence[str] = ("png", "svg"), plot: bool = True,
-                  write_features: bool = True, bin_summary: str | None = None,
-                  log: Callable[[str], None] = lambda m: None) -> CNVRun:
-    """CNV of the samples of a store in this process (for Spark: :func:`cnv_store_spark`).
+                  options: CNVOptions | None = None, backend: str = "local", master: str | None = None,
+                  spark=None, genome: str | None = None, out: str | Path | None = None,
+                  formats: Sequence[str] = ("png", "svg"), plot: bool = True, write_features: bool = True,
+                  driver_memory: str = "2g", max_task_crashes: int = MAX_TASK_CRASHES, progress: bool | None = None,
+                  log: Callable[[str], None] | None = None, **option_fields: Any) -> CNVRun:
+    """CNV of the samples of a preprocessing store, in this process or on Spark.
 
-    ``normals``: names of stored copy-neutral samples (≥ 3), or a saved panel (``.npz``). ``samples``
-    defaults to every stored sample that is not a normal. The feature table is written to
-    ``STORE/cnv_features.parquet`` (``write_features``); per-sample plots/tables, ``cnv_features.tsv`` and
-    ``cnv_summary.tsv`` go to ``out`` when given. A sample that cannot be analysed is listed in
-    :attr:`CNVRun.failures` and the others go on; when every sample fails the first error is raised.
+    Parameters
+    ----------
+    store : str or Path
+        The store (``methylclass preprocess`` output, with ``meth``/``unmeth`` arrays).
+    normals : sequence of str, str, Path or CNVReference
+        Names of stored copy-neutral samples (≥ 3), a saved panel (``.npz``) or a panel.
+    samples : sequence of str, optional
+        Samples to analyse (default: every stored sample that is not a normal).
+    options : CNVOptions, optional
+        Analysis options (default: conumee2's).
+    backend : {"local", "spark"}
+        This process, or Spark (``spark``: a session to use, else one on ``master``, default embedded
+        ``local[*]``; ``out`` and the store must be on a file system the executors see).
+    master, spark, driver_memory, max_task_crashes
+        Spark settings (``backend="spark"``).
+    genome : str, optional
+        Build of the bins (default: the store's).
+    out : str or Path, optional
+        Folder for per-sample tables/plots, ``cnv_features.tsv`` and ``cnv_summary.tsv``.
+    formats, plot
+        Plot formats, and whether to plot at all.
+    write_features : bool
+        Write the feature table to ``STORE/cnv_features.parquet``.
+    progress : bool, optional
+        Progress display (:class:`~methylclass.progress.Progress`).
+    log : callable, optional
+        Receives one line per step and per failed sample.
+    **option_fields
+        Single :class:`CNVOptions` fields (``method=``, ``thresholds=``, …) overriding ``options``.
+
+    Returns
+    -------
+    CNVRun
+        The same type for both backends; when no sample could be analysed the first error is raised.
     """
-    plan = plan_store_cnv(store, normals, samples, genome=genome, log=log)
-    task = plan.task(method=method, seg_params=seg_params, cancer_genes=cancer_genes, thresholds=thresholds,
-                     bin_summary=bin_summary, writer=_writer(out, formats, plot))
-    run = CNVRun(results=[], bins=plan.bins, reference=plan.reference,
-                 out=Path(out) if out else plan.store.path)
-    first_error: BaseException | None = None
-    for name, path in zip(plan.samples, plan.files):
-        try:
-            res, files = task.process(name, path)
-        except MemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - same contract as the Spark path: report, go on
-            first_error = first_error or exc
-            run.failures.append((name, failure_reason(exc)))
-            log(f"failed {name}: {failure_reason(exc)}")
-            continue
-        run.results.append(res)
-        run.files += files
-    if not run.results:
-        assert first_error is not None
-        raise first_error
-    feats = run.features = feature_frame([task.features(r) for r in run.results])
-    if write_features:
-        run.files.append(write_cnv_features(feats, plan.store.path))
-    if out is not None:
-        run.files += write_cohort_tables(feats, [r.summary() for r in run.results], out)
-    return run
-
-
-@dataclass
-class CNVCohortRun:
-    """What :func:`run_cnv_store_spark` produced (failures as ``(sample, reason)``, in sample order)."""
-
-    features: pd.DataFrame
-    summary: pd.DataFrame
-    calls: dict[str, str]
-    failures: list[tuple[str, str]]
-    bins: Bins
-    reference: CNVReference
-    store: Path
-    features_file: Path | None = None
-    files: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-
-def run_cnv_store_spark(store: str | Path, normals, *, samples: Sequence[str] | None = None, spark=None,
-                        master: str | None = None, method: str = "cbs", genome: str | None = None,
-                        seg_params: CBSParams | None = None, cancer_genes: bool = False,
-                        thresholds: CallThresholds = DEFAULT_THRESHOLDS, bin_summary: str | None = None,
-                        out: str | Path | None = None, formats: Sequence[str] = ("png", "svg"), plot: bool = True,
-                        write_features: bool = True, driver_memory: str = "2g",
-                        max_task_crashes: int = MAX_TASK_CRASHES,
-                        log: Callable[[str], None] | None = None) -> CNVCohortRun:
-    """CNV of the samples of a store on Spark (see the module docstring); the full result.
-
-    ``normals``: names of stored copy-neutral samples (≥ 3) or a saved reference panel (``.npz`` path or
-    :class:`CNVReference`); ``samples``: default every stored sample that is not a normal. ``spark``: a
-    session to use, else one is started on ``master`` (default embedded ``local[*]``). Other options as
-    :func:`run_cnv_store`. Raises :class:`DataError` when no sample could be
-    analysed (with the first reason).
-    """
+    if backend not in ("local", "spark"):
+        raise ConfigError(f"unknown backend '{backend}'; choose local or spark")
+    opts = CNVOptions.of(options, **option_fields)
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
     plan = plan_store_cnv(store, normals, samples, genome=genome, log=say)
-    out_dir = Path(out).resolve() if out is not None else None
+    out_dir = None if out is None else Path(out).resolve() if backend == "spark" else Path(out)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    task = plan.task(method=method, seg_params=seg_params, cancer_genes=cancer_genes, thresholds=thresholds,
-                     bin_summary=bin_summary, writer=_writer(out_dir, formats, plot))
+    task = plan.task(opts, writer=_writer(out_dir, formats, plot))
+    if backend == "spark":
+        records = _spark_records(plan, task, spark=spark, master=master, driver_memory=driver_memory,
+                                 max_task_crashes=max_task_crashes, progress=progress, say=say)
+        return _finish(records, bins=plan.bins, reference=plan.reference, out=out_dir,
+                       store=Path(plan.store.path), backend="spark", write_store=write_features, t0=t0, say=say)
+    records, results = [], []
+    first_error: BaseException | None = None
+    with Progress(len(plan.samples), "CNV", unit="samples", enabled=progress) as bar:
+        for name, path in zip(plan.samples, plan.files):
+            try:
+                res, files = task.process(name, path)
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - same contract as the Spark path: report, go on
+                first_error = first_error or exc
+                records.append({"sample": name, "status": "failed", "reason": failure_reason(exc), "path": path})
+            else:
+                results.append(res)
+                records.append(_record(task, res, files))
+            bar.advance()
+    return _finish(records, bins=plan.bins, reference=plan.reference, out=out_dir, store=Path(plan.store.path),
+                   backend="local", write_store=write_features, t0=t0, say=say, results=results,
+                   first_error=first_error)
+
+
+def _spark_records(plan: StorePlan, task: CNVTask, *, spark, master, driver_memory, max_task_crashes, progress,
+                   say) -> list[dict]:
     task.reference.stats()  # the Gram matrix travels with the broadcast instead of being redone per worker
     items = [(name, str(Path(f).resolve())) for name, f in zip(plan.samples, plan.files)]
     say(f"{len(items)} samples ({plan.bins.array}, {plan.bins.n_bins:,} bins over {plan.bins.n_fit_probes:,} "
@@ -266,43 +344,55 @@ def run_cnv_store_spark(store: str | Path, normals, *, samples: Sequence[str] | 
         from ..spark.session import get_spark
 
         spark = get_spark(master, driver_memory=driver_memory)
-    records = run_records(spark, task, items, what=f"store '{plan.store.path}'", say=say if log else None,
-                          max_task_crashes=max_task_crashes)
+    with Progress(len(items), "CNV on Spark", unit="samples", enabled=progress) as bar:
+        records = run_records(spark, task, items, what=f"store '{plan.store.path}'", say=say, progress=bar.update,
+                              max_task_crashes=max_task_crashes)
     order = {name: i for i, name in enumerate(plan.samples)}
+    files = dict(zip(plan.samples, plan.files))
     records.sort(key=lambda r: order.get(r["sample"], len(order)))
-    ok = [r for r in records if r["status"] == "ok"]
-    failures = [(r["sample"], r["reason"]) for r in records if r["status"] != "ok"]
-    for sample, reason in failures:
-        say(f"failed {sample}: {reason}")
-    if not ok:
-        raise DataError(failures[0][1] if failures else f"store '{plan.store.path}': no samples to analyse")
-    feats = feature_frame([r["features"] for r in ok])
-    summaries = [r["summary"] for r in ok]
-    run = CNVCohortRun(features=feats, summary=pd.DataFrame(summaries), calls={r["sample"]: r["calls"] for r in ok},
-                       failures=failures, bins=plan.bins, reference=plan.reference, store=Path(plan.store.path),
-                       files=[Path(f) for r in ok for f in r["files"]])
-    if write_features:
-        run.features_file = write_cnv_features(feats, plan.store.path)
-        run.files.append(run.features_file)
-    if out_dir is not None:
-        run.files += write_cohort_tables(feats, summaries, out_dir)
-    run.seconds = time.perf_counter() - t0
-    say(f"CNV of {len(ok)} samples ({len(failures)} failed) in {run.seconds:.1f} s")
-    return run
+    for r in records:
+        r.setdefault("path", files.get(r["sample"]))
+    return records
 
 
-def cnv_store_spark(store: str | Path, normals, *, samples: Sequence[str] | None = None, spark=None,
-                    master: str | None = None, method: str = "cbs", genome: str | None = None,
-                    **options) -> pd.DataFrame:
+def run_cnv_store_spark(store: str | Path, normals, *, samples: Sequence[str] | None = None,
+                        **kwargs: Any) -> CNVRun:
+    """:func:`run_cnv_store` with ``backend="spark"`` (same parameters, same result type).
+
+    Parameters
+    ----------
+    store, normals, samples
+        As :func:`run_cnv_store`.
+    **kwargs
+        Further keywords of :func:`run_cnv_store` (``spark``, ``master``, ``options``, ``out``, …).
+
+    Returns
+    -------
+    CNVRun
+        As :func:`run_cnv_store`.
+    """
+    return run_cnv_store(store, normals, samples, backend="spark", **kwargs)
+
+
+def cnv_store_spark(store: str | Path, normals, *, samples: Sequence[str] | None = None,
+                    **kwargs: Any) -> pd.DataFrame:
     """CNV features of the samples of a store computed on Spark (samples × ``cnv_*`` features, float32).
 
-    Also writes ``STORE/cnv_features.parquet`` (unless ``write_features=False``). The failed samples and
-    their reasons are in ``result.attrs["failures"]`` (``{sample: reason}``). ``options``: see
-    :func:`run_cnv_store_spark`.
+    Parameters
+    ----------
+    store, normals, samples
+        As :func:`run_cnv_store`.
+    **kwargs
+        Further keywords of :func:`run_cnv_store` (``write_features=False`` leaves the store unchanged).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The features; ``attrs["failures"]`` lists the failed samples (:class:`SampleFailure`) and
+        ``attrs["features_file"]`` the written Parquet file.
     """
-    run = run_cnv_store_spark(store, normals, samples=samples, spark=spark, master=master, method=method,
-                              genome=genome, **options)
+    run = run_cnv_store_spark(store, normals, samples=samples, **kwargs)
     feats = run.features
-    feats.attrs["failures"] = dict(run.failures)
+    feats.attrs["failures"] = list(run.failures)
     feats.attrs["features_file"] = str(run.features_file) if run.features_file else None
     return feats

@@ -188,7 +188,7 @@ def unsupervised_views(run_path: Path, ds, understand: dict, rows: list, seed: i
     methods = list(understand.get("embed") or [])
     if not methods:
         return []
-    n_features = int(understand.get("embed_features", 2000))
+    n_features = int(understand["embed_features"])
     emb, agree = compute_embeddings(ds.X, ds.y, methods=methods, n_features=n_features, seed=seed, echo=say)
     (run_path / "embed").mkdir(exist_ok=True)
     scores = pd.DataFrame([{k: r[k] for k in ("method", "ari", "nmi", "balanced_accuracy")} for r in rows])

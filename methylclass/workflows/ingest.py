@@ -38,6 +38,8 @@ from ..io.store import probe_table_hash
 from ..io.store_writer import StoreWriter
 from ..pp.kernel import MIN_ADDRESS_FRACTION, _meta_columns, process_sample, run_kernel
 from ..pp.normalize import normalize
+from ..progress import Progress
+from ..records import SampleFailure
 from ..spark.jobs import MAX_TASK_CRASHES, run_on_spark
 
 
@@ -103,9 +105,12 @@ class IngestResult:
         return int((self.samples["status"] == "ok").sum())
 
     @property
-    def failures(self) -> pd.DataFrame:
-        """The failed samples with their reasons."""
-        return self.samples.loc[self.samples["status"] != "ok", ["sample", "reason"]]
+    def failures(self) -> list[SampleFailure]:
+        """The samples that could not be stored (this run and earlier ones), with their reasons."""
+        bad = self.samples.loc[self.samples["status"] != "ok"]
+        paths = bad["grn"] if "grn" in bad.columns else [None] * len(bad)
+        return [SampleFailure(str(s), p if isinstance(p, str) and p else None, str(r), stage="ingest")
+                for s, p, r in zip(bad["sample"], paths, bad["reason"])]
 
 
 def _dedupe(refs: list[dict]) -> list[dict]:
@@ -160,7 +165,7 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
                   overwrite: bool = False, options: dict | None = None,
                   min_address_fraction: float = MIN_ADDRESS_FRACTION, samples_per_task: int = 1,
                   driver_memory: str = "2g", max_task_crashes: int = MAX_TASK_CRASHES,
-                  controls: str | Path | None = None, log=None) -> IngestResult:
+                  controls: str | Path | None = None, progress: bool | None = None, log=None) -> IngestResult:
     """Preprocess a cohort into the Parquet store ``out`` (created, or resumed when it exists).
 
     ``source``: a folder of IDATs or a sample sheet (found with :func:`methylclass.io.discover.find_samples`),
@@ -169,8 +174,10 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
     IDATs. ``method``/``options`` go to
     :func:`methylclass.pp.normalize.normalize` untouched. ``spark``: a session to use; otherwise one is
     started on ``master`` (default embedded ``local[*]``); ``local=True`` runs without Spark.
-    ``log``: a callable receiving progress lines. A Spark task that dies repeatedly (worker crash) marks
-    its sample failed and the rest goes on, up to ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`).
+    ``log``: a callable receiving one line per step; ``progress``: the progress display
+    (:class:`~methylclass.progress.Progress`; None = a bar on a terminal, plain lines otherwise). A Spark task
+    that dies repeatedly (worker crash) marks its sample failed and the rest goes on, up to
+    ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`).
     """
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
@@ -189,16 +196,20 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
         work = [r for r in todo if not r.get("problem")]
         records = [run_kernel(r, man, method)[0] for r in todo if r.get("problem")]
         if work and local:
-            records += [process_sample(r, man, method, writer.path, options=options,
-                                       min_address_fraction=min_address_fraction) for r in work]
+            with Progress(len(work), "ingest", unit="samples", enabled=progress) as bar:
+                for r in work:
+                    records.append(process_sample(r, man, method, writer.path, options=options,
+                                                  min_address_fraction=min_address_fraction))
+                    bar.advance()
         elif work:
             if spark is None:
                 from ..spark.session import get_spark
 
                 spark = get_spark(master, driver_memory=driver_memory)
-            records += run_on_spark(spark, work, man, method, writer.path, options=options,
-                                    min_fraction=min_address_fraction, samples_per_task=samples_per_task,
-                                    say=say if log else None, max_task_crashes=max_task_crashes)
+            with Progress(len(work), "ingest on Spark", unit="samples", enabled=progress) as bar:
+                records += run_on_spark(spark, work, man, method, writer.path, options=options,
+                                        min_fraction=min_address_fraction, samples_per_task=samples_per_task,
+                                        say=say, progress=bar.update, max_task_crashes=max_task_crashes)
         order = {r["sample"]: i for i, r in enumerate(refs)}
         records.sort(key=lambda r: order.get(r["sample"], len(order)))
         refresh = [{"sample": r["sample"], **_meta_columns(r)} for r in refs if r["sample"] in writer.stored]

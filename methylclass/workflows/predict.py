@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import setting
 from ..io.betas_table import read_beta_table
 from .data import _read_store, is_store
 from .runs import _atomic_csv
@@ -16,7 +17,7 @@ from .runs import _atomic_csv
 
 def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | None = None, *,
                   threshold: float | None = None, class_thresholds: Mapping[str, float] | None = None,
-                  alpha: float | None = None, ood_alpha: float = 0.01, sample_column: str | None = None,
+                  alpha: float | None = None, ood_alpha: float | None = None, sample_column: str | None = None,
                   orientation: str = "auto", label_column: str | None = None,
                   labels: str | Path | None = None) -> pd.DataFrame:
     """Apply the model bundle in ``model_dir`` to the beta table (or preprocessing store) ``betas``; write
@@ -25,7 +26,7 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
     Columns: ``sample, prediction`` (a class or ``no_match``), ``score`` (calibrated probability of the best
     class), ``proba_<class>`` per class; with the bundle's components also ``prediction_set`` (conformal set
     at level ``1 − alpha``, classes joined by ``|``), ``ood_pvalue`` and ``ood`` (True forces ``no_match``).
-    ``threshold`` defaults to the one the model was trained with (card), else 0.9; ``alpha`` to
+    ``threshold`` defaults to the one the model was trained with (card), else conf/'s; ``alpha`` to
     ``1 − decision.coverage`` of the card (0.1). With
     ``label_column``/``labels`` the true label is added as column ``label``.
     """
@@ -44,10 +45,13 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
         X, y = read_beta_table(betas, label_column=label_column, sample_column=sample_column, labels=labels,
                                orientation=orientation, feature_blocks=blocks)
     decision = ((bundle.card.get("config") or {}).get("decision") or {})
-    thr = float(threshold if threshold is not None else decision.get("threshold", 0.9))
+    card = {"decision": decision}
+    thr = float(threshold if threshold is not None else setting(card, "decision.threshold"))
     per_class = class_thresholds if class_thresholds is not None else decision.get("class_thresholds")
     if alpha is None:
-        alpha = 1.0 - float(decision.get("coverage", 0.9))
+        alpha = 1.0 - float(setting(card, "decision.coverage"))
+    if ood_alpha is None:
+        ood_alpha = float(setting({}, "predict.ood_alpha"))
     pred = bundle.predict(X, threshold=thr, per_class=per_class or None, alpha=float(alpha),
                           ood_alpha=ood_alpha)
     if y is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_write
+from ..config import setting
 
 Echo = Callable[[str], None]
 
@@ -70,3 +71,14 @@ def _clean_nan(node):
     if isinstance(node, float) and not math.isfinite(node):
         return None
     return node
+
+
+def decision_threshold(cfg: Mapping[str, Any]) -> float | dict[str, float]:
+    """The ``no_match`` threshold of a config: ``decision.threshold``, or with ``decision.class_thresholds``
+    the mapping ``{class: threshold, "default": threshold}`` (the one reading every workflow uses, so CV
+    metrics, a bundle's card and its predictions apply the same rule)."""
+    threshold = float(setting(cfg, "decision.threshold"))
+    per_class = setting(cfg, "decision.class_thresholds")
+    if per_class:
+        return {**{str(k): float(v) for k, v in per_class.items()}, "default": threshold}
+    return threshold

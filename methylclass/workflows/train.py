@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import setting
 from ..errors import ConfigError
 from .data import Dataset, load_dataset
-from .runs import Echo, estimator_factory
+from .runs import Echo, decision_threshold, estimator_factory
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class TrainedModel:
 
 
 def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, dataset: Dataset | None = None,
-          conformal: str | None = "config", conformal_folds: int | None = None, ood_k: int = 5,
+          conformal: str | None = "config", conformal_folds: int | None = None, ood_k: int | None = None,
           overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None) -> TrainedModel:
     """Fit one configured model on every labelled row and save it as a model bundle in ``out``.
 
@@ -53,17 +54,18 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     cfg = copy.deepcopy(dict(cfg))
     models = cfg["models"]
     if conformal == "config":
-        conformal = (cfg.get("decision") or {}).get("conformal")
+        conformal = setting(cfg, "decision.conformal")
     name = model or (next(iter(models)) if len(models) == 1 else None)
     if name is None or name not in models:
         raise ConfigError(f"train needs one model; configured: {', '.join(models)}")
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"output folder '{out}' already exists (use --overwrite to replace a model bundle)")
-    cv = cfg.get("cv") or {}
-    seed = int((cfg.get("experiment") or {}).get("seed", 0))
-    inner = cv.get("inner", 3)
-    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())
+    cv = {k: setting(cfg, f"cv.{k}") for k in ("outer", "inner", "repeats", "rare", "rare_label")}
+    seed = int(setting(cfg, "experiment.seed"))
+    inner = cv["inner"]
+    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())  # optional part of the input
+    ood_k = int(ood_k if ood_k is not None else setting(cfg, "train.ood_k"))
     factory = estimator_factory(models[name], inner=inner, seed=seed, feature_blocks=blocks)
     ds = dataset or load_dataset(cfg["data"])
     X, y = ds.X, ds.y
@@ -71,7 +73,7 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     est = factory().fit(X, y)
     components: dict[str, Any] = {}
     metrics = None
-    folds = int(conformal_folds or cv.get("outer", 5))
+    folds = int(conformal_folds or cv["outer"])
     small = {k: int(v) for k, v in y.value_counts().items() if v < min_class_size(folds, inner)}
     if conformal and small:
         say(f"no conformal sets / CV metrics: classes too small for {folds}-fold CV: "
@@ -79,17 +81,17 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     elif conformal:
         say(f"{folds}-fold cross-validation for the conformal calibration and the card's metrics")
         res = nested_cv(X, y, factory, outer=folds, inner=inner, seed=seed,
-                        n_jobs=int((cfg.get("experiment") or {}).get("n_jobs", 2)), groups=ds.groups,
+                        n_jobs=int(setting(cfg, "experiment.n_jobs")), groups=ds.groups,
                         progress=progress, desc=f"{name} CV")
-        threshold = float((cfg.get("decision") or {}).get("threshold", 0.9))
-        metrics = res.evaluate(threshold=threshold).scalars
+        metrics = res.evaluate(threshold=decision_threshold(cfg)).scalars  # class_thresholds too
         cls = [str(c) for c in est.classes_]
         components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
     if hasattr(est, "transform_selected"):
         components["ood"] = KNNDistanceOOD(k=ood_k).fit(est.transform_selected(X))
-    card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": cfg.get("decision") or {},
+    decision = {k: setting(cfg, f"decision.{k}") for k in ("threshold", "class_thresholds", "conformal", "coverage")}
+    card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": decision,
                    "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
-                   "experiment": cfg.get("experiment") or {}}
+                   "experiment": dict(cfg.get("experiment") or {})}
     save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],
                 training_hash=hash_training_data(X, y), metrics=metrics, config=card_config,
                 components=components, overwrite=overwrite)

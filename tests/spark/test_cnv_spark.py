@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -124,7 +125,7 @@ def test_saved_panel_gives_the_same_features(runs, cohort, spark, tmp_path):
     panel = runs["local"].reference.save(tmp_path / "panel.npz")
     feats = cnv_store_spark(cohort["store"], str(panel), spark=spark, write_features=False)
     _same(feats, runs["spark"].features)
-    assert feats.attrs["failures"] == {}
+    assert feats.attrs["failures"] == []
 
 
 @pytest.fixture()
@@ -149,8 +150,10 @@ def test_failing_samples_are_reported_and_the_rest_go_on(damaged_store, runs, co
     store, bad_file, few = damaged_store
     run_s = run_cnv_store_spark(store, runs["normals"], spark=spark)
     local = run_cnv_store(store, runs["normals"])
-    reasons = dict(run_s.failures)
-    assert reasons == dict(local.failures) and set(reasons) == {bad_file, few}
+    reasons = {f.sample: f.reason for f in run_s.failures}
+    assert reasons == {f.sample: f.reason for f in local.failures} and set(reasons) == {bad_file, few}
+    assert type(run_s) is type(local) and {f.stage for f in run_s.failures} == {"cnv"}
+    assert all(Path(f.path).name.endswith(".parquet") for f in run_s.failures + local.failures)
     assert "cannot be read" in reasons[bad_file] and bad_file in reasons[bad_file]
     assert f"sample '{few}': only" in reasons[few] and "CNV probes are present" in reasons[few]
     rest = [t for t in cohort["tumours"] if t not in reasons]

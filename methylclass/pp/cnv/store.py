@@ -15,6 +15,7 @@ import pandas as pd
 from ...errors import ConfigError, DataError
 from ...io.manifest.types import Manifest
 from .bins import Bins, make_bins
+from .options import CNVOptions
 from .panel import _load_panel, _note_panel_size, _with_build, as_saved
 from .reference import MIN_REFERENCES, CNVReference
 from .task import CNVTask, cnv_total
@@ -101,14 +102,15 @@ class StorePlan:
     files: list[Path]
     raw: bool
 
-    def task(self, *, cancer_genes: bool = False, **options) -> CNVTask:
-        """The :class:`CNVTask` for this store (``options``: method, seg_params, thresholds, out, …); the focal
-        regions (with the ~730 cancer genes when ``cancer_genes``) are resolved here, once."""
+    def task(self, options: CNVOptions | None = None, *, writer=None) -> CNVTask:
+        """The :class:`CNVTask` for this store (``writer``: the per-sample outputs, see :attr:`CNVTask.writer`);
+        the focal regions (with the ~730 cancer genes when ``options.cancer_genes``) are resolved here, once."""
         from .sample import _focal_regions
 
-        regions = _focal_regions("default", cancer_genes, self.bins.build).reset_index(drop=True)
-        return CNVTask(bins=self.bins, reference=self.reference, raw=self.raw, n_probes=self.store.n_probes,
-                       cancer_genes=cancer_genes, regions=regions, **options)
+        options = options or CNVOptions()
+        regions = _focal_regions("default", options.cancer_genes, self.bins.build).reset_index(drop=True)
+        return CNVTask(bins=self.bins, reference=self.reference, options=options, raw=self.raw,
+                       n_probes=self.store.n_probes, regions=regions, writer=writer)
 
 
 def _check_signals(st) -> None:

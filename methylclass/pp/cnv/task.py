@@ -20,11 +20,10 @@ import pandas as pd
 
 from ...errors import DataError, MethylclassError
 from .bins import Bins
-from .calls import DEFAULT_THRESHOLDS, CallThresholds
 from .features import cnv_features
+from .options import DEFAULT_OPTIONS, CNVOptions
 from .reference import CNVReference
 from .sample import CNVResult, cnv_sample
-from .segment import CBSParams
 
 
 # -- intensities ------------------------------------------------------------------------------------------
@@ -97,11 +96,7 @@ class CNVTask:
 
     bins: Bins
     reference: CNVReference
-    method: str = "cbs"
-    seg_params: CBSParams | None = None
-    cancer_genes: bool = False
-    thresholds: CallThresholds = DEFAULT_THRESHOLDS
-    bin_summary: str | None = None
+    options: CNVOptions = DEFAULT_OPTIONS
     regions: pd.DataFrame | None = None
     raw: bool = False
     n_probes: int | None = None
@@ -114,13 +109,14 @@ class CNVTask:
                             "needs the meth and unmeth signals")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the panel-size note is logged once by the caller
+            opt = self.options
             if self.regions is not None:  # focal regions resolved once on the driver (cancer genes included)
                 detail, cancer_genes = self.regions, False
             else:
-                detail, cancer_genes = "default", self.cancer_genes
+                detail, cancer_genes = "default", opt.cancer_genes
             return cnv_sample(total, self.reference, self.bins, sample=sample, detail=detail,
-                              cancer_genes=cancer_genes, method=self.method, seg_params=self.seg_params,
-                              thresholds=self.thresholds, keep_probes=False)
+                              cancer_genes=cancer_genes, method=opt.method, seg_params=opt.seg_params,
+                              thresholds=opt.thresholds, keep_probes=False)
 
     def read_total(self, sample: str, path: str | Path) -> np.ndarray:
         """:func:`cnv_total` of a stored sample file's ``meth`` and ``unmeth`` arrays."""
@@ -132,7 +128,8 @@ class CNVTask:
 
     def features(self, result: CNVResult) -> pd.Series:
         """The sample's feature row."""
-        return cnv_features(result, bins=self.bins if self.bin_summary else None, bin_summary=self.bin_summary)
+        summary = self.options.bin_summary
+        return cnv_features(result, bins=self.bins if summary else None, bin_summary=summary)
 
     def outputs(self, result: CNVResult) -> list[Path]:
         """Per-sample files written by ``writer`` (picklable; the workflow's tables and plots); none without."""
