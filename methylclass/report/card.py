@@ -30,16 +30,21 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "used_features": ("used_features",),
     "arrays": ("arrays", "array", "preprocessing.arrays", "preprocessing.array", "training.arrays",
                "manifest.array"),
-    "manifest": ("manifest", "preprocessing.manifest"),
+    "manifest": ("manifest", "preprocessing.manifest", "preprocessing.manifest_sha256"),
+    "genome_build": ("genome_build", "preprocessing.genome_build"),
+    "training_source": ("preprocessing.source",),
     "normalisation": ("normalisation", "normalization", "preprocessing.normalisation",
                       "preprocessing.normalization", "preprocessing.method", "preprocess"),
+    "normalisation_options": ("preprocessing.method_options", "normalisation_options"),
     "probe_filters": ("probe_filters", "preprocessing.probe_filters", "preprocessing.filters"),
     "cnv_reference": ("cnv_reference", "cnv.reference", "cnv", "preprocessing.cnv"),
     "metrics": ("metrics",),
     "metrics_scheme": ("metrics_scheme", "config.cv"),
     "threshold": ("threshold", "decision.threshold", "config.decision.threshold"),
-    "ood": ("ood", "decision.ood"),
-    "coverage_limit": ("max_missing_fraction", "decision.max_missing_fraction"),
+    "ood": ("ood", "decision.ood", "decision.ood_alpha", "config.decision.ood_alpha"),
+    "class_thresholds": ("class_thresholds", "decision.class_thresholds", "config.decision.class_thresholds"),
+    "coverage_limit": ("decision.max_missing_fraction", "max_missing_fraction",
+                       "config.decision.max_missing_fraction"),
     "intended_use": ("intended_use", "use.intended"),
     "limitations": ("limitations", "use.limitations"),
     "training_hash": ("training_hash",),
@@ -90,6 +95,8 @@ def _plain(value: Any) -> str:
     """A card value as one readable line (lists joined, mappings as ``key: value`` pairs)."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if v not in (None, "", [], {}))
     if isinstance(value, (list, tuple)):
@@ -208,8 +215,14 @@ def card_context(card: Mapping[str, Any] | None) -> dict[str, Any]:
     if isinstance(manifest, Mapping):
         manifest = {k: (str(v)[:16] + "…" if "sha" in str(k) and len(str(v)) > 20 else v)
                     for k, v in manifest.items()}
+    elif isinstance(manifest, str) and len(manifest) > 20:
+        manifest = f"sha256 {manifest.removeprefix('sha256:')[:16]}…"
     preprocessing = [{"key": "manifest", "value": _plain(manifest)}] if manifest else []
+    for key, label in (("genome_build", "genome build"), ("training_source", "trained from")):
+        if card_get(card, key):
+            preprocessing.append({"key": label, "value": _plain(card_get(card, key))})
     for what, rows in (("normalisation", _rows(card_get(card, "normalisation"))),
+                       ("normalisation", _rows(card_get(card, "normalisation_options"))),
                        ("probe filters", _rows(card_get(card, "probe_filters")))):
         for row in rows:
             row["key"] = f"{what}: {row['key']}" if row["key"] else what
@@ -219,9 +232,15 @@ def card_context(card: Mapping[str, Any] | None) -> dict[str, Any]:
     if threshold is not None:
         decision.append(f"A class is called when its calibrated score is at least {threshold:.2f}; otherwise the "
                         "outcome is 'no match' (reason: no class reaches the threshold).")
+    per_class = card_get(card, "class_thresholds")
+    if isinstance(per_class, Mapping) and per_class:
+        decision.append("Class-specific thresholds: " + ", ".join(f"{k} {_plain(v)}" for k, v in per_class.items())
+                        + ".")
     ood = card_get(card, "ood")
     if ood:
-        decision.append(f"Out-of-distribution check: {_plain(ood)}.")
+        level = "chosen from the training-set size" if str(ood).lower() == "auto" else _plain(ood)
+        decision.append("A sample farther from the training samples than (almost) all of them is 'no match' "
+                        f"(reason: unlike every training class; out-of-distribution level {level}).")
     if max_missing is not None:
         decision.append(f"A sample missing more than {max_missing:.0%} of the model's CpGs is 'no match' "
                         "(low coverage); missing values are not imputed beyond that.")

@@ -297,7 +297,9 @@ def _row_context(row: Mapping[str, Any], sample: str, file: str, proba_cols: Seq
         "facts": [("calibrated score" if v.kind == "called" else "best calibrated score", score_text(score, thr)),
                   ("call threshold", "–" if thr is None else f"{thr:.2f}"),
                   ("prediction set", pset.replace("|", ", ") if pset else "–"),
-                  ("out-of-distribution p", "–" if p is None else f"{p:.3g}"),
+                  ("out-of-distribution p", "–" if p is None else f"{p:.3g}" + (
+                      f" (level {number(row.get('ood_level')):.3g})" if number(row.get("ood_level")) is not None
+                      else "")),
                   ("model CpGs measured", "–" if cov is None else percent(cov)),
                   ("QC", text(row.get("qc_status")) or "–")],
     }

@@ -78,7 +78,10 @@ def percent(fraction: float) -> str:
         s = "0.1" if s == "0.0" else s
         return f"{s.removesuffix('.0')} %"
     s = f"{p:.0f}"
-    return f"{'99' if s == '100' else s} %"
+    if s == "100":  # 99.5 … 99.99 %: one decimal, at most 99.9
+        s = f"{p:.1f}"
+        s = "99.9" if s == "100.0" else s
+    return f"{s} %"
 
 
 def score_text(score: float | None, threshold: float | None, digits: int = 2) -> str:
@@ -145,10 +148,11 @@ def _sentence(code: str, row: Mapping[str, Any], scores: Mapping[str, float] | N
         return (f"No match: no class reaches the score threshold{tail}.",
                 REASONS[key] + (f" (best {what})" if what else ""))
     if key == "qc_failed":
-        qc = text(row.get("qc_status"))
+        qc = text(row.get("reason_detail")) or text(row.get("qc_status"))
         detail = f" ({qc})" if qc and qc.lower() not in ("failed", "fail", "qc_failed") else ""
         return f"No match: the sample failed quality control{detail}; it is not classified.", REASONS[key]
-    return f"No match: {code}.", code
+    detail = text(row.get("reason_detail"))
+    return (f"No match: {code} ({detail})." if detail else f"No match: {code}."), code
 
 
 def verdict(row: Mapping[str, Any], *, scores: Mapping[str, float] | None = None, threshold: float | None = None,

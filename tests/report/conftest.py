@@ -2,8 +2,8 @@
 
 * Model: a ridge-calibrated logistic regression (``make_pipeline``) trained on the real medulloblastoma table
   (GSE85212, 399 CpGs, four subgroups) minus eight held-out samples, saved with ``save_bundle``; the report gets
-  that bundle's ``card.json`` plus the preprocessing fields issue 10 adds (arrays, normalisation, CNV reference,
-  intended use).
+  that bundle's ``card.json`` plus the fields ``train`` adds for issue 10 (preprocessing, decision defaults,
+  class counts, intended use).
 * Predictions: the held-out samples scored by the bundle; rows edited into every verdict the report must word:
   a called sample, ``low_score`` (a 50/50 mix of a Group3 and a Group4 sample), ``out_of_distribution``,
   ``low_coverage`` (41 % of the CpGs set to NaN), ``qc_failed`` and a ``failed`` read, and a sample whose name is
@@ -94,10 +94,15 @@ def demo_report(tmp_path_factory, data_dir) -> DemoReport:
                                      "class_counts": pd.Series(yt).value_counts().to_dict()}})
         bundle = load_bundle(tmp / "bundle")
         card = dict(bundle.card)
-        card.update(arrays=["HM450"], manifest={"array": "HM450", "sha256": "9" * 64},
-                    normalisation={"method": "noob", "dye_correction": "single"},
-                    cnv_reference={"panel": "16 simulated copy-neutral normals", "bins": 2510, "build": "hg19"},
-                    intended_use="Research use: subgrouping of medulloblastoma from 450k/EPIC methylation arrays.")
+        card.update(  # what `train` adds to a card (issue 10): preprocessing, decision defaults, use
+            class_counts=pd.Series(yt).value_counts().sort_index().to_dict(),
+            decision={"threshold": 0.9, "ood_alpha": "auto", "max_missing_fraction": 0.05},
+            preprocessing={"source": "store", "array": "HM450", "manifest_sha256": "9" * 64, "genome_build": "hg19",
+                           "method": "noob", "method_options": {"dye_method": "single"},
+                           "probe_filters": {"min_beads": 3, "mask_failed": True},
+                           "cnv": {"n_references": 16, "build": "hg19", "n_bins": 2510}},
+            intended_use="Research use: subgrouping of medulloblastoma from 450k/EPIC methylation arrays, to "
+                         "support (never replace) a pathologist's diagnosis.")
 
         betas = X.iloc[held].copy()
         mix = pd.DataFrame([(X[y == "Group3"].iloc[0] + X[y == "Group4"].iloc[0]) / 2], index=["mix_G3_G4"])

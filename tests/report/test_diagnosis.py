@@ -167,3 +167,46 @@ def test_demo_pages_show_calls_cnv_and_annotated_cpgs(demo_report):
     assert "41 % of the model&#39;s CpGs not measured" in index
     assert "quality control failed" in index and "is truncated" in index
     assert "no class reaches the threshold (best Group3" in index
+
+
+def test_card_with_the_preprocessing_fields_of_a_trained_bundle(tmp_path):
+    """The fields ``train`` records (issue 10): preprocessing, decision defaults, class counts, use and limits."""
+    card = {"classes": ["A", "B"], "class_counts": {"A": 40, "B": 12},
+            "decision": {"threshold": 0.8, "class_thresholds": {"B": 0.95}, "ood_alpha": "auto",
+                         "max_missing_fraction": 0.05},
+            "preprocessing": {"source": "store", "array": "HM450", "manifest_sha256": "ab" * 32,
+                              "genome_build": "hg19", "method": "noob", "method_options": {"dye": "single"},
+                              "probe_filters": {"min_beads": 3, "mask_failed": True},
+                              "cnv": {"n_references": 16, "build": "hg19", "n_bins": 2510}},
+            "intended_use": "research use", "limitations": ["few B samples"]}
+    ctx = card_context(card)
+    facts = {f["label"]: f["value"] for f in ctx["facts"]}
+    assert facts["arrays"] == "HM450" and facts["call threshold"] == "0.80" and facts["training samples"] == "52"
+    rows = {r["key"]: r["value"] for r in ctx["preprocessing"]}
+    assert rows["manifest"] == "sha256 abababababababab…" and rows["genome build"] == "hg19"
+    assert rows["normalisation"] == "noob" and rows["normalisation: dye"] == "single"
+    assert rows["probe filters: min beads"] == "3" and rows["probe filters: mask failed"] == "yes"
+    assert {r["key"]: r["value"] for r in ctx["cnv"]} == {"n references": "16", "build": "hg19", "n bins": "2510"}
+    assert ctx["max_missing"] == 0.05 and ctx["limitations"] == ["few B samples"] and not ctx["limitations_default"]
+    assert any("Class-specific thresholds: B 0.95" in d for d in ctx["decision"])
+    assert any("chosen from the training-set size" in d for d in ctx["decision"])
+    page = write_card_html(card, tmp_path / "card.html").read_text(encoding="utf-8")
+    for text in ("few B samples", "research use", "2510", "noob", "hg19", "0.80"):
+        assert text in page, text
+
+
+def test_the_predict_frame_layout(tmp_path):
+    """Rows as the prediction engine writes them (reason_detail, ood_level, NaN QC, a failed row without scores)."""
+    pred = pd.DataFrame({
+        "sample": ["A1", "A2", "bad"], "status": ["ok", "ok", "failed"], "prediction": ["MB", "no_match", ""],
+        "score": [0.97, 0.99, np.nan], "reason": ["", "out_of_distribution", "'x_Grn.idat': not an IDAT file"],
+        "reason_detail": ["", "", ""], "top_classes": ["MB:0.970|PA:0.020|GBM:0.010", "PA:0.990|MB:0.005", ""],
+        "prediction_set": ["MB", "PA", ""], "ood_pvalue": [0.4, 0.02, np.nan], "ood_level": [0.05, 0.05, np.nan],
+        "coverage": [0.999, 1.0, np.nan], "qc_status": [np.nan, "passed", np.nan],
+        "proba_GBM": [0.01, 0.005, np.nan], "proba_MB": [0.97, 0.005, np.nan], "proba_PA": [0.02, 0.99, np.nan]})
+    pages = _page_texts(write_prediction_report(tmp_path / "r", pred, card=CARD).parent)
+    assert "Called MB: calibrated score 0.97 (threshold 0.90)." in pages["A1.html"]
+    assert "(out-of-distribution p = 0.020)" in pages["A2.html"] and "0.02 (level 0.05)" in pages["A2.html"]
+    assert "Could not be analysed: &#39;x_Grn.idat&#39;: not an IDAT file" in pages["bad.html"]
+    assert "99.9 %" in pages["index.html"]
+    assert "nan" not in re.sub(r"data:image/png;base64,[^\"]+", "", pages["index.html"]).lower().split("<body")[1]

@@ -28,8 +28,10 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BASH = shutil.which("bash")
-pytestmark = pytest.mark.skipif(CHROMIUM is None or BASH is None, reason="headless-browser test needs Debian's 'chromium' "
-                                "(apt-get install -y chromium; .ci/run installs it when run as root) and bash")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or BASH is None,
+    reason="headless-browser test needs Debian's 'chromium' (apt-get install -y chromium; .ci/run installs it when "
+           "run as root) and bash")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-extensions", "--hide-scrollbars", "--remote-debugging-pipe"]
@@ -51,8 +53,8 @@ class Chromium:
         to_chrome_r, to_chrome_w = os.pipe()
         from_chrome_r, from_chrome_w = os.pipe()
         to_chrome_r, from_chrome_w = _high(to_chrome_r), _high(from_chrome_w)
-        # Chromium reads commands on fd 3 and writes replies on fd 4; bash moves the pipe ends there (dash only takes one-digit fds)
-        # (no preexec_fn: this process may run other threads, e.g. a Spark gateway)
+        # Chromium reads commands on fd 3 and writes replies on fd 4; bash moves the pipe ends there (dash only
+        # takes one-digit fds; no preexec_fn: this process may run other threads, e.g. a Spark gateway)
         shell = f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w} {to_chrome_r}<&- {from_chrome_w}>&-'
         self.proc = subprocess.Popen([BASH, "-c", shell, CHROMIUM, *FLAGS, f"--user-data-dir={profile}",
                                       "about:blank"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -50,6 +50,11 @@ SCORES = {"PA": 0.62, "GBM": 0.30, "MB": 0.08}
                               "No match: the sample is unlike every training class (out-of-distribution p = 0.010)."]),
     ({"status": "ok", "prediction": "no_match", "reason": "array_mismatch"}, {},
      "no_match", "No match", ["No match: array_mismatch."]),
+    ({"status": "ok", "prediction": "no_match", "reason": "array_mismatch", "reason_detail": "EPIC sample"}, {},
+     "no_match", "No match", ["No match: array_mismatch (EPIC sample)."]),
+    ({"status": "ok", "prediction": "no_match", "reason": "qc_failed", "qc_status": "failed",
+      "reason_detail": "bisulfite conversion 61 %"}, {}, "no_match", "No match",
+     ["No match: the sample failed quality control (bisulfite conversion 61 %); it is not classified."]),
     ({"status": "failed", "prediction": "", "reason": "'/x/a_Grn.idat' is truncated, read 10 of 20 bytes"}, {},
      "failed", "Failed", ["Could not be analysed: '/x/a_Grn.idat' is truncated, read 10 of 20 bytes"]),
     ({"status": "failed", "prediction": float("nan"), "reason": float("nan")}, {},
@@ -73,8 +78,8 @@ def test_short_labels_for_the_index():
 
 
 def test_number_formats():
-    assert [percent(x) for x in (0.41, 0.05, 0.055, 0.0004, 0.0, 1.0, 0.9996, 0.123)] == \
-        ["41 %", "5 %", "5.5 %", "0.1 %", "0 %", "100 %", "99 %", "12 %"]
+    assert [percent(x) for x in (0.41, 0.05, 0.055, 0.0004, 0.0, 1.0, 0.9996, 0.999, 0.995, 0.123)] == \
+        ["41 %", "5 %", "5.5 %", "0.1 %", "0 %", "100 %", "99.9 %", "99.9 %", "99.5 %", "12 %"]
     assert pvalue(0.0031) == "p = 0.003" and pvalue(0.0009) == "p < 0.001"
     assert score_text(0.8996, 0.9) == "0.8996" and score_text(0.9712, 0.9) == "0.97"
     assert score_text(0.9, 0.9) == "0.90" and score_text(None, 0.9) == "–"
