@@ -148,6 +148,7 @@ def embed_cohort(betas: str | Path, out: str | Path, *, label_column: str | None
         call = pred.set_index(pred["sample"].astype(str))["prediction"].reindex(X.index.astype(str))
         call.index = X.index
         extra = call.rename("prediction").to_frame() if extra is None else extra.assign(prediction=call)
+    n_features = min(int(n_features), sum(not str(c).startswith("cnv_") for c in X.columns))
     embeddings, agree = compute_embeddings(X, y, methods=methods, n_features=n_features, seed=seed, echo=echo)
     with output_folder(out) as tmp:
         write_embeddings(tmp, X, y, embeddings, agree, color_by=extra, n_features=n_features,

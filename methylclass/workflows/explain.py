@@ -188,7 +188,8 @@ def unsupervised_views(run_path: Path, ds, understand: dict, rows: list, seed: i
     methods = list(understand.get("embed") or [])
     if not methods:
         return []
-    n_features = int(understand["embed_features"])
+    n_cpg = sum(not str(c).startswith("cnv_") for c in ds.X.columns)
+    n_features = min(int(understand["embed_features"]), n_cpg)
     emb, agree = compute_embeddings(ds.X, ds.y, methods=methods, n_features=n_features, seed=seed, echo=say)
     (run_path / "embed").mkdir(exist_ok=True)
     scores = pd.DataFrame([{k: r[k] for k in ("method", "ari", "nmi", "balanced_accuracy")} for r in rows])
