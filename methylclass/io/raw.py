@@ -32,8 +32,10 @@ from .manifest.registry import arrays_for_count, get_array, list_arrays
 from .manifest.types import Manifest
 from .raw_types import RawSignals, raw_signals_from_idats
 
-#: a sample whose IDAT holds less than this fraction of the manifest's probe addresses is refused
-MIN_ADDRESS_COVERAGE = 0.5
+#: THE sample-acceptance rule of every reading path (read_raw, cohort ingestion, CNV from IDATs): a sample
+#: whose IDATs hold less than this fraction of the manifest's probe bead addresses is refused as another
+#: array type or a damaged scan (a real scan of the right array has all of them; see address_coverage)
+MIN_ADDRESS_COVERAGE = 0.95
 #: below this fraction (but above the minimum) the sample is kept with a warning
 WARN_ADDRESS_COVERAGE = 0.99
 
