@@ -7,9 +7,9 @@ Writes into ``--out DIR`` (published only when complete):
 * ``samples.csv`` — per sample its explained class and top CpGs: ``sample, class, rank, feature, shap, value``;
 * ``shap_bar.png`` (top CpGs per class), ``shap_beeswarm_<class>.png``, ``index.html`` (all of it on one page).
 
-:func:`explain_cv` is the out-of-fold variant for a benchmark: each outer fold's model explains its own
-held-out samples (``nested_cv(..., fold_hook=explain_hook)``), so the importance describes models that did not
-see the samples they explain.
+Inside a benchmark (``understand.explain`` in the config) :func:`explain_fold_hook` makes each outer fold's
+model explain its own held-out samples (``nested_cv(..., fold_hook=...)``), so the importance describes models
+that did not see the samples they explain; :func:`write_fold_outputs` writes it with the per-fold CpG choices.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import pandas as pd
 
 from .understand_io import Echo, _silent, annotation_table, output_folder, read_input, write_csv
 
-__all__ = ["ExplainRun", "explain_cv", "explain_model", "sample_tops", "write_explanation"]
+__all__ = ["ExplainRun", "classifier_agreement", "explain_fold_hook", "explain_model", "sample_tops",
+           "unsupervised_views", "write_explanation", "write_fold_outputs"]
 
 
 @dataclass
@@ -51,8 +52,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
 
 
-def write_explanation(exp, folder: Path, *, title: str, annotation: pd.DataFrame | None = None, n_top: int = 10,
-                      n_plot: int = 15, max_beeswarm: int = 12, lead: str = "") -> pd.DataFrame:
+def write_explanation(exp, folder: Path, *, title: str, n_top: int, n_plot: int,
+                      annotation: pd.DataFrame | None = None, max_beeswarm: int = 12, lead: str = "") -> pd.DataFrame:
     """Write ``importance.csv``, ``samples.csv``, the plots and ``index.html`` of ``exp`` into ``folder``."""
     from ..pl import figure_to_base64, plot_shap_bar, plot_shap_beeswarm, save_figure
     from ..report.understand import Section, write_page
@@ -95,12 +96,20 @@ def write_explanation(exp, folder: Path, *, title: str, annotation: pd.DataFrame
     return imp
 
 
-def explain_model(model_dir: str | Path, betas: str | Path, out: str | Path, *, n_top: int = 10, n_plot: int = 15,
-                  array: str | None = None, manifest: str | Path | None = None, sample_column: str | None = None,
-                  orientation: str = "auto", max_evals: int | None = None, echo: Echo = _silent) -> ExplainRun:
-    """SHAP of the bundle in ``model_dir`` on the samples of ``betas`` (table or store), written to ``out``."""
+def explain_model(model_dir: str | Path, betas: str | Path, out: str | Path, *, n_top: int | None = None,
+                  n_plot: int | None = None, array: str | None = None, manifest: str | Path | None = None,
+                  sample_column: str | None = None, orientation: str = "auto", max_evals: int | None = None,
+                  echo: Echo = _silent) -> ExplainRun:
+    """SHAP of the bundle in ``model_dir`` on the samples of ``betas`` (table or store), written to ``out``.
+
+    ``n_top`` / ``n_plot`` default to ``explain.top`` / ``explain.plot_top`` of conf/.
+    """
+    from ..config import setting
     from ..models import load_bundle
     from ..tl.explain import explain
+
+    n_top = int(setting({}, "explain.top") if n_top is None else n_top)
+    n_plot = int(setting({}, "explain.plot_top") if n_plot is None else n_plot)
 
     bundle = load_bundle(model_dir)
     blocks = tuple(((bundle.card.get("config") or {}).get("data") or {}).get("feature_blocks") or ())
@@ -115,16 +124,6 @@ def explain_model(model_dir: str | Path, betas: str | Path, out: str | Path, *, 
                                 n_top=n_top, n_plot=n_plot,
                                 lead=f"Model {model_dir}; samples from {betas}.")
     return ExplainRun(path=Path(out), explanation=exp, importance=imp)
-
-
-def explain_cv(X: pd.DataFrame, y: pd.Series, make_estimator, *, outer: int = 5, inner: int | None = 3,
-               seed: int = 0, n_jobs: int = 1, max_evals: int | None = None, progress: bool | None = None):
-    """Out-of-fold SHAP: ``(CVResult, Explanation)`` where every outer fold's model explains its own test
-    samples (see :func:`methylclass.tl.importance.oof_explain`)."""
-    from ..tl.importance import oof_explain
-
-    return oof_explain(X, y, make_estimator, max_evals=max_evals, outer=outer, inner=inner, seed=seed,
-                       n_jobs=n_jobs, progress=progress)
 
 
 # ------------------------------------------------------------------------------------- inside the benchmark

@@ -25,7 +25,7 @@ from .._atomic import atomic_text
 from ..tl.panel import PanelOptions, PanelResult
 from .understand_io import Echo, _silent, annotation_table, output_folder, read_input, write_csv
 
-__all__ = ["PanelRun", "panel", "recommended_panel", "write_panel"]
+__all__ = ["PanelRun", "panel", "panel_options", "recommended_panel", "write_panel"]
 
 
 @dataclass
@@ -90,11 +90,27 @@ def write_panel(folder: Path, X: pd.DataFrame, y: pd.Series, result: PanelResult
     return best, table
 
 
+def panel_options(**overrides: Any) -> PanelOptions:
+    """:class:`~methylclass.tl.panel.PanelOptions` from conf/'s ``panel`` block; ``overrides`` that are not None
+    replace single settings (e.g. ``prefilter=500``); ``n_jobs`` and ``rare`` pass through."""
+    from ..config import setting
+
+    keys = ("rankings", "models", "sizes", "prefilter", "outer", "calibrate", "tolerance", "seed")
+    kw = {k: setting({}, f"panel.{k}") for k in keys}
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    for k in ("rankings", "models", "sizes"):
+        kw[k] = tuple(kw[k])
+    return PanelOptions(**kw)
+
+
 def panel(betas: str | Path, out: str | Path, *, label_column: str | None = None, labels: str | Path | None = None,
           sample_column: str | None = None, orientation: str = "auto", options: PanelOptions | None = None,
-          array: str | None = None, manifest: str | Path | None = None, echo: Echo = _silent) -> PanelRun:
-    """Evaluate CpG panels on a labelled beta table or store and write them to ``out``."""
+          array: str | None = None, manifest: str | Path | None = None, echo: Echo = _silent,
+          progress: bool | None = None) -> PanelRun:
+    """Evaluate CpG panels on a labelled beta table or store and write them to ``out`` (``options``: default
+    :func:`panel_options`, i.e. conf/'s ``panel`` block)."""
     from ..errors import ConfigError
+    from ..progress import Progress
     from ..tl.panel import evaluate_panels
 
     if not label_column and not labels:
@@ -103,10 +119,11 @@ def panel(betas: str | Path, out: str | Path, *, label_column: str | None = None
                       orientation=orientation)
     assert y is not None
     X = X[[c for c in X.columns if not str(c).startswith("cnv_")]]
-    opts = options or PanelOptions()
+    opts = options or panel_options()
     echo(f"panel: {len(X)} samples × {X.shape[1]:,} CpGs, rankings {', '.join(opts.rankings)}, models "
          f"{', '.join(opts.models)}, {opts.outer} outer folds")
-    result = evaluate_panels(X, y, opts, progress=lambda d, t: echo(f"panel: fold {d}/{t} done"))
+    with Progress(opts.outer, "panel", unit="folds", enabled=progress) as bar:
+        result = evaluate_panels(X, y, opts, progress=lambda done, total: bar.update(done))
     with output_folder(out) as tmp:
         best, table = write_panel(tmp, X, y, result, title=f"CpG panels — {Path(betas).name}",
                                   annotation_of=(lambda f: annotation_table(f, array, manifest)),
