@@ -11,7 +11,8 @@ export PYTHONHASHSEED ?= 0
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-all demo benchmark benchmark-full benchmark-heidelberg bench bench-arrays \
         bench-preprocess bench-preprocess-quick bench-ingest bench-cnv \
-        bench-normalize bench-cnv-spark methylprep-parity lint clean
+        bench-normalize bench-cnv-spark methylprep-parity lint clean understand understand-fast \
+        notebooks bench-shap
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +48,20 @@ benchmark-full: $(STAMP) ## larger settings: MB set (mb_full) + the Heidelberg-s
 benchmark-heidelberg: $(STAMP) ## only the Heidelberg-size benchmark (five models, nested 5x3, <= 60 min target)
 	$(PY) pipelines/benchmark.py --full --only simulated
 
+understand: $(STAMP) ## embeddings, CpG panels and SHAP on the real MB set + a simulated cohort (HTML in understand_out/)
+	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-.cache/numba} $(PY) pipelines/understand.py --out understand_out
+
+understand-fast: $(STAMP) ## the same with small settings (a few minutes)
+	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-.cache/numba} $(PY) pipelines/understand.py --fast --out understand_out
+
+notebooks: $(STAMP) ## run the notebooks in full and write HTML copies to notebooks/html/
+	mkdir -p notebooks/html
+	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-.cache/numba} $(VENV)/bin/jupyter nbconvert --to html --execute \
+	    --ExecutePreprocessor.timeout=3600 --output-dir notebooks/html notebooks/*.ipynb
+
+bench-shap: $(STAMP) ## global SHAP on 500 × 10,000 CpGs for rf / xgb / logreg (results/bench_shap.json)
+	$(PY) pipelines/bench_shap.py
+
 bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbers to results/)
 	$(PY) -m pytest -q -m slow
 	$(PY) pipelines/bench_manifest.py
@@ -56,6 +71,7 @@ bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbe
 	$(PY) pipelines/bench_simulate.py --samples 20 --jobs 2
 	$(PY) pipelines/bench_models.py
 	$(PY) pipelines/bench_preprocess.py
+	$(PY) pipelines/bench_shap.py
 
 bench-arrays: $(STAMP) ## mixed-array store vs single-array nested CV; 450k model on EPICv2 samples, accuracy vs coverage
 	$(PY) pipelines/mixed_cohort_cv.py

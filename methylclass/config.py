@@ -77,6 +77,12 @@ SCHEMA: dict[str, Any] = {
                "criteria_min_models": (int,), "bootstrap": (int,)},
     "train": {"ood_k": (int,)},
     "predict": {"ood_alpha": NUM},
+    "understand": {"explain": (bool, list, type(None)), "max_evals": (int, type(None)),
+                   "embed": (list, type(None)), "embed_features": (int,)},
+    "explain": {"top": (int,), "plot_top": (int,)},
+    "panel": {"rankings": (list,), "models": (list,), "sizes": (list,), "prefilter": (int,), "outer": (int,),
+              "calibrate": ["ridge", "sigmoid", "isotonic", None], "tolerance": NUM, "seed": (int,)},
+    "embed": {"methods": (list,), "n_features": (int,)},
     "meta": ANY,
 }
 

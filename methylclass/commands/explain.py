@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--betas", required=True, metavar="TABLE|STORE", help="beta table or preprocessing store")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced when complete)")
     p.add_argument("--sample-column", metavar="COL", help="column with the sample ids (default: first column)")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="CpGs per sample in samples.csv (10)")
+    p.add_argument("--top", type=int, metavar="N", help="CpGs per sample in samples.csv (conf explain.top)")
     p.add_argument("--array", metavar="NAME", help="annotate CpGs from this array's manifest (e.g. 450k)")
     p.add_argument("--manifest", metavar="FILE", help="annotate CpGs from this manifest file")
     p.add_argument("--max-evals", type=int, metavar="N",

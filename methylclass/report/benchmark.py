@@ -175,11 +175,14 @@ def render_benchmark_report(models: Sequence[ModelResult], *, title: str, experi
                             data_summary: Mapping[str, Any], config: Mapping[str, Any],
                             wall_seconds: float, cv_scheme: str, threshold: float | None = 0.9,
                             criteria: Mapping[str, Any] | None = None, n_jobs: int = 1,
-                            created: str | None = None) -> str:
+                            created: str | None = None, agreement: Sequence[Mapping[str, Any]] | None = None,
+                            agreement_note: str = "", agreement_images: Sequence[tuple[str, str]] = ()) -> str:
     """HTML text of the benchmark report (see the module docstring).
 
     ``data_summary`` keys used: ``source, n_samples, n_features, class_counts`` (mapping), ``missing_fraction``,
     ``sha256``, ``rare`` (policy description). ``criteria`` is the output of :func:`check_criteria` or None.
+    ``agreement``: rows ``method, kind, ari, nmi, silhouette, balanced_accuracy`` (classifiers and unsupervised
+    views side by side; see ``methylclass.workflows.embed``), ``agreement_images``: (caption, data URI).
     """
     if not models:
         raise ConfigError("a benchmark report needs at least one model result")
@@ -230,6 +233,10 @@ def render_benchmark_report(models: Sequence[ModelResult], *, title: str, experi
         data_facts=[{"label": k, "value": "–" if v is None else v} for k, v in facts],
         class_rows=class_rows, rare_note=data_summary.get("rare", ""), config_yaml=cfg_text,
         glossary=[{"label": label, "help": help_} for _, label, _, _, help_ in METRIC_ROWS],
+        agreement=[{k: (_fmt(r.get(k), ".3f") if k in ("ari", "nmi", "silhouette", "balanced_accuracy")
+                        else r.get(k, "")) for k in ("method", "kind", "ari", "nmi", "silhouette",
+                                                     "balanced_accuracy")} for r in (agreement or [])],
+        agreement_note=agreement_note, agreement_images=list(agreement_images),
     )
     return html
 

@@ -3,18 +3,24 @@
 :func:`explain` explains the pipeline's *final estimator* on the features it actually sees (after CpG selection,
 imputation and the CNV block; samplers are skipped), with the shap explainer that is exact or cheap for it:
 
-============================== ============== =====================================================================
-final estimator                method         output space explained (``Explanation.output``)
-============================== ============== =====================================================================
-random forest (``rf``,         ``tree``       ``probability``: the forest's vote share per class (TreeSHAP,
-balanced RF)                                  path-dependent; interventional with ``background``). Exact.
-XGBoost (``xgb``)              ``tree``       ``margin``: the booster's raw per-class score (softmax logit). Exact.
-logistic regression            ``linear``     ``margin``: ``decision_function`` (multinomial logits); features
-(``logreg``, ``enet``)                        independent, reference = mean of the background. Exact.
-anything else (``svm``,        ``permutation`` ``margin`` (``decision_function``) when the model has one, else
-``svm_rbf``, ``mlp``)                         ``probability``; shap's Permutation explainer on a k-means summary of
-                                              the background (``k ≤ 10`` rows).
-============================== ============== =====================================================================
+========================== =============== =================================================================
+final estimator            method          output space explained (``Explanation.output``)
+========================== =============== =================================================================
+random forest (``rf``,     ``tree``        ``probability``: the forest's vote share per class (TreeSHAP,
+balanced RF)                               path-dependent; interventional with ``background``). Exact.
+XGBoost (``xgb``)          ``tree``        ``margin``: the booster's raw per-class score (softmax logit).
+                                           Exact.
+logistic regression        ``linear``      ``margin``: ``decision_function`` (multinomial logits); features
+(``logreg``, ``enet``)                     independent; reference = the training median profile or the
+                                           mean of ``background``. Exact.
+anything else (``svm``,    ``permutation`` ``margin`` (``decision_function``) when the model has one, else
+``svm_rbf``, ``mlp``)                      ``probability``; shap's Permutation explainer against the
+                                           training median profile or a k-means summary of ``background``
+                                           (≤ 10 rows).
+========================== =============== =================================================================
+
+Two classes: a single margin ``d`` is reported as the pair ``(−d/2, d/2)`` (the convention of
+``SoftmaxDecisionClassifier``), so every explanation has one column per class.
 
 Additivity: ``values.sum(axis=1) + base_values`` equals the explained output for every sample, for all three
 methods (the permutation explainer's antithetic passes keep it exact whatever the number of permutations).

@@ -18,8 +18,8 @@ size); the size ``"all"`` fits every model on all features. Rankings:
 To stay affordable, every ranking works on the ``prefilter`` most variable CpGs of the training part (default
 2,000); the ``all`` size does not. The per-fold choices are kept (:attr:`PanelResult.fold_panels`) so the
 stability of a CpG — the fraction of folds whose panel contains it — can be read for any ranking and size.
-The smallest panel within ``tolerance`` (default 0.01 = one point) of the ``all`` balanced accuracy of the same
-model is named by :meth:`PanelResult.smallest_panel`.
+The smallest panel within ``tolerance`` (default 0.01 = one point) of the best ``all`` balanced accuracy (the
+best model on every feature) is named by :meth:`PanelResult.smallest_panel`.
 """
 
 from __future__ import annotations
@@ -194,13 +194,14 @@ class PanelResult:
         return c.set_index("model")["balanced_accuracy"]
 
     def smallest_panel(self, tolerance: float | None = None) -> dict[str, Any]:
-        """The smallest (ranking, model, size) whose balanced accuracy is within ``tolerance`` of the same
-        model's full-feature balanced accuracy; ties: higher balanced accuracy, then lower Brier. When no
+        """The smallest (ranking, model, size) whose balanced accuracy is within ``tolerance`` of the full
+        balanced accuracy — that of the best model on all features (``full_model``), so a panel is judged
+        against the best the whole array achieves; ties: higher balanced accuracy, then lower Brier. When no
         panel qualifies, the best panel overall (``within`` False)."""
         tol = self.options.tolerance if tolerance is None else float(tolerance)
         full = self.full()
         c = self.curve[self.curve["ranking"] != ALL].copy()
-        c["full_balanced_accuracy"] = c["model"].map(full)
+        c["full_balanced_accuracy"] = float(full.max())
         ok = c[c["balanced_accuracy"] >= c["full_balanced_accuracy"] - tol - 1e-12]
         within = not ok.empty
         pick = (ok.sort_values(["size", "balanced_accuracy", "brier"], ascending=[True, False, True])
@@ -208,7 +209,8 @@ class PanelResult:
         row = pick.iloc[0]
         return {"ranking": str(row["ranking"]), "model": str(row["model"]), "size": int(row["size"]),
                 "balanced_accuracy": float(row["balanced_accuracy"]), "brier": float(row["brier"]),
-                "full_balanced_accuracy": float(row["full_balanced_accuracy"]), "tolerance": tol,
+                "full_balanced_accuracy": float(row["full_balanced_accuracy"]), "full_model": str(full.idxmax()),
+                "tolerance": tol,
                 "within": bool(within)}
 
     def stability(self, ranking: str, size: int) -> pd.Series:

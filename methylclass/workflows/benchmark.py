@@ -77,6 +77,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     from ..pl import figure_to_base64, plot_confusion, plot_reliability, save_figure
     from ..report import ModelResult, check_criteria, write_benchmark_report
     from ..tl.cv import nested_cv
+    from .explain import classifier_agreement, explain_fold_hook, unsupervised_views, write_fold_outputs
 
     say = echo or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
@@ -106,6 +107,8 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
         detail: dict[str, Any] = {}
         rare_note = ""
         params_tables = []
+        und = {k: setting(cfg, f"understand.{k}") for k in ("explain", "max_evals", "embed", "embed_features")}
+        agreement_rows: list[dict[str, Any]] = []
         for name, factory in factories.items():
             t0 = time.perf_counter()
             adjusts = bool((cfg["models"][name].get("pipeline") or {}).get("adjust"))
@@ -113,7 +116,9 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
             res = nested_cv(X_model, ds.y, factory, outer=int(cv["outer"]), inner=inner,
                             repeats=int(cv["repeats"]), seed=seed, n_jobs=n_jobs, groups=ds.groups,
                             rare=cv["rare"], rare_label=cv["rare_label"], progress=progress, desc=name,
-                            map_fn=map_fn)
+                            map_fn=map_fn, fold_hook=explain_fold_hook(und, name, seed))
+            write_fold_outputs(run.path, name, res, formats)
+            agreement_rows.append(classifier_agreement(name, res))
             wall = time.perf_counter() - t0
             if conformal and res.sets is None:
                 res.sets = res.conformal_sets(coverage=coverage, mode=conformal)
@@ -163,6 +168,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
             _atomic_csv(table[["model", *[c for c in table.columns if c != "model"]]], run.path / "params.csv",
                         index=False)
         _atomic_csv(pd.concat(timings, ignore_index=True), run.path / "timings.csv", index=False)
+        agreement_images = unsupervised_views(run.path, ds, und, agreement_rows, seed, say)
         criteria = check_criteria(results, setting(cfg, "report.criteria"),
                                   int(setting(cfg, "report.criteria_min_models")))
         wall_total = time.perf_counter() - t_start
@@ -176,7 +182,9 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
             run.path / "report.html", results, title=setting(cfg, "report.title"),
             experiment=name_of_run, run_id=run.run_id, data_summary=summary, config=cfg,
             wall_seconds=wall_total, cv_scheme=_cv_scheme(cv),
-            threshold=None if isinstance(threshold, Mapping) else threshold, criteria=criteria, n_jobs=n_jobs)
+            threshold=None if isinstance(threshold, Mapping) else threshold, criteria=criteria, n_jobs=n_jobs,
+            agreement=agreement_rows if und.get("embed") else None, agreement_images=agreement_images,
+            agreement_note=", ".join(und.get("embed") or []))
         final = run.commit()
     except BaseException:
         run.abort()

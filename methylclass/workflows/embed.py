@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._atomic import ensure_writable_parent
 from .understand_io import Echo, _silent, extra_columns, output_folder, read_input, write_csv
 
 __all__ = ["EmbedRun", "embed_cohort", "write_embeddings"]
@@ -38,8 +39,8 @@ def _numba_cache() -> None:
         os.environ["NUMBA_CACHE_DIR"] = str(cache_dir() / "numba")
 
 
-def compute_embeddings(X: pd.DataFrame, y: pd.Series, *, methods: Sequence[str] = ("pca", "hierarchical",
-                       "tsne", "umap"), n_features: int = 2000, seed: int = 0, echo: Echo = _silent):
+def compute_embeddings(X: pd.DataFrame, y: pd.Series, *, methods: Sequence[str], n_features: int, seed: int = 0,
+                       echo: Echo = _silent):
     """``{method: Embedding}`` and the agreement table on the ``n_features`` most variable CpGs of ``X``."""
     from ..tl.embed import agreement, embed
 
@@ -55,7 +56,7 @@ def compute_embeddings(X: pd.DataFrame, y: pd.Series, *, methods: Sequence[str] 
 
 
 def write_embeddings(folder: Path, X: pd.DataFrame, y: pd.Series, embeddings: dict, agree: pd.DataFrame, *,
-                     color_by: pd.DataFrame | None = None, n_features: int = 2000, title: str = "Embeddings",
+                     n_features: int, color_by: pd.DataFrame | None = None, title: str = "Embeddings",
                      lead: str = "", scores: pd.DataFrame | None = None) -> None:
     """Write the CSVs, plots and page of :func:`compute_embeddings` into ``folder``. ``scores``: the
     classifiers' scores on the same data, shown next to the cluster agreement."""
@@ -124,11 +125,19 @@ def write_embeddings(folder: Path, X: pd.DataFrame, y: pd.Series, embeddings: di
 
 def embed_cohort(betas: str | Path, out: str | Path, *, label_column: str | None = None,
                  labels: str | Path | None = None, sample_column: str | None = None, orientation: str = "auto",
-                 methods: Sequence[str] = ("pca", "hierarchical", "tsne", "umap"), n_features: int = 2000,
-                 color_by: Sequence[str] = (), seed: int = 0, echo: Echo = _silent) -> EmbedRun:
+                 methods: Sequence[str] | None = None, n_features: int | None = None,
+                 color_by: Sequence[str] = (), predictions: str | Path | None = None, seed: int = 0,
+                 echo: Echo = _silent) -> EmbedRun:
     """Embed a labelled beta table or store and write the views to ``out``. ``color_by``: further columns of
-    the table (e.g. a batch column) or ``cnv_*`` features to colour by."""
+    the table (e.g. a batch column) or ``cnv_*`` features to colour by; ``predictions``: a ``predictions.csv``
+    of ``methylclass predict`` (columns ``sample, prediction``) — views coloured by the call, ``no_match``
+    ringed. ``methods`` / ``n_features`` default to conf/'s ``embed`` block."""
+    from ..config import setting
     from ..errors import ConfigError
+
+    ensure_writable_parent(out)  # before the work, not after it
+    methods = list(setting({}, "embed.methods") if methods is None else methods)
+    n_features = int(setting({}, "embed.n_features") if n_features is None else n_features)
 
     if not label_column and not labels:
         raise ConfigError("embed needs --label-column COL (or --labels FILE) to colour and score by class")
@@ -136,6 +145,19 @@ def embed_cohort(betas: str | Path, out: str | Path, *, label_column: str | None
                       orientation=orientation)
     assert y is not None
     extra = extra_columns(betas, list(color_by), X.index, sample_column=sample_column, X=X) if color_by else None
+    if predictions is not None:
+        from ..errors import DataError
+
+        try:
+            pred = pd.read_csv(predictions)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:  # empty, binary, unreadable
+            raise DataError(f"'{predictions}' is not a predictions table: {str(exc).splitlines()[0]}") from None
+        if not {"sample", "prediction"} <= set(pred.columns):
+            raise DataError(f"'{predictions}' has no 'sample' and 'prediction' columns")
+        call = pred.set_index(pred["sample"].astype(str))["prediction"].reindex(X.index.astype(str))
+        call.index = X.index
+        extra = call.rename("prediction").to_frame() if extra is None else extra.assign(prediction=call)
+    n_features = min(int(n_features), sum(not str(c).startswith("cnv_") for c in X.columns))
     embeddings, agree = compute_embeddings(X, y, methods=methods, n_features=n_features, seed=seed, echo=echo)
     with output_folder(out) as tmp:
         write_embeddings(tmp, X, y, embeddings, agree, color_by=extra, n_features=n_features,

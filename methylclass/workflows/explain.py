@@ -7,9 +7,9 @@ Writes into ``--out DIR`` (published only when complete):
 * ``samples.csv`` — per sample its explained class and top CpGs: ``sample, class, rank, feature, shap, value``;
 * ``shap_bar.png`` (top CpGs per class), ``shap_beeswarm_<class>.png``, ``index.html`` (all of it on one page).
 
-:func:`explain_cv` is the out-of-fold variant for a benchmark: each outer fold's model explains its own
-held-out samples (``nested_cv(..., fold_hook=explain_hook)``), so the importance describes models that did not
-see the samples they explain.
+Inside a benchmark (``understand.explain`` in the config) :func:`explain_fold_hook` makes each outer fold's
+model explain its own held-out samples (``nested_cv(..., fold_hook=...)``), so the importance describes models
+that did not see the samples they explain; :func:`write_fold_outputs` writes it with the per-fold CpG choices.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from typing import Any
 
 import pandas as pd
 
+from .._atomic import ensure_writable_parent
 from .understand_io import Echo, _silent, annotation_table, output_folder, read_input, write_csv
 
-__all__ = ["ExplainRun", "explain_cv", "explain_model", "sample_tops", "write_explanation"]
+__all__ = ["ExplainRun", "classifier_agreement", "explain_fold_hook", "explain_model", "sample_tops",
+           "unsupervised_views", "write_explanation", "write_fold_outputs"]
 
 
 @dataclass
@@ -51,8 +53,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
 
 
-def write_explanation(exp, folder: Path, *, title: str, annotation: pd.DataFrame | None = None, n_top: int = 10,
-                      n_plot: int = 15, max_beeswarm: int = 12, lead: str = "") -> pd.DataFrame:
+def write_explanation(exp, folder: Path, *, title: str, n_top: int, n_plot: int,
+                      annotation: pd.DataFrame | None = None, max_beeswarm: int = 12, lead: str = "") -> pd.DataFrame:
     """Write ``importance.csv``, ``samples.csv``, the plots and ``index.html`` of ``exp`` into ``folder``."""
     from ..pl import figure_to_base64, plot_shap_bar, plot_shap_beeswarm, save_figure
     from ..report.understand import Section, write_page
@@ -95,13 +97,22 @@ def write_explanation(exp, folder: Path, *, title: str, annotation: pd.DataFrame
     return imp
 
 
-def explain_model(model_dir: str | Path, betas: str | Path, out: str | Path, *, n_top: int = 10, n_plot: int = 15,
-                  array: str | None = None, manifest: str | Path | None = None, sample_column: str | None = None,
-                  orientation: str = "auto", max_evals: int | None = None, echo: Echo = _silent) -> ExplainRun:
-    """SHAP of the bundle in ``model_dir`` on the samples of ``betas`` (table or store), written to ``out``."""
+def explain_model(model_dir: str | Path, betas: str | Path, out: str | Path, *, n_top: int | None = None,
+                  n_plot: int | None = None, array: str | None = None, manifest: str | Path | None = None,
+                  sample_column: str | None = None, orientation: str = "auto", max_evals: int | None = None,
+                  echo: Echo = _silent) -> ExplainRun:
+    """SHAP of the bundle in ``model_dir`` on the samples of ``betas`` (table or store), written to ``out``.
+
+    ``n_top`` / ``n_plot`` default to ``explain.top`` / ``explain.plot_top`` of conf/.
+    """
+    from ..config import setting
     from ..models import load_bundle
     from ..tl.explain import explain
 
+    n_top = int(setting({}, "explain.top") if n_top is None else n_top)
+    n_plot = int(setting({}, "explain.plot_top") if n_plot is None else n_plot)
+
+    ensure_writable_parent(out)  # before the work, not after it
     bundle = load_bundle(model_dir)
     blocks = tuple(((bundle.card.get("config") or {}).get("data") or {}).get("feature_blocks") or ())
     if not blocks and any(str(f).startswith("cnv_") for f in bundle.features):
@@ -117,11 +128,77 @@ def explain_model(model_dir: str | Path, betas: str | Path, out: str | Path, *, 
     return ExplainRun(path=Path(out), explanation=exp, importance=imp)
 
 
-def explain_cv(X: pd.DataFrame, y: pd.Series, make_estimator, *, outer: int = 5, inner: int | None = 3,
-               seed: int = 0, n_jobs: int = 1, max_evals: int | None = None, progress: bool | None = None):
-    """Out-of-fold SHAP: ``(CVResult, Explanation)`` where every outer fold's model explains its own test
-    samples (see :func:`methylclass.tl.importance.oof_explain`)."""
-    from ..tl.importance import oof_explain
+# ------------------------------------------------------------------------------------- inside the benchmark
+def explain_fold_hook(understand: dict, model: str, seed: int):
+    """The ``nested_cv`` fold hook for ``model`` when the config's ``understand.explain`` lists it (or is
+    ``true``), else None."""
+    import functools
 
-    return oof_explain(X, y, make_estimator, max_evals=max_evals, outer=outer, inner=inner, seed=seed,
-                       n_jobs=n_jobs, progress=progress)
+    from ..tl.importance import explain_hook
+
+    want = understand.get("explain")
+    if not want or (want is not True and model not in list(want)):
+        return None
+    return functools.partial(explain_hook, seed=seed, max_evals=understand.get("max_evals"))
+
+
+def write_fold_outputs(run_path: Path, model: str, res, formats) -> None:
+    """Per model in the run folder: ``selection/<model>.csv`` — every feature some outer fold's model used, with
+    the number and fraction of folds that chose it (Boruta's per-fold choices; ``chosen_in_every_fold``), and
+    with an out-of-fold explanation ``importance/<model>.csv`` (``feature, class, importance``) + a bar plot."""
+    from ..pl import plot_shap_bar, save_figure
+    from ..tl.importance import explanation_of
+
+    if res.fold_features is not None:
+        ff = res.fold_features
+        n = int(ff[["repeat", "fold"]].drop_duplicates().shape[0]) or 1
+        sel = (ff.groupby("feature", sort=False).size().rename("folds").reset_index()
+               .assign(stability=lambda d: d["folds"] / n)
+               .sort_values(["folds", "feature"], ascending=[False, True], ignore_index=True))
+        sel["chosen_in_every_fold"] = sel["folds"] == n
+        (run_path / "selection").mkdir(exist_ok=True)
+        write_csv(sel, run_path / "selection" / f"{model}.csv", index=False)
+    if res.fold_outputs:
+        exp = explanation_of(res)
+        imp = exp.importance()
+        (run_path / "importance").mkdir(exist_ok=True)
+        write_csv(imp, run_path / "importance" / f"{model}.csv", index=False)
+        save_figure(plot_shap_bar(imp, n=15, classes=exp.classes,
+                                  title=f"{model}: mean |SHAP| per class (out of fold, {exp.output})"),
+                    run_path / "plots" / f"{model}_shap_bar", formats)
+
+
+def classifier_agreement(model: str, res) -> dict[str, Any]:
+    """ARI / NMI of a classifier's out-of-fold calls with the labels (comparable with the clusterings)."""
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score, balanced_accuracy_score, normalized_mutual_info_score
+
+    pred = np.asarray(res.classes)[np.argmax(res.proba.to_numpy(), axis=1)]
+    y = res.y.to_numpy()
+    return {"method": model, "kind": "classifier (nested CV)", "ari": float(adjusted_rand_score(y, pred)),
+            "nmi": float(normalized_mutual_info_score(y, pred)), "silhouette": None,
+            "balanced_accuracy": float(balanced_accuracy_score(y, pred))}
+
+
+def unsupervised_views(run_path: Path, ds, understand: dict, rows: list, seed: int, say) -> list[tuple[str, str]]:
+    """With ``understand.embed`` (a list of views), embed the benchmark's data into ``run_path/embed/`` and
+    append their agreement rows to ``rows``; returns (caption, data URI) of the class-coloured views."""
+    from ..pl import class_colors, figure_to_base64, plot_embedding
+    from .embed import compute_embeddings, write_embeddings
+
+    methods = list(understand.get("embed") or [])
+    if not methods:
+        return []
+    n_cpg = sum(not str(c).startswith("cnv_") for c in ds.X.columns)
+    n_features = min(int(understand["embed_features"]), n_cpg)
+    emb, agree = compute_embeddings(ds.X, ds.y, methods=methods, n_features=n_features, seed=seed, echo=say)
+    (run_path / "embed").mkdir(exist_ok=True)
+    scores = pd.DataFrame([{k: r[k] for k in ("method", "ari", "nmi", "balanced_accuracy")} for r in rows])
+    write_embeddings(run_path / "embed", ds.X, ds.y, emb, agree, n_features=n_features,
+                     title="Unsupervised views of the benchmark data", scores=scores)
+    for r in agree.to_dict(orient="records"):
+        rows.append({**r, "kind": f"unsupervised ({n_features:,} most variable CpGs)", "balanced_accuracy": None})
+    pal = class_colors(ds.y.unique())
+    return [(f"{m}: class", figure_to_base64(plot_embedding(e.coords, ds.y.rename("class"), palette=pal,
+                                                            title=m.upper())))
+            for m, e in emb.items() if m != "hierarchical"]

@@ -21,11 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from .._atomic import atomic_text
+from .._atomic import atomic_text, ensure_writable_parent
 from ..tl.panel import PanelOptions, PanelResult
 from .understand_io import Echo, _silent, annotation_table, output_folder, read_input, write_csv
 
-__all__ = ["PanelRun", "panel", "recommended_panel", "write_panel"]
+__all__ = ["PanelRun", "panel", "panel_options", "recommended_panel", "write_panel"]
 
 
 @dataclass
@@ -74,7 +74,7 @@ def write_panel(folder: Path, X: pd.DataFrame, y: pd.Series, result: PanelResult
     save_figure(fig, folder / "panel_curve", formats=("png",))
     text = [f"Smallest panel within {best['tolerance'] * 100:.0f} point(s) of the full balanced accuracy: "
             f"{best['size']} CpGs ranked by {best['ranking']}, model {best['model']}: balanced accuracy "
-            f"{best['balanced_accuracy']:.3f} vs {best['full_balanced_accuracy']:.3f} on all "
+            f"{best['balanced_accuracy']:.3f} vs {best['full_balanced_accuracy']:.3f} for {best['full_model']} on all "
             f"{result.n_features:,} features (Brier {best['brier']:.3f})."
             + ("" if best["within"] else " No panel reached the tolerance: the best panel is shown."),
             (f"Rankings were refitted in each of the {result.options.outer} outer training folds on the "
@@ -90,23 +90,41 @@ def write_panel(folder: Path, X: pd.DataFrame, y: pd.Series, result: PanelResult
     return best, table
 
 
+def panel_options(**overrides: Any) -> PanelOptions:
+    """:class:`~methylclass.tl.panel.PanelOptions` from conf/'s ``panel`` block; ``overrides`` that are not None
+    replace single settings (e.g. ``prefilter=500``); ``n_jobs`` and ``rare`` pass through."""
+    from ..config import setting
+
+    keys = ("rankings", "models", "sizes", "prefilter", "outer", "calibrate", "tolerance", "seed")
+    kw = {k: setting({}, f"panel.{k}") for k in keys}
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    for k in ("rankings", "models", "sizes"):
+        kw[k] = tuple(kw[k])
+    return PanelOptions(**kw)
+
+
 def panel(betas: str | Path, out: str | Path, *, label_column: str | None = None, labels: str | Path | None = None,
           sample_column: str | None = None, orientation: str = "auto", options: PanelOptions | None = None,
-          array: str | None = None, manifest: str | Path | None = None, echo: Echo = _silent) -> PanelRun:
-    """Evaluate CpG panels on a labelled beta table or store and write them to ``out``."""
+          array: str | None = None, manifest: str | Path | None = None, echo: Echo = _silent,
+          progress: bool | None = None) -> PanelRun:
+    """Evaluate CpG panels on a labelled beta table or store and write them to ``out`` (``options``: default
+    :func:`panel_options`, i.e. conf/'s ``panel`` block)."""
     from ..errors import ConfigError
+    from ..progress import Progress
     from ..tl.panel import evaluate_panels
 
     if not label_column and not labels:
         raise ConfigError("panel needs --label-column COL (or --labels FILE) to know the classes")
+    ensure_writable_parent(out)  # before the work, not after it
     X, y = read_input(betas, label_column=label_column, labels=labels, sample_column=sample_column,
                       orientation=orientation)
     assert y is not None
     X = X[[c for c in X.columns if not str(c).startswith("cnv_")]]
-    opts = options or PanelOptions()
+    opts = options or panel_options()
     echo(f"panel: {len(X)} samples × {X.shape[1]:,} CpGs, rankings {', '.join(opts.rankings)}, models "
          f"{', '.join(opts.models)}, {opts.outer} outer folds")
-    result = evaluate_panels(X, y, opts, progress=lambda d, t: echo(f"panel: fold {d}/{t} done"))
+    with Progress(opts.outer, "panel", unit="folds", enabled=progress) as bar:
+        result = evaluate_panels(X, y, opts, progress=lambda done, total: bar.update(done))
     with output_folder(out) as tmp:
         best, table = write_panel(tmp, X, y, result, title=f"CpG panels — {Path(betas).name}",
                                   annotation_of=(lambda f: annotation_table(f, array, manifest)),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._atomic import atomic_write, make_temp_dir, publish_dir
+from .._atomic import atomic_write, ensure_writable_parent, make_temp_dir, publish_dir
 from ..errors import ConfigError, DataError
 
 Echo = Callable[[str], None]
@@ -51,6 +51,7 @@ def output_folder(out: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     if out.exists() and not overwrite:
         raise ConfigError(f"'{out}' already exists")
     out.parent.mkdir(parents=True, exist_ok=True)
+    ensure_writable_parent(out)
     tmp = make_temp_dir(out.parent, out.name)
     try:
         yield tmp

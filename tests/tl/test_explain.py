@@ -132,3 +132,29 @@ def test_calibration_monotone_reports_per_class(data):
     sig = make_pipeline("logreg", n_features=20, calibrate="sigmoid", inner_cv=2).fit(X, y)
     assert calibration_monotone(sig) == {"c0": True, "c1": True, "c2": True}
     assert calibration_monotone(make_pipeline("logreg", calibrate=None).fit(X, y)) is None
+
+
+@pytest.mark.parametrize("model,kw", [("rf", {"n_estimators": 20}), ("xgb", {"n_estimators": 10}), ("logreg", {}),
+                                      ("svm", {})])
+def test_two_classes_give_one_column_per_class(data, model, kw):
+    X, y = data
+    keep = y != "c2"
+    clf = make_pipeline(model, n_features=10, calibrate=None, **kw).fit(X[keep], y[keep])
+    exp = explain(clf, X[keep].iloc[:3], max_evals=41)
+    assert exp.values.shape == (3, 10, 2) and exp.base_values.shape == (3, 2)
+    out = exp.predicted()
+    if exp.output == "margin":  # (−d/2, d/2): the softmax of the pair is the logistic of the margin d
+        np.testing.assert_allclose(out[:, 0], -out[:, 1], atol=1e-6)
+        d = out[:, 1] - out[:, 0]
+        final, Z = clf.final_estimator_, clf.transform_selected(X[keep].iloc[:3])
+        if model == "xgb":
+            import xgboost as xgb
+
+            ref = final.booster_.predict(xgb.DMatrix(Z.astype(np.float32)), output_margin=True)
+        else:
+            ref = final.decision_function(Z)
+        np.testing.assert_allclose(d, ref, atol=1e-4)
+    else:
+        np.testing.assert_allclose(out, clf.final_estimator_.predict_proba(clf.transform_selected(X[keep].iloc[:3])),
+                                   atol=1e-6)
+    assert exp.predicted_class() == list(clf.predict(X[keep].iloc[:3]))

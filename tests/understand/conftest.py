@@ -18,4 +18,5 @@ def _one_blas_thread():
 def planted_cohort():
     """4 classes × 15 samples × 1,000 CpGs, 15 class DMPs per class (shift 0.2–0.4 β, purity 0.5–0.9)."""
     return simulate_betas(n_probes=1000, classes=4, families=4, n_per_class=15, dmps_per_class=15,
-                          dmps_per_family=0, dmp_delta=(0.2, 0.4), purity=(0.5, 0.9), ffpe_fraction=0.0, seed=1)
+                          dmps_per_family=0, dmp_delta=(0.2, 0.4), purity=(0.5, 0.9), heterogeneity=1.0,
+                          ffpe_fraction=0.0, seed=1)

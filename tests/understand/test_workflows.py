@@ -59,10 +59,14 @@ def test_panel_command_writes_curve_panel_and_fold_choices(table, tmp_path):
 
 
 def test_embed_command_writes_embeddings_agreement_and_plots(table, tmp_path):
-    path, X, _ = table
+    path, X, y = table
     out = tmp_path / "embed"
+    pred = tmp_path / "predictions.csv"
+    pd.DataFrame({"sample": X.index, "prediction": ["no_match" if i % 7 == 0 else c
+                                                    for i, c in enumerate(y)]}).to_csv(pred, index=False)
     rc = main(["embed", "--betas", str(path), "--label-column", "class", "--out", str(out),
-               "--methods", "pca,hierarchical,tsne", "--n-features", "200", "--color-by", "batch"])
+               "--methods", "pca,hierarchical,tsne", "--n-features", "200", "--color-by", "batch",
+               "--predictions", str(pred)])
     assert rc == 0
     agree = pd.read_csv(out / "agreement.csv")
     assert list(agree.columns) == ["method", "ari", "nmi", "silhouette"]
@@ -71,8 +75,8 @@ def test_embed_command_writes_embeddings_agreement_and_plots(table, tmp_path):
     emb = pd.read_csv(out / "embedding_pca.csv")
     assert list(emb.columns[:3]) == ["sample", "PC1", "PC2"] and "label" in emb.columns
     assert set(emb["sample"]) == set(X.index)
-    for f in ("pca_class.png", "pca_batch.png", "tsne_class.png", "heatmap_hierarchical.png", "index.html",
-              "pca_loadings.csv"):
+    for f in ("pca_class.png", "pca_batch.png", "pca_prediction.png", "tsne_class.png", "heatmap_hierarchical.png",
+              "index.html", "pca_loadings.csv"):
         assert (out / f).is_file(), f
 
 

@@ -49,6 +49,7 @@ LAB = "--betas {betas_ok} --label-column subgroup"
 FAST = "--outer 2 --inner 2 --n-jobs 1 --no-progress"
 CNV = "cnv {idats} --reference {idats} --genome hg38"
 SIM = "--classes 2 --per-class 1 --normals 1 --quiet"
+PANEL = "--rankings variance --models logreg --sizes 5 --outer 2 --n-jobs 1 --no-progress"
 
 
 def _model_cmd(cmd: str, model: str) -> dict[str, tuple[str, str]]:
@@ -117,14 +118,33 @@ SPECS: dict[str, dict[str, tuple[str, str]]] = {
     "demo": {
         "out": (OUT_DIR, "demo --out {out} --local --probes 1000"),
     },
+    "explain": {
+        "model": (IN_DIR, "explain --model {model} --betas {betas_ok} --out {out_new}"),
+        "betas": (IN_FILE, "explain --model {bundle} --betas {betas} --out {out_new}"),
+        "out": (OUT_DIR, "explain --model {bundle} --betas {betas_ok} --out {out}"),
+        "manifest": (IN_FILE, "explain --model {bundle} --betas {betas_ok} --out {out_new} --manifest {manifest}"),
+    },
+    "panel": {
+        "betas": (IN_FILE, f"panel --betas {{betas}} --label-column subgroup --out {{out_new}} {PANEL}"),
+        "labels": (IN_FILE, f"panel --betas {{betas_ok}} --labels {{labels}} --out {{out_new}} {PANEL}"),
+        "out": (OUT_DIR, f"panel {LAB} --out {{out}} {PANEL}"),
+        "manifest": (IN_FILE, f"panel {LAB} --out {{out_new}} --manifest {{manifest}} {PANEL}"),
+    },
+    "embed": {
+        "betas": (IN_FILE, "embed --betas {betas} --label-column subgroup --out {out_new} --methods pca"),
+        "labels": (IN_FILE, "embed --betas {betas_ok} --labels {labels} --out {out_new} --methods pca"),
+        "out": (OUT_DIR, f"embed {LAB} --out {{out}} --methods pca"),
+        "predictions": (IN_FILE, f"embed {LAB} --out {{out_new}} --methods pca --predictions {{predictions}}"),
+    },
 }
 
 #: path arguments that are not files (checked by name so the coverage test stays honest)
 NOT_PATHS: dict[str, set[str]] = {
-    "train": {"experiment", "groups_column", "model"}, "evaluate": {"experiment", "groups_column", "model"},
-    "benchmark": {"experiment", "groups_column"},
+    "train": {"experiment", "groups_column", "model", "common_probes"},
+    "evaluate": {"experiment", "groups_column", "model", "common_probes"},
+    "benchmark": {"experiment", "groups_column", "common_probes"},
     "cnv": {"normals_group", "genome"}, "predict": {"label_column"}, "preprocess": {"array", "master"},
-    "simulate": {"array"},
+    "simulate": {"array", "arrays"}, "explain": {"array"}, "panel": {"array"}, "embed": {"color_by"},
 }
 
 #: bad values per role: (case name, how to make it); outputs that are legitimately fine are in GOOD_ODD

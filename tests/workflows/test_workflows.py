@@ -46,7 +46,8 @@ def test_run_folder_contents(run):
     assert names == {"config.yaml", "metrics.csv", "metrics.json", "per_class.csv", "timings.csv", "report.html",
                      "params.csv",
                      "oof/logreg.csv", "oof/svm.csv", "plots/logreg_confusion.png", "plots/logreg_reliability.png",
-                     "plots/svm_confusion.png", "plots/svm_reliability.png"}
+                     "plots/svm_confusion.png", "plots/svm_reliability.png", "selection/logreg.csv",
+                     "selection/svm.csv"}
     assert (p.parent / "latest").resolve() == p.resolve()
     assert not [f for f in p.parent.iterdir() if f.name.startswith(".")]
     saved = read_yaml(p / "config.yaml")
