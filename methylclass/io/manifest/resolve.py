@@ -7,8 +7,9 @@ most samples have (or the one the user names), and samples whose IDATs are of an
 marked as failing references before any work is distributed. Samples whose count matches no registered array
 go through the kernel, whose address-coverage check then decides.
 
-The header is read here rather than with :func:`methylclass.io.discover.peek_idat` because that one
-decompresses a whole ``.idat.gz`` (~50 ms for a 450k file); this reads its first 64 KB.
+The header is read with :func:`methylclass.io.idat.read_header` (the one header parser) rather than with
+:func:`methylclass.io.discover.peek_idat`, which decompresses a whole ``.idat.gz`` (~50 ms for a 450k file);
+this decompresses only up to the address count.
 """
 
 from __future__ import annotations
@@ -18,36 +19,28 @@ import struct
 from collections import Counter
 from pathlib import Path
 
-from ...errors import ManifestError, MethylclassError
+from ...errors import IdatError, ManifestError, MethylclassError
+from ..idat import NSNPS, read_header
 from .types import Manifest
-
-_NSNPS = 1000
-_HEAD = 1 << 16
 
 
 def idat_address_count(path: str | Path) -> int | None:
-    """Number of bead addresses an IDAT declares (its ``nSNPsRead`` field); None when unreadable."""
+    """Number of bead addresses an IDAT declares (its ``nSNPsRead`` field); None when unreadable.
+
+    Reads the header with :func:`methylclass.io.idat.read_header` and then the 4-byte count only.
+    """
     path = Path(path)
     try:
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rb") as fh:
-            head = fh.read(_HEAD)
-            if len(head) < 16 or head[:4] != b"IDAT" or struct.unpack_from("<q", head, 4)[0] != 3:
+            offsets = read_header(fh, path)
+            if NSNPS not in offsets:
                 return None
-            n_fields = struct.unpack_from("<i", head, 12)[0]
-            if not 0 < n_fields <= 1000 or 16 + 10 * n_fields > len(head):
-                return None
-            for i in range(n_fields):
-                code, offset = struct.unpack_from("<Hq", head, 16 + 10 * i)
-                if code == _NSNPS:
-                    if offset + 4 <= len(head):
-                        return struct.unpack_from("<i", head, offset)[0]
-                    fh.seek(offset)
-                    raw = fh.read(4)
-                    return struct.unpack("<i", raw)[0] if len(raw) == 4 else None
-    except (OSError, EOFError, struct.error):
+            fh.seek(offsets[NSNPS])
+            raw = fh.read(4)
+            return struct.unpack("<i", raw)[0] if len(raw) == 4 else None
+    except (OSError, EOFError, struct.error, IdatError):
         return None
-    return None
 
 
 def _array_of_count(n: int | None, grn: str, memo: dict) -> str | None:
