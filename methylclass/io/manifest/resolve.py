@@ -87,19 +87,51 @@ def detect_cohort_array(refs: list[dict]) -> str:
     return votes.most_common(1)[0][0]
 
 
-def resolve_manifest(refs: list[dict], *, manifest: Manifest | str | Path | None = None,
-                     array: str | None = None, controls: str | Path | None = None) -> Manifest:
-    """The cohort's manifest: the one given, a manifest file (with an optional control-probe table), a
-    named array, or the array detected from the IDATs."""
-    from .load import load_manifest
+def resolve_manifest(refs: list[dict] | None = None, *, manifest: Manifest | str | Path | None = None,
+                     array: str | None = None, controls: str | Path | None = None,
+                     first_idat=None) -> Manifest:
+    """The one manifest resolver of every reading path (``read_raw``, ingestion, CNV).
+
+    Parameters
+    ----------
+    refs : list of dict, optional
+        Sample references whose IDAT headers vote for the array when nothing else decides.
+    manifest : Manifest, str or Path, optional
+        A manifest, a manifest file (Illumina CSV / sesame TSV) or, when no such file exists, an array name.
+    array : str, optional
+        A registered array name (also the array a manifest file is read as).
+    controls : str or Path, optional
+        Control-probe table of a manifest file that has none.
+    first_idat : Idat, str or Path, optional
+        An IDAT whose array is detected (address count confirmed by overlap) when no manifest/array is given.
+
+    Returns
+    -------
+    Manifest
+        The resolved manifest.
+    """
+    from .load import detect_array, load_manifest
+    from .registry import get_array, list_arrays
 
     if isinstance(manifest, Manifest):
         return manifest
     if manifest is not None:
+        if not Path(manifest).exists() and array is None and controls is None:
+            try:
+                spec = get_array(str(manifest))
+            except ManifestError:
+                known = ", ".join(s.name for s in list_arrays())
+                raise ManifestError(f"'{manifest}' is neither a known array ({known}) nor a manifest "
+                                    "file") from None
+            return load_manifest(spec.name)
         return load_manifest(array, path=Path(manifest), controls=controls)
     if controls is not None:
         raise ManifestError("a control-probe table (--controls) goes with a manifest file (--manifest)")
-    return load_manifest(array or detect_cohort_array(refs))
+    if array:
+        return load_manifest(array)
+    if first_idat is not None:
+        return load_manifest(detect_array(first_idat))
+    return load_manifest(detect_cohort_array(refs or []))
 
 
 def flag_other_arrays(refs: list[dict], manifest: Manifest) -> list[dict]:
