@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import DataError
 from ..pp.cnv.bins import Bins
 from ..pp.cnv.calls import DEFAULT_THRESHOLDS, CallThresholds
-from ..pp.cnv.features import write_cnv_features
+from ..pp.cnv.features import write_cnv_features, write_cnv_panel
 from ..pp.cnv.reference import CNVReference
 from ..pp.cnv.segment import CBSParams
 from ..pp.cnv.task import CNVTask, feature_frame, write_cohort_tables
@@ -167,6 +167,9 @@ def run_cnv_store_spark(store: str | Path, normals, *, samples: Sequence[str] | 
                        files=[Path(f) for r in ok for f in r["files"]])
     if write_features:
         run.features_file = write_cnv_features(feats, plan.store.path)
+        write_cnv_panel(plan.store.path, plan.bins, plan.reference,
+                        {"input": "store", "method": method, "cancer_genes": cancer_genes,
+                         "bin_summary": bin_summary})
         run.files.append(run.features_file)
     if out_dir is not None:
         run.files += write_cohort_tables(feats, summaries, out_dir)

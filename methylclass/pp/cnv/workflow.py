@@ -46,7 +46,7 @@ from ...io.manifest_types import Manifest
 from ...paths import cache_dir
 from .bins import Bins, make_bins
 from .calls import DEFAULT_THRESHOLDS, CallThresholds
-from .features import write_cnv_features
+from .features import write_cnv_features, write_cnv_panel
 from .reference import MIN_REFERENCES, RECOMMENDED_REFERENCES, CNVReference, reference_cache_key
 from .sample import CNVResult
 from .segment import CBSParams
@@ -199,6 +199,8 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
                                  out / "cnv_frequency", formats)
     if store is not None:
         run.files.append(write_cnv_features(feats, store))
+        run.files += write_cnv_panel(store, bins, ref, {"input": "idat_raw", "method": method,
+                                                         "cancer_genes": cancer_genes, "bin_summary": None})
     return run
 
 
@@ -411,6 +413,9 @@ def run_cnv_store(store: str | Path, normals, samples: Sequence[str] | None = No
     feats = run.features = feature_frame([task.features(r) for r in run.results])
     if write_features:
         run.files.append(write_cnv_features(feats, plan.store.path))
+        run.files += write_cnv_panel(plan.store.path, plan.bins, plan.reference,
+                                     {"input": "store", "method": method, "cancer_genes": cancer_genes,
+                                      "bin_summary": bin_summary})
     if out is not None:
         run.files += write_cohort_tables(feats, [r.summary() for r in run.results], out)
     return run
