@@ -55,7 +55,7 @@ _LAZY = {
     "load_bundle": "models", "save_bundle": "models",
     "nested_cv": "tl.cv", "load_config": "config",
     "benchmark": "workflows", "train": "workflows", "predict_table": "workflows",
-    "run_demo": "demo",
+    "run_demo": "demo", "load_model": "diagnose", "Model": "diagnose", "explain": "tl.explain",
 }
 
 __all__ = ["__version__", "ConfigError", "DataError", "IdatError", "ManifestError",  # noqa: PLE0604

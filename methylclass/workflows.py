@@ -146,6 +146,8 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
         raise ConfigError("no labels configured: give data.label_column (--label-column) or data.labels "
                           "(--labels FILE)")
     blocks = tuple(data.get("feature_blocks") or ())
+    if data.get("betas") and not data.get("store") and is_store(data["betas"]):
+        data = {**data, "store": data["betas"], "betas": None}  # --betas STORE: a preprocessing store
     path = Path(data.get("store") or data["betas"])
     if not path.exists():
         hint = f"; produce it with: {data['producer']}" if data.get("producer") else ""
@@ -163,6 +165,8 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
         X, y = X.loc[keep], y.loc[keep]
     groups = _read_groups(data, X.index)
     summary = data_summary(X, y, path)
+    if data.get("store"):
+        summary["store"] = str(data["store"])
     summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
                    n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
     return Dataset(X=X, y=y, groups=groups, summary=summary)
@@ -393,7 +397,8 @@ class TrainedModel:
 
 def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, dataset: Dataset | None = None,
           conformal: str | None = "config", conformal_folds: int | None = None, ood_k: int = 5,
-          overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None) -> TrainedModel:
+          overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None,
+          key=None) -> TrainedModel:
     """Fit one configured model on every labelled row and save it as a model bundle in ``out``.
 
     Besides the fitted pipeline the bundle holds (when the classes are large enough for
@@ -452,9 +457,21 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": cfg.get("decision") or {},
                    "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
                    "experiment": cfg.get("experiment") or {}}
+    from .diagnose import training_card
+
+    data_cfg = dict(cfg.get("data") or {})
+    if data_cfg.get("betas") and not data_cfg.get("store") and is_store(data_cfg["betas"]):
+        data_cfg["store"] = data_cfg["betas"]
+    if ds.summary.get("store"):
+        data_cfg["store"] = ds.summary["store"]
+    extra, arrays = training_card(data_cfg, X, y, cfg.get("decision") or {})
+    if any(str(c).startswith("cnv_") for c in X.columns) and not arrays:
+        say("note: the model uses CNV features but no CNV reference panel was found beside them; it can predict "
+            "tables/stores that carry cnv_ columns, not IDATs")
     save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],
                 training_hash=hash_training_data(X, y), metrics=metrics, config=card_config,
-                components=components, overwrite=overwrite)
+                components=components, arrays=arrays, card_extra=extra, training_X=X, key=key,
+                overwrite=overwrite)
     wall = time.perf_counter() - t0
     say(f"model bundle written to {out} ({wall:.1f} s)")
     return TrainedModel(path=out, classes=[str(c) for c in est.classes_], metrics=metrics,
@@ -463,7 +480,8 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
 
 def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | None = None, *,
                   threshold: float | None = None, class_thresholds: Mapping[str, float] | None = None,
-                  alpha: float | None = None, ood_alpha: float = 0.01, sample_column: str | None = None,
+                  alpha: float | None = None, ood_alpha: float | str | None = None,
+                  sample_column: str | None = None,
                   orientation: str = "auto", label_column: str | None = None,
                   labels: str | Path | None = None) -> pd.DataFrame:
     """Apply the model bundle in ``model_dir`` to the beta table (or preprocessing store) ``betas``; write
@@ -490,13 +508,7 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
     else:
         X, y = read_beta_table(betas, label_column=label_column, sample_column=sample_column, labels=labels,
                                orientation=orientation, feature_blocks=blocks)
-    decision = ((bundle.card.get("config") or {}).get("decision") or {})
-    thr = float(threshold if threshold is not None else decision.get("threshold", 0.9))
-    per_class = class_thresholds if class_thresholds is not None else decision.get("class_thresholds")
-    if alpha is None:
-        alpha = 1.0 - float(decision.get("coverage", 0.9))
-    pred = bundle.predict(X, threshold=thr, per_class=per_class or None, alpha=float(alpha),
-                          ood_alpha=ood_alpha)
+    pred = bundle.predict(X, threshold=threshold, per_class=class_thresholds, alpha=alpha, ood_alpha=ood_alpha)
     if y is not None:
         pred.insert(1, "label", y.to_numpy())
     if out is not None:

@@ -59,7 +59,7 @@ def ood_level(n_reference: int, requested: float | str | None = "auto") -> float
 def decision_defaults(card: Mapping) -> dict[str, Any]:
     """The decision settings a bundle was trained with (card ``decision``, else its config's), with the
     package defaults for anything unset."""
-    dec = dict(((card.get("config") or {}).get("decision") or {}))
+    dec = dict((card.get("config") or {}).get("decision") or {})
     dec.update(card.get("decision") or {})
     return {"threshold": float(dec.get("threshold", 0.9)), "class_thresholds": dec.get("class_thresholds") or None,
             "alpha": 1.0 - float(dec.get("coverage", 0.9)), "ood_alpha": dec.get("ood_alpha", "auto"),
@@ -97,11 +97,17 @@ def align_input(bundle, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         r, c = np.argwhere(inf)[0]
         raise DataError(f"predict: column '{features[c]}' holds a non-finite value ({values[r, c]}) for sample "
                         f"'{A.index[r]}'")
-    cpg = np.array([not f.startswith(CNV_PREFIX) for f in features])
+    cpg = np.isin(features, model_cpgs(bundle.card))
     n_cpg = int(cpg.sum())
     measured = np.isfinite(values[:, cpg]).sum(axis=1) if n_cpg else np.zeros(len(A))
     coverage = pd.Series(measured / n_cpg if n_cpg else np.ones(len(A)), index=X.index, name="coverage")
     return A, coverage
+
+
+def model_cpgs(card: Mapping) -> list[str]:
+    """The CpGs the model reads (its used features without the CNV block; all input CpGs if unknown)."""
+    used = card.get("used_features") or card["features"]
+    return [f for f in used if not str(f).startswith(CNV_PREFIX)]
 
 
 def _top(P: np.ndarray, classes: list[str], n: int = 5) -> list[str]:
@@ -158,9 +164,9 @@ def predict_frame(bundle, X: pd.DataFrame, *, threshold: float | None = None,
     score = np.where(ok, score, np.nan)
     reason = np.full(n, "", dtype=object)
     detail = np.full(n, "", dtype=object)
-    n_cpg = sum(not f.startswith(CNV_PREFIX) for f in bundle.card["features"])
+    n_cpg = len(model_cpgs(bundle.card))
     for i in np.flatnonzero(low_cov):
-        miss = int(round((1 - coverage.iloc[i]) * n_cpg))
+        miss = round(float(1 - coverage.iloc[i]) * n_cpg)
         reason[i] = "low_coverage"
         detail[i] = (f"{miss:,} of the model's {n_cpg:,} CpGs are missing ({1 - coverage.iloc[i]:.1%}; at most "
                      f"{limit:.0%} allowed); not scored")
@@ -181,6 +187,7 @@ def predict_frame(bundle, X: pd.DataFrame, *, threshold: float | None = None,
     out = pd.DataFrame({"sample": names, "status": "ok", "prediction": labels, "score": score,
                         "reason": reason, "reason_detail": detail, "top_classes": _top(P, classes),
                         "prediction_set": sets, "ood_pvalue": pvals, "ood_level": level,
+                        "ood": np.isfinite(pvals) & (pvals <= level),
                         "coverage": coverage.to_numpy(), "qc_status": qc})
     for j, c in enumerate(classes):
         out[f"proba_{c}"] = P[:, j]
