@@ -82,6 +82,23 @@ def classify_inputs(inputs: Any) -> list[tuple[str, Any]]:
     return out
 
 
+#: QC failures that leave the betas usable (scanner / chemistry control ratios): reported as ``warning``,
+#: they do not block a call; any other failed check (low intensity, failed probes, bisulfite conversion,
+#: missing controls) makes the sample ``failed`` → ``no_match`` with reason ``qc_failed``
+_SOFT_QC = ("control 'extension", "control 'hybridization", "control 'staining", "control 'specificity",
+            "control 'nonpolymorphic", "control 'target")
+
+
+def qc_verdict(passed, reasons) -> str:
+    """``passed`` / ``warning`` / ``failed`` from a sample's QC flag and its ``"; "``-joined reasons."""
+    if passed is None or (isinstance(passed, float) and np.isnan(passed)):
+        return ""
+    if bool(passed):
+        return "passed"
+    items = [r.strip() for r in str(reasons or "").split(";") if r.strip()]
+    return "warning" if items and all(r.startswith(_SOFT_QC) for r in items) else "failed"
+
+
 # ------------------------------------------------------------------------------------------ results
 @dataclass
 class Diagnosis:
@@ -198,6 +215,15 @@ class Model:
     def _uses_cnv(self) -> bool:
         return any(f.startswith(_CNV) for f in self.card["features"])
 
+    def _input_cpgs(self) -> list[str]:
+        """CpGs to read from an input: the model's and the OOD profile panel's."""
+        cpgs = [f for f in self.card["features"] if not f.startswith(_CNV)]
+        prof = self.bundle.components.get("ood")
+        if hasattr(prof, "features_"):
+            have = set(cpgs)
+            cpgs += [str(f) for f in prof.features_ if str(f) not in have]
+        return cpgs
+
     def _read_table(self, path: Path) -> pd.DataFrame:
         from .io.betas_table import read_beta_table
 
@@ -209,7 +235,7 @@ class Model:
 
         st = Store.open(path)
         ids = set(map(str, st.probe_ids()))
-        probes = [f for f in self.card["features"] if not f.startswith(_CNV) and f in ids]
+        probes = [f for f in self._input_cpgs() if f in ids]
         X = load_betas(st, probes=probes)
         if self._uses_cnv:
             from .pp.cnv.features import read_cnv_features
@@ -224,7 +250,8 @@ class Model:
         table = st.samples.set_index("sample")
         qc = {}
         if "qc_passed" in table:
-            qc = {str(s): ("passed" if bool(v) else "failed") for s, v in table["qc_passed"].dropna().items()}
+            reasons = table["qc_reasons"] if "qc_reasons" in table else pd.Series("", index=table.index)
+            qc = {str(s): qc_verdict(v, reasons.get(s)) for s, v in table["qc_passed"].dropna().items()}
         return X, qc
 
     def _cnv(self):
@@ -262,12 +289,17 @@ class Model:
         prep = self.card.get("preprocessing") or {}
         method = prep.get("method", "noob")
         options = dict(prep.get("method_options") or {})
+        if isinstance(source, list):  # IDAT paths / basenames: discovery pairs them (problems become refs)
+            from .io.discover import find_samples
+            from .spark.ingest import refs_from_discovery
+
+            source = refs_from_discovery(find_samples(source))
         refs, man = _prepare(source, None, manifest, None if manifest is not None else prep.get("array"),
                              controls)
         key = id(man)
         if key not in self._manifest_cache:
             pid = pd.Index(man.probes["probe_id"].astype(str))
-            cpgs = [f for f in self.card["features"] if not f.startswith(_CNV)]
+            cpgs = self._input_cpgs()
             pos = pid.get_indexer(cpgs)
             self._manifest_cache = {key: (np.asarray([c for c, p in zip(cpgs, pos) if p >= 0]), pos[pos >= 0])}
         names_kept, positions = self._manifest_cache[key]
@@ -297,8 +329,8 @@ class Model:
                 d["cnv"] = res
             rows.append(np.asarray(ns.beta, dtype=np.float32)[positions])
             names.append(rec["sample"])
-            if "qc_passed" in rec and rec["qc_passed"] is not None:
-                qc[rec["sample"]] = "passed" if bool(rec["qc_passed"]) else "failed"
+            if rec.get("qc_passed") is not None:
+                qc[rec["sample"]] = qc_verdict(rec["qc_passed"], rec.get("qc_reasons"))
             details[rec["sample"]] = d
         X = pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(names_kept)), np.float32),
                          index=pd.Index(names, name="sample"), columns=names_kept)

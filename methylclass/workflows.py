@@ -409,10 +409,12 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
       *out-of-fold* calibrated probabilities of the same pipeline, so the
       calibration scores come from samples the scoring model did not see;
     * the card's ``metrics``: those out-of-fold metrics (an honest estimate shipped with the model);
-    * ``ood``: a :class:`~methylclass.models.KNNDistanceOOD` on the model's selected features (flags samples
-      unlike every training class, e.g. a tumour type absent from training).
+    * ``ood``: a :class:`~methylclass.models.decision.ProfileOOD` — distance to the nearest class profile on a
+      broad CpG panel, reference scores cross-fitted — that flags samples unlike every training class (e.g. a
+      tumour type absent from training); a cross-fitted :class:`~methylclass.models.KNNDistanceOOD` on the
+      model's features when the data hold no CpGs.
     """
-    from .models import ConformalClassifier, KNNDistanceOOD, hash_training_data, save_bundle
+    from .models import ConformalClassifier, hash_training_data, save_bundle
     from .tl.cv import min_class_size, nested_cv
 
     say = echo or (lambda msg: log.info(msg))
@@ -452,8 +454,13 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
         metrics = res.evaluate(threshold=threshold).scalars
         cls = [str(c) for c in est.classes_]
         components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
-    if hasattr(est, "transform_selected"):
-        components["ood"] = KNNDistanceOOD(k=ood_k).fit(est.transform_selected(X))
+    cpg_cols = [c for c in X.columns if not str(c).startswith(blocks or ("cnv_",))]
+    if cpg_cols:  # distance to the nearest class profile on a broad CpG panel (see ProfileOOD)
+        from .models.decision import ProfileOOD
+
+        components["ood"] = ProfileOOD(random_state=seed).fit(X[cpg_cols], y)
+    elif hasattr(est, "transform_selected"):
+        components["ood"] = _cross_fitted_knn(est.transform_selected(X), ood_k, seed)
     card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": cfg.get("decision") or {},
                    "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
                    "experiment": cfg.get("experiment") or {}}
@@ -476,6 +483,26 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     say(f"model bundle written to {out} ({wall:.1f} s)")
     return TrainedModel(path=out, classes=[str(c) for c in est.classes_], metrics=metrics,
                         components=sorted(components), wall_seconds=wall)
+
+
+def _cross_fitted_knn(Z: np.ndarray, k: int, seed: int, folds: int = 5):
+    """A :class:`KNNDistanceOOD` on all training rows whose reference scores are cross-fitted: each training
+    sample scored against the other folds only, like a new sample (leave-one-out scores are too small, so
+    new in-distribution samples were flagged far more often than the level)."""
+    from .models import KNNDistanceOOD
+
+    ood = KNNDistanceOOD(k=k).fit(Z)
+    n = len(Z)
+    fold = np.random.default_rng(seed).permutation(n) % min(folds, n)
+    ref = []
+    for f in np.unique(fold):
+        train_rows = fold != f
+        if train_rows.sum() <= k:
+            return ood  # too few samples to cross-fit: keep leave-one-out
+        ref.append(KNNDistanceOOD(k=k).fit(Z[train_rows]).score(Z[~train_rows]))
+    ood.train_scores_ = np.sort(np.concatenate(ref))
+    ood.reference_ = "cross_fitted"
+    return ood
 
 
 def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | None = None, *,

@@ -55,6 +55,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     "methylclass.models.calibration.SklearnCalibratedClassifier",
     "methylclass.models.decision.ConformalClassifier",
     "methylclass.models.decision.KNNDistanceOOD",
+    "methylclass.models.decision.ProfileOOD",
     "methylclass.models.estimators.ClassWeightedClassifier",
     "methylclass.models.estimators.SoftmaxDecisionClassifier",
     "methylclass.models.estimators.XGBLabelClassifier",

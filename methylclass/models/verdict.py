@@ -6,8 +6,10 @@ features into calls. Rules (each a ``reason`` of a ``no_match``, checked in this
 * ``low_coverage`` — more than ``max_missing`` (card / ``conf/base.yaml`` ``decision.max_missing_fraction``,
   5 %) of the model's CpGs are missing, *absent or NaN*. The sample is not imputed and not scored.
 * ``qc_failed`` — the sample's QC (when known, e.g. from IDATs) failed.
-* ``out_of_distribution`` — the OOD p-value (distance to the training samples in the model's feature space,
-  :class:`~methylclass.models.decision.KNNDistanceOOD`) is at most the OOD level. A conformal p-value cannot
+* ``out_of_distribution`` — the OOD p-value (distance to the nearest training-class profile on a broad CpG
+  panel, :class:`~methylclass.models.decision.ProfileOOD`; for CpG-free models the distance to the training
+  samples in the model's feature space, :class:`~methylclass.models.decision.KNNDistanceOOD`) is at most the
+  OOD level. A conformal p-value cannot
   go below ``1/(n+1)`` for ``n`` reference samples, so a fixed level such as 0.01 can never fire for a model
   trained on fewer than 99 samples; the default level ``"auto"`` (:func:`ood_level`) is chosen from ``n`` so
   that a sample farther from the training set than (almost) every training sample is always flagged.
@@ -27,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from .decision import NO_MATCH, decide, format_sets
+from .decision import NO_MATCH, ProfileOOD, decide, format_sets
 
 __all__ = ["CNV_PREFIX", "REASONS", "align_input", "decision_defaults", "ood_level", "predict_frame"]
 
@@ -36,13 +38,14 @@ CNV_PREFIX = "cnv_"
 REASONS = ("low_coverage", "qc_failed", "out_of_distribution", "low_score")
 
 
-def ood_level(n_reference: int, requested: float | str | None = "auto") -> float:
+def ood_level(n_reference: int, requested: float | str | None = "auto", n_tests: int = 1) -> float:
     """The OOD significance level: ``requested`` as a number, or for ``"auto"``/None
-    ``clip(2/(n+1), 0.01, 0.1)`` raised to at least ``1/(n+1)`` (the smallest possible p-value), so the flag
-    can always fire: about 2 in ``n+1`` in-distribution samples are flagged for small ``n``, 1 % for large."""
-    floor = 1.0 / (int(n_reference) + 1.0)
+    ``clip(2/(n+1), 0.01, 0.1)`` raised to at least ``n_tests/(n+1)`` (the smallest possible combined p-value
+    of ``n_tests`` detectors, Bonferroni), so the flag can always fire: a sample beyond every reference score
+    of a detector is flagged; about 2 in ``n+1`` in-distribution samples for small ``n``, 1 % for large."""
+    floor = float(n_tests) / (int(n_reference) + 1.0)
     if requested is None or (isinstance(requested, str) and requested.lower() == "auto"):
-        return float(max(floor, min(0.1, max(0.01, 2.0 * floor))))
+        return float(max(floor, min(0.1, max(0.01, 2.0 / (int(n_reference) + 1.0)))))
     try:
         level = float(requested)
     except (TypeError, ValueError):
@@ -150,8 +153,10 @@ def predict_frame(bundle, X: pd.DataFrame, *, threshold: float | None = None,
     if ok.any():
         A_ok = A.loc[ok]
         P[ok] = bundle.estimator.predict_proba(A_ok)
-        if "ood" in bundle.components and hasattr(bundle.estimator, "transform_selected"):
-            ood = bundle.components["ood"]
+        ood = bundle.components.get("ood")
+        if isinstance(ood, ProfileOOD):
+            pvals[ok] = ood.pvalue(X.set_axis(X.columns.astype(str), axis=1).loc[ok])
+        elif ood is not None and hasattr(bundle.estimator, "transform_selected"):
             pvals[ok] = ood.pvalue(bundle.estimator.transform_selected(A_ok))
         if "conformal" in bundle.components:
             s = format_sets(bundle.components["conformal"].predict_sets(P[ok], alpha), classes)
