@@ -459,6 +459,10 @@ def predict_cases(model_dir: str | Path, inputs: Any, out: str | Path, *, report
     atomic_text(out / "predictions.json", json.dumps({"model": str(model.path), "classes": model.classes,
                                                       "predictions": records}, indent=1))
     if report:
-        index = write_reports(out / "report", model, diag)
-        say(f"report: {index}")
+        try:
+            index = write_reports(out / "report", model, diag)
+        except ImportError as exc:  # the page writer ships with the report module; predictions stand alone
+            say(f"report not written ({exc}); predictions are in {out}")
+        else:
+            say(f"report: {index}")
     return pred

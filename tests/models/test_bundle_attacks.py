@@ -38,7 +38,7 @@ def trained():
 
 
 def _bundle(trained, path, **kw):
-    clf, X, y = trained
+    clf, X, _y = trained
     return save_bundle(clf, path, classes=clf.classes_, features=list(X.columns), training_hash="sha256:x",
                        config={"decision": {"threshold": 0.9}}, training_X=X, **kw)
 
@@ -180,13 +180,14 @@ def test_truncated_foreign_and_old_bundles(trained, tmp_path):
 
 
 def test_cli_refuses_a_tampered_bundle_with_one_line(trained, tmp_path):
-    clf, X, _ = trained
+    _clf, X, _ = trained
     path = _bundle(trained, tmp_path / "b")
     _edit_card(path, lambda c: c.update(classes=["B", "A", "C", "D"]))
     table = tmp_path / "t.csv"
     X.iloc[:2].to_csv(table, index_label="sample")
     proc = subprocess.run([sys.executable, "-m", "methylclass", "predict", "--model", str(path), str(table),
-                           "--out", str(tmp_path / "out"), "--no-report"], capture_output=True, text=True)
+                           "--out", str(tmp_path / "out"), "--no-report"], capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "card.json" in lines[0], proc.stderr
@@ -205,10 +206,10 @@ def test_trust_list_covers_every_model():
     y = np.repeat(list("ABCD"), 8)
     small = {"rf": {"n_estimators": 5}, "xgb": {"n_estimators": 5}}
     combos = [dict(model=m, feature_blocks="cnv_", **small.get(m, {})) for m in available_models()]
-    combos += [dict(model="logreg", calibrate="sigmoid"), dict(model="logreg", calibrate="isotonic")]
-    combos += [dict(model="rf", balance=b, n_estimators=5)
+    combos += [{"model": "logreg", "calibrate": "sigmoid"}, {"model": "logreg", "calibrate": "isotonic"}]
+    combos += [{"model": "rf", "balance": b, "n_estimators": 5}
                for b in ("oversample", "undersample", "smote", "downsample")]
-    combos += [dict(model="rf", select="boruta", n_estimators=5, boruta_kwargs={"max_iter": 5, "n_estimators": 5})]
+    combos += [{"model": "rf", "select": "boruta", "n_estimators": 5, "boruta_kwargs": {"max_iter": 5, "n_estimators": 5}}]
     seen = set()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

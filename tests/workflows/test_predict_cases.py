@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,8 +57,8 @@ def _cohort(root, array: str):
     bad = root / "bad"
     bad.mkdir()
     good = sheet["Basename"].iloc[0]
-    (bad / "999999999999_R01C01_Grn.idat").write_bytes(open(good + "_Grn.idat", "rb").read()[:5000])
-    (bad / "999999999999_R01C01_Red.idat").write_bytes(open(good + "_Red.idat", "rb").read())
+    (bad / "999999999999_R01C01_Grn.idat").write_bytes(Path(good + "_Grn.idat").read_bytes()[:5000])
+    (bad / "999999999999_R01C01_Red.idat").write_bytes(Path(good + "_Red.idat").read_bytes())
     inputs = [b + "_Grn.idat" for b in new["Basename"]] + [str(bad / "999999999999_R01C01")]
     truth = dict(zip(new["Sample_Name"], new["Sample_Group"]))
     # IDAT stems are Sentrix names; map them back to the sheet's names for the truth
