@@ -68,8 +68,9 @@ bench-normalize: $(STAMP) ## per-sample normalisation kernels on a 450k-size sam
 methylprep-parity: $(STAMP) ## noob betas vs the unmodified methylprep 1.7.1 (its own venv)
 	$(PY) pipelines/methylprep_reference/parity.py
 
-lint: $(STAMP) ## static checks (ruff)
+lint: $(STAMP) ## static checks: ruff and the import-layering contracts of pyproject.toml (lint-imports)
 	$(VENV)/bin/ruff check methylclass tests pipelines
+	$(VENV)/bin/lint-imports --no-cache
 
 clean: ## remove build artefacts and run outputs (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache runs demo_out results spark-warehouse

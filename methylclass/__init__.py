@@ -36,7 +36,7 @@ _LAZY = {
     "Idat": "io.idat", "read_idat": "io.idat", "write_idat": "io.idat",
     "find_samples": "io.discover", "read_idat_pair": "io.discover", "SampleRef": "io.discover",
     "read_sample_sheet": "io.samplesheet",
-    "Manifest": "io.manifest_types", "load_manifest": "io.manifest", "detect_array": "io.manifest",
+    "Manifest": "io.manifest", "load_manifest": "io.manifest", "detect_array": "io.manifest",
     "collapse_replicates": "io.manifest",
     "RawSignals": "io.raw_types", "read_raw": "io.raw", "RawSet": "io.raw",
     "load_betas": "io.store", "load_sample_table": "io.store", "top_variance_probes": "io.store",
@@ -45,17 +45,21 @@ _LAZY = {
     # pp
     "normalize": "pp.normalize", "NormalizedSample": "pp.normalize", "probe_filter": "pp.masks",
     "heidelberg_filter": "pp.masks", "sample_qc": "pp.qc",
-    "cnv_sample": "pp.cnv", "CNVReference": "pp.cnv", "make_bins": "pp.cnv", "run_cnv": "pp.cnv.workflow",
+    "cnv_sample": "pp.cnv", "CNVReference": "pp.cnv", "make_bins": "pp.cnv",
     # spark
-    "ingest_cohort": "spark.ingest", "preprocess_local": "spark.ingest", "get_spark": "spark.session",
+    "get_spark": "spark.session",
     # simulate
     "simulate_cohort": "simulate", "SimulationConfig": "simulate",
     # models and tools
     "make_pipeline": "models", "available_models": "models", "register_model": "models", "decide": "models",
     "load_bundle": "models", "save_bundle": "models",
     "nested_cv": "tl.cv", "load_config": "config",
-    "benchmark": "workflows", "train": "workflows", "predict_table": "workflows",
-    "run_demo": "demo", "load_model": "diagnose", "Model": "diagnose", "explain": "tl.explain",
+    # workflows (the only layer that composes steps)
+    "ingest": "workflows.ingest", "ingest_cohort": "workflows.ingest", "preprocess_local": "workflows.ingest",
+    "run_cnv": "workflows.cnv", "run_cnv_store": "workflows.cnv",
+    "benchmark": "workflows.benchmark", "evaluate": "workflows.benchmark", "train": "workflows.train",
+    "predict_table": "workflows.predict", "load_dataset": "workflows.data", "run_demo": "workflows.demo",
+    "load_model": "workflows.predict", "Model": "workflows.predict", "explain": "tl.explain",
 }
 
 __all__ = ["__version__", "ConfigError", "DataError", "IdatError", "ManifestError",  # noqa: PLE0604

@@ -1,8 +1,8 @@
 """Atomic file writes: write to a hidden temporary name in the target folder, then rename.
 
 A reader (or a crash) never sees a half-written file; :class:`RunFolder` does the same for a whole run
-directory (``<out>/<experiment>/<timestamp>/``, published by one rename). Files get the usual permissions (``0666 & ~umask``),
-not the ``0600`` of :func:`tempfile.mkstemp`.
+directory (``<out>/<experiment>/<timestamp>/``, published by one rename). Files get the usual permissions
+(``0666 & ~umask``), not the ``0600`` of :func:`tempfile.mkstemp`.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ config of a run next to its results.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import os
 import re
@@ -68,10 +69,11 @@ SCHEMA: dict[str, Any] = {
     "pipeline": ANY,
     "models": MapOf(MODEL_SPEC),
     "decision": {"threshold": NUM, "class_thresholds": (dict, type(None)), "coverage": NUM,
-                 "conformal": ["split", "class_conditional", None], "ood_alpha": (str, int, float),
-                 "max_missing_fraction": NUM},
+                 "conformal": ["split", "class_conditional", None]},
     "report": {"title": (str,), "n_bins": (int,), "formats": (list,), "criteria": (dict, type(None)),
                "criteria_min_models": (int,)},
+    "train": {"ood_k": (int,)},
+    "predict": {"ood_alpha": (str, int, float), "max_missing_fraction": NUM},
     "meta": ANY,
 }
 
@@ -302,7 +304,8 @@ def load_config(experiment: str | None = None, *, config_file: str | Path | None
                         "unselected_models": sorted(set(ignored))})
     cfg["defaults"] = {**defaults, "models": model_names}  # a saved config re-runs as --config FILE
     cfg = resolve_models(cfg, source=" → ".join(s for s, _ in layers))
-    order = ["defaults", "experiment", "data", "cv", "pipeline", "models", "decision", "report", "meta"]
+    order = ["defaults", "experiment", "data", "cv", "pipeline", "models", "decision", "report", "train", "predict",
+             "meta"]
     return {k: cfg[k] for k in order + [k for k in cfg if k not in order] if k in cfg}
 
 
@@ -358,3 +361,41 @@ def _plain(node: Any) -> Any:
     if hasattr(node, "item") and callable(node.item):
         return node.item()
     return node
+
+
+# ------------------------------------------------------------------------------------------------- settings
+@functools.lru_cache(maxsize=4)
+def _default_config(conf: str | None) -> dict[str, Any]:
+    return load_config(conf=conf)
+
+
+def setting(cfg: Mapping[str, Any], path: str) -> Any:
+    """The value at the dotted ``path`` (e.g. ``"decision.threshold"``) of a resolved config.
+
+    Parameters
+    ----------
+    cfg : mapping
+        A config from :func:`load_config` (possibly edited, or built by hand).
+    path : str
+        Dotted key path.
+
+    Returns
+    -------
+    object
+        ``cfg``'s value (None included); when ``cfg`` lacks the key, the default of ``conf/`` (base.yaml and
+        the default groups) — so a default is written only in ``conf/``, never again in code.
+    """
+    keys = path.split(".")
+    node: Any = cfg
+    for key in keys:
+        if not isinstance(node, Mapping) or key not in node:
+            break
+        node = node[key]
+    else:
+        return node
+    node = _default_config(None)
+    for key in keys:
+        if not isinstance(node, Mapping) or key not in node:
+            raise ConfigError(f"no setting '{path}' in the configuration or in conf/base.yaml")
+        node = node[key]
+    return copy.deepcopy(node)

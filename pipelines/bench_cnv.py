@@ -6,7 +6,8 @@ The real HM450 manifest and hg19 bins are used; total intensities of 16 normals 
 simulated on its 470,870 CNV probes (probe affinities shared by all samples, log-normal noise, planted arm
 and focal events). Timed per sample: reference fit, bin medians/variances + shift, segmentation, calls — the
 whole of :func:`methylclass.pp.cnv.cnv_sample` — for the default CBS (tail p-values), DNAcopy's hybrid
-permutation scheme and binary segmentation. Wall and CPU seconds are reported (CPU is the stable number on a shared machine).
+permutation scheme and binary segmentation. Wall and CPU seconds are reported (CPU is the stable number on a
+shared machine).
 Peers for comparison (issue note): mepylome 2.08 s, conumee2 20.4 s per sample.
 """
 

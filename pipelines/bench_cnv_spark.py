@@ -60,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from methylclass.io.manifest import load_manifest
-    from methylclass.pp.cnv.workflow import plan_store_cnv, run_cnv_store
+    from methylclass.pp.cnv.store import plan_store_cnv
     from methylclass.simulate.cohort import SimulationConfig, simulate_cohort
-    from methylclass.spark.cnv import run_cnv_store_spark
-    from methylclass.spark.ingest import ingest_cohort
     from methylclass.spark.session import get_spark
+    from methylclass.workflows.cnv import run_cnv_store, run_cnv_store_spark
+    from methylclass.workflows.ingest import ingest_cohort
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_cnv_spark_"))
     work.mkdir(parents=True, exist_ok=True)

@@ -136,8 +136,8 @@ def run_one(args: argparse.Namespace) -> None:
     sampler = PeakSampler()
     sampler.start()
     t0 = time.perf_counter()
-    from methylclass.spark.ingest import ingest_cohort
     from methylclass.spark.session import get_spark
+    from methylclass.workflows.ingest import ingest_cohort
 
     spark = get_spark(args.master, driver_memory=args.driver_memory)
     t_spark = time.perf_counter() - t0

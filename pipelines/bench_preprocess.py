@@ -315,7 +315,8 @@ def machine_info() -> dict:
 
     code = {"commit": git("rev-parse", "HEAD"),
             "uncommitted_changes_in_methylclass": bool(git("status", "--porcelain", "--", "methylclass"))}
-    return {"nproc": os.cpu_count(), "memory_gb": mem_gb, "code": code, "load_average_start": [round(x, 2) for x in os.getloadavg()],
+    return {"nproc": os.cpu_count(), "memory_gb": mem_gb, "code": code,
+            "load_average_start": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(), "platform": platform.platform(),
             "versions": {p: version(p) for p in ("methylclass", "numpy", "pandas", "scipy", "pyspark", "pyarrow")}}
 

@@ -70,7 +70,8 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     result = {
         "array": res.manifest.array, "n_probes": res.manifest.n_probes, "samples": n, "jobs": args.jobs,
         "gzip": args.gzip, "seconds_total": round(total, 2), "seconds_setup": round(setup, 2),

@@ -34,7 +34,7 @@ from scipy import optimize
 
 from methylclass.io.idat import Idat, read_idat
 from methylclass.io.manifest import load_manifest
-from methylclass.io.manifest_types import Manifest
+from methylclass.io.manifest.types import Manifest
 from methylclass.paths import data_dir
 from methylclass.simulate.calibration import ks_table, real_450k_green, reference_channels
 from methylclass.simulate.intensities import PRESETS, IntensityParams

@@ -68,15 +68,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(args: argparse.Namespace) -> dict:
-    from ..pp.cnv.calls import CallThresholds
-    from ..pp.cnv.segment import CBSParams
+    from ..pp.cnv import CallThresholds, CBSParams, CNVOptions
 
     if args.loss >= 0 or args.gain <= 0:
         raise ConfigError("--gain must be > 0 and --loss < 0")
-    return {"method": args.method, "cancer_genes": args.cancer_genes,
-            "seg_params": CBSParams(p_method=args.p_method, alpha=args.alpha, undo_sd=args.undo_sd),
-            "thresholds": CallThresholds(gain=args.gain, loss=args.loss),
-            "formats": [f.strip() for f in args.formats.split(",") if f.strip()], "plot": not args.no_plot}
+    options = CNVOptions(method=args.method, cancer_genes=args.cancer_genes,
+                         seg_params=CBSParams(p_method=args.p_method, alpha=args.alpha, undo_sd=args.undo_sd),
+                         thresholds=CallThresholds(gain=args.gain, loss=args.loss))
+    return {"options": options, "formats": [f.strip() for f in args.formats.split(",") if f.strip()],
+            "plot": not args.no_plot}
 
 
 def _log(msg: str) -> None:
@@ -84,8 +84,13 @@ def _log(msg: str) -> None:
 
 
 def _print_failures(failures) -> None:
-    for sample, reason in failures:
-        print(f"failed\t{sample}\t{reason}")
+    for f in failures:
+        print(f"failed\t{f.sample}\t{f.reason}")
+
+
+def _print_rows(res) -> None:
+    for s, noise, fga in zip(res.summary["sample"], res.summary["noise"], res.summary["fga"]):
+        print(f"{s}\tnoise {noise:.3f}\tFGA {fga:.1%}\t{res.calls[s]}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,12 +105,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give QUERY IDATs (a folder, sample sheet or basenames) or --from-store STORE")
     if not args.reference or not args.out:
         raise ConfigError("CNV from IDATs needs --reference NORMALS and --out DIR")
-    from ..pp.cnv.workflow import describe_calls, run_cnv
+    from ..workflows.cnv import run_cnv
 
     res = run_cnv(args.queries, args.reference, args.out, manifest=args.manifest, genome=args.genome or "hg19",
                   store=args.store, log=_log, **_common(args))
-    for r in res.results:
-        print(f"{r.sample}\tnoise {r.noise:.3f}\tFGA {r.fga['fga']:.1%}\t{describe_calls(r)}")
+    _print_rows(res)
     _print_failures(res.failures)
     print(f"outputs: {res.out}")
     return 1 if res.failures else 0
@@ -125,7 +129,7 @@ def _normals(args: argparse.Namespace):
         return args.reference
     if args.normals:
         return parse_names(args.normals, "normals")
-    from ..pp.cnv.workflow import store_group_samples
+    from ..pp.cnv.store import store_group_samples
 
     names = store_group_samples(args.from_store, args.normals_group)
     _log(f"normals: {len(names)} stored samples with {args.normals_group}")
@@ -144,24 +148,13 @@ def _run_store(args: argparse.Namespace) -> int:
         raise ConfigError("--local and --master exclude each other")
     normals = _normals(args)
     samples = parse_names(args.samples, "samples")
-    opts = _common(args)
-    if args.local:
-        from ..pp.cnv.workflow import describe_calls, run_cnv_store
+    from ..workflows.cnv import run_cnv_store
 
-        res = run_cnv_store(args.from_store, normals, samples, genome=args.genome, out=args.out, log=_log, **opts)
-        rows = [(r.sample, r.noise, r.fga["fga"], describe_calls(r)) for r in res.results]
-        failures = res.failures
-    else:
-        from ..spark.cnv import run_cnv_store_spark
-
-        run_s = run_cnv_store_spark(args.from_store, normals, samples=samples, master=args.master,
-                                    genome=args.genome, out=args.out, driver_memory=args.driver_memory,
-                                    log=_log, **opts)
-        rows = [(s, n, f, run_s.calls[s]) for s, n, f in
-                zip(run_s.summary["sample"], run_s.summary["noise"], run_s.summary["fga"])]
-        failures = run_s.failures
-    for sample, noise, fga, calls in rows:
-        print(f"{sample}\tnoise {noise:.3f}\tFGA {fga:.1%}\t{calls}")
+    res = run_cnv_store(args.from_store, normals, samples, backend="local" if args.local else "spark",
+                        master=args.master, genome=args.genome, out=args.out, driver_memory=args.driver_memory,
+                        log=_log, **_common(args))
+    _print_rows(res)
+    failures = res.failures
     _print_failures(failures)
     print(f"features: {args.from_store}/cnv_features.parquet" + (f"; outputs: {args.out}" if args.out else ""))
     return 1 if failures else 0

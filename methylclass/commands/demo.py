@@ -1,4 +1,4 @@
-"""``methylclass demo``: the end-to-end job on an embedded simulated cohort (see :mod:`methylclass.demo`)."""
+"""``methylclass demo``: the end-to-end job on an embedded simulated cohort (see :mod:`methylclass.workflows.demo`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
-    from ..demo import run_demo
+    from ..workflows.demo import run_demo
 
     run_demo(args.out, seed=args.seed, master=args.master, local=args.local, n_probes=args.probes)
     return 0

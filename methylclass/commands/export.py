@@ -54,17 +54,13 @@ def parse_names(value: str | None, what: str) -> list[str] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Export and print what was written."""
-    from ..io.export import export_store
+    from ..workflows.export import export
 
-    spark = None
-    if args.spark:
-        if args.top_variance is None:
-            raise ConfigError("--spark is used for --top-variance only")
-        from ..spark.session import get_spark
-
-        spark = get_spark(args.master)
-    out = export_store(args.store, args.out, format=args.format, field=args.field,
-                       samples=parse_names(args.samples, "sample"), probes=parse_names(args.probes, "probe"),
-                       top_variance=args.top_variance, orient=args.orient, spark=spark)
+    if args.spark and args.top_variance is None:
+        raise ConfigError("--spark is used for --top-variance only")
+    out = export(args.store, args.out, format=args.format, field=args.field,
+                 samples=parse_names(args.samples, "sample"), probes=parse_names(args.probes, "probe"),
+                 top_variance=args.top_variance, orient=args.orient,
+                 backend="spark" if args.spark else "local", master=args.master)
     print(f"wrote {out}")
     return 0

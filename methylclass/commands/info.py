@@ -28,6 +28,7 @@ from ..io.discover import (
 )
 from ..io.idat import read_idat
 from ..io.samplesheet import IDAT_NAME
+from ..records import SampleFailure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _summary_of(sample: SampleRef, check: bool) -> tuple[dict[str, Any] | None, Problem | None]:
+def _summary_of(sample: SampleRef, check: bool) -> tuple[dict[str, Any] | None, SampleFailure | None]:
     """Describe one pair from its headers (or full files with ``check``); a bad pair gives a Problem."""
     try:
         if check:

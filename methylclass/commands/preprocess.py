@@ -2,8 +2,9 @@
 
 INPUT is a folder of IDATs (searched recursively) or a sample sheet. Samples are normalised on an embedded
 local Spark master by default (``--master spark://HOST:7077`` or ``yarn`` for a cluster, whose executors
-must see INPUT and --out at the same paths; ``--local`` for no Spark at all). Samples that cannot be processed (truncated IDAT, missing Red/Grn partner, another array type)
-are listed with their reason in the store's sample table; the others are stored. Re-running with the same
+must see INPUT and --out at the same paths; ``--local`` for no Spark at all). Samples that cannot be
+processed (truncated IDAT, missing Red/Grn partner, another array type) are listed with their reason in the
+store's sample table; the others are stored. Re-running with the same
 ``--out`` resumes: samples already stored are skipped, failed ones retried.
 """
 
@@ -60,7 +61,7 @@ def _options(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ingestion and print a summary (failed samples with their reasons)."""
-    from ..spark.ingest import ingest_cohort
+    from ..workflows.ingest import ingest_cohort
 
     if args.local and args.master:
         raise ConfigError("--local and --master exclude each other")
@@ -72,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{res.store}: {res.n_ok} samples stored ({res.array}, method {res.method}); this run: "
           f"{res.n_processed} processed, {res.n_skipped} already stored, {res.n_failed} failed "
           f"[{res.seconds:.1f} s]")
-    for row in failed.head(20).itertuples(index=False):
-        print(f"  failed  {row.sample}: {row.reason}")
+    for f in failed[:20]:
+        print(f"  failed  {f.sample}: {f.reason}")
     if len(failed) > 20:
         print(f"  … and {len(failed) - 20} more (see {res.store}/samples.parquet)")
     if res.n_ok == 0:

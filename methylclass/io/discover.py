@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import IdatError, SampleSheetError
+from ..records import SampleFailure
 from .idat import _ARRAY_FIELDS, BARCODE, CHIP_TYPE, MAGIC, MOSTLY_A, NSNPS, Idat, _decode_string, read_idat
 from .samplesheet import IDAT_NAME, IdatIndex, read_sample_sheet, scan_idats, sentrix_from_stem
 
@@ -74,15 +75,11 @@ class SampleRef:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """A file or sample that cannot be used, and why (the message names the file)."""
+class Problem(SampleFailure):
+    """A file or sample discovery cannot use, and why (the reason names the file): the shared failure record
+    :class:`~methylclass.records.SampleFailure` with ``stage="discover"`` (``Problem(sample, path, reason)``)."""
 
-    sample: str | None
-    path: Path | None
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
+    stage: str = "discover"
 
 
 @dataclass
@@ -90,7 +87,7 @@ class Discovery:
     """What :func:`find_samples` found: usable ``samples`` and the ``problems`` that excluded others."""
 
     samples: list[SampleRef] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[SampleFailure] = field(default_factory=list)
     source: str = ""
 
     def __iter__(self) -> Iterator[SampleRef]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -155,12 +156,15 @@ def _write_h5ad(st: Store, out: Path, names: list[str], idx: np.ndarray | None, 
 
 def export_store(store: str | Path | Store, out: str | Path, *, format: str | None = None,
                  field: str = "beta", samples: Sequence[str] | None = None, probes=None,
-                 top_variance: int | None = None, orient: str = "samples", spark=None) -> Path:
+                 top_variance: int | None = None, orient: str = "samples",
+                 variance: Callable[..., pd.DataFrame] | None = None) -> Path:
     """Write ``field`` of ``samples`` × ``probes`` of a store to ``out`` (see the module docstring).
 
     ``format``: csv, parquet or h5ad (default from the file name). ``probes``: ids, indices or mask;
     ``top_variance``: keep the N probes most variable across the selected samples, in decreasing order of
-    variance (computed in O(n_probes) memory; on Spark executors when ``spark`` is a session). ``orient``: ``"samples"`` (rows = samples) or ``"probes"``.
+    variance (computed in O(n_probes) memory by ``variance(store, n, samples, field=...)``, default
+    :func:`~methylclass.io.store.top_variance_probes`; :func:`methylclass.workflows.export.export` passes the
+    Spark version). ``orient``: ``"samples"`` (rows = samples) or ``"probes"``.
     Returns the written path.
     """
     st = store if isinstance(store, Store) else Store.open(store)
@@ -177,12 +181,7 @@ def export_store(store: str | Path | Store, out: str | Path, *, format: str | No
         raise DataError(f"store '{st.path}' holds no successfully processed sample to export")
     idx = st.resolve_probes(probes)
     if top_variance is not None:
-        if spark is not None:
-            from ..spark.stats import top_variance_probes_spark
-
-            top = top_variance_probes_spark(st, top_variance, spark=spark, samples=names, field=field)
-        else:
-            top = top_variance_probes(st, top_variance, names, field=field)
+        top = (variance or top_variance_probes)(st, top_variance, names, field=field)
         chosen = top["index"].to_numpy(np.int64)
         idx = chosen if idx is None else chosen[np.isin(chosen, idx)]
     if not out.parent.is_dir():

@@ -14,7 +14,7 @@ read only methylprep folders you trust (parquet and CSV are safe).
 ``OLD_Genome_Build, OLD_CHR, OLD_MAPINFO, OLD_Strand`` columns, then exactly the array's probe count of rows
 (450k: 485,577 — methylprep reads ``nrows=ArrayType.num_probes``), a ``[Controls]`` line, then the control
 probes as ``Address, Control_Type, Color, Extended_Type``. :func:`write_methylprep_manifest` writes that from a
-:class:`~methylclass.io.manifest_types.Manifest` (AddressA = the unmethylated/Type II address, AddressB = the
+:class:`~methylclass.io.manifest.types.Manifest` (AddressA = the unmethylated/Type II address, AddressB = the
 methylated Type I address, as in Illumina's manifests).
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ManifestError
-from .manifest_types import Manifest
+from .manifest.types import Manifest
 
 #: what → methylprep file stem (matrix outputs) and per-sample CSV column
 OUTPUTS = {

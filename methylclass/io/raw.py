@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import IdatError, ManifestError, MethylclassError
-from .discover import Problem, find_samples, read_idat_pair
+from ..records import SampleFailure
+from .discover import find_samples, read_idat_pair
 from .idat import Idat
 from .manifest import detect_array, load_manifest
-from .manifest_registry import arrays_for_count, get_array, list_arrays
-from .manifest_types import Manifest
+from .manifest.registry import arrays_for_count, get_array, list_arrays
+from .manifest.types import Manifest
 from .raw_types import RawSignals, raw_signals_from_idats
 
 #: a sample whose IDAT holds less than this fraction of the manifest's probe addresses is refused
@@ -43,14 +44,14 @@ class RawSet:
 
     ``samples``: one :class:`RawSignals` per usable sample, in discovery order. ``sample_table``: one row per
     sample (index = sample name): IDAT paths, barcode, position, address count, address coverage, plus the
-    sample-sheet columns. ``problems``: samples skipped (:class:`~methylclass.io.discover.Problem`, message
+    sample-sheet columns. ``problems``: samples skipped (:class:`~methylclass.records.SampleFailure`, reason
     names the file). ``warnings``: notes on samples that were kept.
     """
 
     samples: list[RawSignals]
     manifest: Manifest
     sample_table: pd.DataFrame
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[SampleFailure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -182,7 +183,7 @@ def read_raw(source: str | Path | Iterable[str | Path], *, manifest: Manifest | 
     usable the first error is raised (:class:`ManifestError` for a manifest/array mismatch, naming the IDAT).
     """
     found = find_samples(source, sheet=sheet)
-    problems: list[Problem] = list(found.problems)
+    problems: list[SampleFailure] = list(found.problems)
     if not found.samples:
         detail = "; ".join(str(p) for p in problems[:3]) or "nothing found"
         raise IdatError(f"no usable IDAT pair in '{found.source or source}': {detail}")
@@ -201,8 +202,8 @@ def read_raw(source: str | Path | Iterable[str | Path], *, manifest: Manifest | 
             if isinstance(exc, ManifestError) and man is None:
                 raise  # the manifest itself could not be loaded or detected: nothing can be read
             first_error = first_error or exc
-            problems.append(Problem(ref.name, ref.grn, str(exc) if ref.name in str(exc)
-                                    else f"sample '{ref.name}': {exc}"))
+            problems.append(SampleFailure(ref.name, ref.grn, str(exc) if ref.name in str(exc)
+                                          else f"sample '{ref.name}': {exc}", stage="read"))
             continue
         samples.extend(one.samples)
         warns.extend(one.warnings)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import IdatError
 from .idat import Idat
-from .manifest_types import Manifest
+from .manifest.types import Manifest
 
 
 @dataclass

@@ -136,7 +136,8 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
     Parameters: ``estimator`` (unfitted base classifier or pipeline; default a random forest), ``inner_cv``
     (folds), ``C`` (fixed inverse ridge strength, or None to choose it from ``Cs`` by CV log-loss),
-    ``score_method`` (``"auto"``/``"decision"``/``"log_proba"``), ``random_state``, ``n_jobs`` (inner folds in parallel).
+    ``score_method`` (``"auto"``/``"decision"``/``"log_proba"``), ``random_state``, ``n_jobs`` (inner folds in
+    parallel).
 
     Fitted attributes: ``classes_``, ``estimator_`` (base refitted on all data), ``calibrator_`` (scaler + LR),
     ``C_``, ``n_inner_splits_``, ``oof_scores_``, ``score_method_``.

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from ..errors import DataError
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ..io.raw_types import RawSignals
 
 #: noob: offset added to every background-corrected intensity (minfi, sesame and methylprep default)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ..paths import data_dir
 
 FILTERS = ("xy", "non_cg", "no_position", "sesame_mask", "methylprep_mask", "not_on_epic")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.idat import Idat
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ..paths import data_dir
 
 

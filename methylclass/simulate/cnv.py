@@ -91,7 +91,8 @@ def parse_event(spec: str, genome: GenomeTables, rng: np.random.Generator | None
         chrom = "chr" + chrom[3:].upper()
         s, e = int(s), int(e)
         if chrom not in genome.lengths or not 1 <= s <= e <= genome.lengths[chrom]:
-            raise ConfigError(f"copy-number event '{spec}': region outside {chrom} (1–{genome.lengths.get(chrom, 0):,})")
+            raise ConfigError(f"copy-number event '{spec}': region outside {chrom} "
+                              f"(1–{genome.lengths.get(chrom, 0):,})")
         return CnvEvent(chrom, s, e, f"{chrom}:{s}-{e}", kind.lower(), float(cn) if cn else None)
     m = _GENE.match(text)
     if m:

@@ -27,7 +27,7 @@ import pandas as pd
 from .. import __version__
 from .._atomic import make_temp_dir, publish_dir
 from ..errors import ConfigError
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ._arrays import manifest_addresses
 from .cnv import (
     CnvEvent,
@@ -74,8 +74,8 @@ class SimulationConfig:
     Copy number: ``cnv`` — ``"auto"`` (random signature events per class + sporadic ones), ``"none"``, or
     specs ``["F1_A=+7,-10,EGFR:amp", …]`` / ``{class: [spec, …]}`` (notation in :mod:`.cnv`);
     ``cn_gamma`` (intensity responds as factor**cn_gamma; 1 = the linear model ``purity·CN/2 + 1 − purity``,
-    real 450k X dosage suggests ≈ 0.65), ``cnv_penetrance`` (fraction of a class carrying each class event), ``sample_cnv_rate`` (mean number of
-    sporadic arm events per tumour).
+    real 450k X dosage suggests ≈ 0.65), ``cnv_penetrance`` (fraction of a class carrying each class event),
+    ``sample_cnv_rate`` (mean number of sporadic arm events per tumour).
 
     Quality: ``ffpe_fraction``, ``low_quality_fraction``, ``failed_probe_rate``, ``batch_effect`` and
     ``dye_bias`` (multipliers of the calibrated slide and dye-bias spreads; 0 disables), ``intensity``

@@ -1,6 +1,6 @@
 """Array designs for the simulator: a synthetic manifest of any size, CpG context and slide layouts.
 
-:func:`synthetic_manifest` builds a real :class:`~methylclass.io.manifest_types.Manifest` (``array="SYNTH"``):
+:func:`synthetic_manifest` builds a real :class:`~methylclass.io.manifest.types.Manifest` (``array="SYNTH"``):
 ``cg########`` probes plus a few ``rs`` SNP probes, unique 8-digit bead addresses, a Type I / Type II mix
 (Type I Red/Grn in the 450k's 2:1 ratio, Type I enriched in CpG islands as on Illumina arrays), hg19/hg38
 positions drawn from the sequenced part of each chromosome (gaps, centromeres and acrocentric short arms
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..io.manifest_types import CONTROL_COLUMNS, PROBE_COLUMNS, Manifest
+from ..io.manifest.types import CONTROL_COLUMNS, PROBE_COLUMNS, Manifest
 from ._arrays import sorted_unique
 from .genome import CHROMOSOMES, genome_tables
 from .rng import stream
@@ -279,7 +279,8 @@ def write_manifest_tsv(manifest: Manifest, probes_path: str | Path, controls_pat
         "COLOR_CHANNEL": np.where(t1, chan, "Both"),
         "col": np.where(chan == "Red", "R", np.where(chan == "Grn", "G", "")),
         f"chr_{b}": p["chrom"],
-        f"pos_{b}": pd.Series(p["pos"].to_numpy(np.int64), dtype="Int64").where(p["pos"].to_numpy() >= 0, pd.NA).to_numpy(),
+        f"pos_{b}": pd.Series(p["pos"].to_numpy(np.int64), dtype="Int64")
+                    .where(p["pos"].to_numpy() >= 0, pd.NA).to_numpy(),
     })
     probes_path, controls_path = Path(probes_path), Path(controls_path)
     tmp = probes_path.with_name(f".{probes_path.name}.tmp")

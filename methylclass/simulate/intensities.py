@@ -15,8 +15,8 @@ Model (per bead address ``a`` of probe ``j`` in sample ``s``):
 * channel gains: Green 1, Red = the sample's dye-bias ratio;
 * background: normal + exponential per channel (the noob model), scaled per sample;
 * bead counts: negative binomial (probes and controls separately), the same in Red and Grn as on real chips;
-  bead SD ``sqrt((cv·signal)² + shot·signal + (cv_x·cross-talk)² + sd_bg²)`` with log-normal spread; Mean = signal + background +
-  N(0, SD/√NBeads).
+  bead SD ``sqrt((cv·signal)² + shot·signal + (cv_x·cross-talk)² + sd_bg²)`` with log-normal spread;
+  Mean = signal + background + N(0, SD/√NBeads).
 
 Controls follow the Illumina design: NEGATIVE/BACKGROUND are background only, NORM_A/T bright in Red and
 NORM_C/G in Green, bisulfite-conversion controls scale with the conversion efficiency (C-type × e,
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ._arrays import isin_sorted, sorted_unique
 
 _GREEN_COLOURS = {"green", "limegreen", "lime", "blue", "skyblue", "cyan"}

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from .design import ISLAND, SEA, SHORE, cpg_context
 from .rng import stream
 

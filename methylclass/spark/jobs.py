@@ -1,7 +1,7 @@
 """Running the kernel over a cohort on Spark: one task per sample, progress, and crash isolation.
 
 The driver distributes the sample references (one per task) and broadcasts the manifest once; each task runs
-:func:`~methylclass.spark.kernel.process_sample`, which writes the sample's file into the store, and returns
+:func:`~methylclass.pp.kernel.process_sample`, which writes the sample's file into the store, and returns
 its small record. Bad input is a failed record, not a failed task. A task can still die (a Python worker
 killed for memory, a native crash): Spark retries it, and when it fails again the job aborts. The sample of
 that task is then recorded as failed with Spark's reason and the job is re-run on the samples not yet stored
@@ -13,14 +13,13 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..errors import DataError
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ..io.store import scan_sample_files
-from .kernel import _base_record, process_sample
+from ..pp.kernel import _base_record, process_sample
 
 #: how many crashing samples one run isolates before giving up
 MAX_TASK_CRASHES = 3
@@ -46,23 +45,21 @@ class _SparkTask:
 
 
 class _Progress(threading.Thread):
-    """Reports ``done/total`` every ``every`` seconds while a Spark job runs (accumulators are merged on
-    the driver as tasks finish)."""
+    """Polls the ``done`` accumulator while a Spark job runs and passes the count to ``progress(done)``
+    (accumulators are merged on the driver as tasks finish); ``offset`` counts samples finished by earlier
+    attempts of the same run."""
 
-    def __init__(self, acc, total: int, say, every: float = 10.0):
+    def __init__(self, acc, progress: Callable[[int], None], offset: int = 0, every: float = 1.0):
         super().__init__(daemon=True)
-        self.acc, self.total, self.say, self.every = acc, total, say, every
+        self.acc, self.progress, self.offset, self.every = acc, progress, offset, every
         self.stop = threading.Event()
-        self.t0 = time.perf_counter()
 
     def run(self) -> None:
         last = -1
         while not self.stop.wait(self.every):
             done = int(self.acc.value)
             if done != last:
-                rate = done / max(time.perf_counter() - self.t0, 1e-9)
-                eta = f", ~{(self.total - done) / rate:.0f} s left" if done else ""
-                self.say(f"  {done}/{self.total} samples processed{eta}")
+                self.progress(self.offset + done)
                 last = done
 
 
@@ -76,11 +73,11 @@ def _spark_error(exc: BaseException) -> tuple[str, int | None]:
 
 
 def _run_job(spark, refs: list[dict], bc, method: str, store_dir: str, options: dict, min_fraction: float,
-             samples_per_task: int, say=None) -> list[dict]:
+             samples_per_task: int, progress_cb=None, offset: int = 0) -> list[dict]:
     """One Spark job over ``refs``; returns the collected records (raises what Spark raises)."""
     sc = spark.sparkContext
     done = sc.accumulator(0)
-    progress = _Progress(done, len(refs), say) if say is not None else None
+    progress = _Progress(done, progress_cb, offset) if progress_cb is not None else None
     n_tasks = max(1, math.ceil(len(refs) / max(1, samples_per_task)))
     task = _SparkTask(bc, method, store_dir, options, min_fraction, done)
     try:
@@ -94,12 +91,14 @@ def _run_job(spark, refs: list[dict], bc, method: str, store_dir: str, options: 
 
 def run_on_spark(spark, refs: list[dict], manifest: Manifest, method: str, store_dir: str | Path, *,
                  options: dict | None = None, min_fraction: float, samples_per_task: int = 1, say=None,
+                 progress: Callable[[int], None] | None = None,
                  max_task_crashes: int = MAX_TASK_CRASHES) -> list[dict]:
     """Process ``refs`` on Spark into the store ``store_dir``; return the records of this run.
 
     A task that fails for good (see the module docstring) marks its sample failed and the remaining samples
     are run again, up to ``max_task_crashes`` times; then (or when the failing task cannot be attributed to
-    one sample) a :class:`DataError` says the store is kept and resumable.
+    one sample) a :class:`DataError` says the store is kept and resumable. ``say`` receives a line per isolated
+    crash, ``progress`` the number of samples finished so far.
     """
     sc = spark.sparkContext
     bc = sc.broadcast(manifest)
@@ -110,7 +109,7 @@ def run_on_spark(spark, refs: list[dict], manifest: Manifest, method: str, store
         while True:
             try:
                 return records + _run_job(spark, pending, bc, method, str(store_dir), options or {},
-                                          min_fraction, samples_per_task, say)
+                                          min_fraction, samples_per_task, progress, len(refs) - len(pending))
             except Exception as exc:  # noqa: BLE001 - Py4J/Spark errors: isolate the sample or one clear line
                 cause, task = _spark_error(exc)
                 if task is None or samples_per_task != 1 or task >= len(pending) or crashes >= max_task_crashes:

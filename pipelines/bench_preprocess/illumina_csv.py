@@ -1,9 +1,9 @@
-"""Write a methylclass :class:`~methylclass.io.manifest_types.Manifest` as an Illumina manifest CSV.
+"""Write a methylclass :class:`~methylclass.io.manifest.types.Manifest` as an Illumina manifest CSV.
 
 mepylome works offline only from Illumina's own manifest CSV (``Manifest(raw_path="….csv")``); these
 machines hold no copy of that file, but methylclass's HM450 manifest carries everything mepylome reads from
 it (addresses, design, colour channel, coordinates, control probes). This writes it in Illumina's exact layout,
-the one :mod:`methylclass.io.illumina_manifest` reads back::
+the one :mod:`methylclass.io.manifest.illumina` reads back::
 
     Illumina, Inc.
     [Heading]
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from methylclass.errors import ManifestError
-from methylclass.io.manifest_types import Manifest
+from methylclass.io.manifest.types import Manifest
 
 #: the [Assay] columns written, in Illumina's order (450k manifest v1.2, up to Strand)
 ASSAY_COLUMNS = ("IlmnID", "Name", "AddressA_ID", "AlleleA_ProbeSeq", "AddressB_ID", "AlleleB_ProbeSeq",

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from methylclass.io.idat import Idat, write_idat
-from methylclass.io.manifest_types import Manifest
+from methylclass.io.manifest.types import Manifest
 
 GREEN_NPZ = "idat/hm450_green_parsed/5723646052_R02C02_Grn.npz"
 

@@ -1,4 +1,4 @@
-"""Checksum-keyed manifest cache (methylclass.io.manifest_cache via load_manifest)."""
+"""Checksum-keyed manifest cache (methylclass.io.manifest.cache via load_manifest)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from methylclass.errors import ManifestError
-from methylclass.io import manifest_cache
+from methylclass.io.manifest import cache as manifest_cache
 from methylclass.io.manifest import clear_loaded_manifests, load_manifest, load_sesame_tsv
 
 

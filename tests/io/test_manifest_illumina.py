@@ -1,4 +1,4 @@
-"""Illumina manifest CSV loader (methylclass.io.illumina_manifest) and EPICv2 manifests end to end.
+"""Illumina manifest CSV loader (methylclass.io.manifest.illumina) and EPICv2 manifests end to end.
 
 The CSVs are written here in Illumina's exact layout (``[Heading]``/``[Assay]``/``[Controls]``, CRLF, the
 450k column set) from real tables: the 450k sesame TSV and the real EPICv2 probe list.
@@ -18,9 +18,9 @@ import pytest
 
 from methylclass.errors import ManifestError
 from methylclass.io.idat import Idat
-from methylclass.io.illumina_manifest import read_illumina_csv
 from methylclass.io.manifest import collapse_replicates, detect_array, load_manifest
-from methylclass.io.manifest_types import Manifest
+from methylclass.io.manifest.illumina import read_illumina_csv
+from methylclass.io.manifest.types import Manifest
 from methylclass.io.raw import rawset_from_idats
 
 #: the [Assay] columns of Illumina's HumanMethylation450_15017482_v1-2.csv, in order

@@ -8,13 +8,13 @@ import pytest
 
 from methylclass.errors import ManifestError
 from methylclass.io.manifest import load_manifest, load_sesame_tsv
-from methylclass.io.manifest_tables import (
+from methylclass.io.manifest.tables import (
     build_control_table,
     normalize_build,
     normalize_chrom,
     strip_replicate_suffix,
 )
-from methylclass.io.manifest_types import CONTROL_COLUMNS, PROBE_COLUMNS
+from methylclass.io.manifest.types import CONTROL_COLUMNS, PROBE_COLUMNS
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Array registry and array detection (methylclass.io.manifest_registry, manifest.detect_array)."""
+"""Array registry and array detection (methylclass.io.manifest.registry, manifest.detect_array)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from methylclass.errors import ManifestError
 from methylclass.io.discover import ARRAY_ADDRESS_COUNTS
 from methylclass.io.idat import Idat, read_idat
 from methylclass.io.manifest import address_overlap, detect_array, load_manifest
-from methylclass.io.manifest_registry import (
+from methylclass.io.manifest.registry import (
     ArraySpec,
     arrays_for_count,
     get_array,

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from methylclass.io.manifest import collapse_replicates
-from methylclass.io.manifest_tables import build_probe_table, empty_controls, strip_replicate_suffix
-from methylclass.io.manifest_types import Manifest
+from methylclass.io.manifest.tables import build_probe_table, empty_controls, strip_replicate_suffix
+from methylclass.io.manifest.types import Manifest
 
 
 @pytest.fixture(scope="module")

@@ -209,7 +209,8 @@ def test_trust_list_covers_every_model():
     combos += [{"model": "logreg", "calibrate": "sigmoid"}, {"model": "logreg", "calibrate": "isotonic"}]
     combos += [{"model": "rf", "balance": b, "n_estimators": 5}
                for b in ("oversample", "undersample", "smote", "downsample")]
-    combos += [{"model": "rf", "select": "boruta", "n_estimators": 5, "boruta_kwargs": {"max_iter": 5, "n_estimators": 5}}]
+    combos += [{"model": "rf", "select": "boruta", "n_estimators": 5,
+                "boruta_kwargs": {"max_iter": 5, "n_estimators": 5}}]
     seen = set()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

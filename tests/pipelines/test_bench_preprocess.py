@@ -49,8 +49,8 @@ def hm27():
 
 def test_illumina_csv_round_trip(tmp_path, hm27):
     """The Illumina-layout CSV written from the HM27 manifest is read back by methylclass's independent
-    Illumina reader (methylclass.io.illumina_manifest) into the same probes and controls, column by column."""
-    from methylclass.io.illumina_manifest import read_illumina_csv
+    Illumina reader (methylclass.io.manifest.illumina) into the same probes and controls, column by column."""
+    from methylclass.io.manifest.illumina import read_illumina_csv
 
     ilmn = _load("bench_preprocess_illumina_csv", HELPERS / "illumina_csv.py")
     path = ilmn.write_illumina_manifest(hm27, tmp_path / "HumanMethylation27.csv")

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from methylclass.io.manifest import load_manifest
-from methylclass.io.manifest_types import PROBE_COLUMNS, Manifest
+from methylclass.io.manifest.types import PROBE_COLUMNS, Manifest
 from methylclass.io.raw_types import RawSignals, raw_signals_from_idats
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 
 from methylclass.errors import ConfigError
 from methylclass.io.manifest import load_manifest
-from methylclass.io.manifest_types import CONTROL_COLUMNS, PROBE_COLUMNS
+from methylclass.io.manifest.types import CONTROL_COLUMNS, PROBE_COLUMNS
 from methylclass.simulate import cpg_context, synthetic_manifest
 from methylclass.simulate.design import ISLAND, SEA, SHORE
 from methylclass.simulate.genome import genome_tables
@@ -20,7 +20,7 @@ def design():
 
 
 def test_synthetic_manifest_honours_the_manifest_contract(design):
-    """Reference: methylclass.io.manifest_types (column contract) and the requested mix. Unique probe ids and
+    """Reference: methylclass.io.manifest.types (column contract) and the requested mix. Unique probe ids and
     addresses, Type I ≈ 28 % (Red:Grn ≈ 2:1 as on the 450k), Type II with address_m = -1 and no channel,
     every usual control type present with ≥ 400 NEGATIVE."""
     p, c = design.probes, design.controls

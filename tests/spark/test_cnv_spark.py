@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,10 @@ from methylclass.cli import main
 from methylclass.errors import DataError, ManifestError
 from methylclass.io.store import Store, read_sample_array, read_sample_record, write_sample_file
 from methylclass.pp.cnv import read_cnv_features
-from methylclass.pp.cnv.workflow import feature_frame, plan_store_cnv, run_cnv, run_cnv_store
-from methylclass.spark.cnv import cnv_store_spark, run_cnv_store_spark, run_records
+from methylclass.pp.cnv.store import plan_store_cnv
+from methylclass.pp.cnv.task import feature_frame
+from methylclass.spark.cnv import run_records
+from methylclass.workflows.cnv import cnv_store_spark, run_cnv, run_cnv_store, run_cnv_store_spark
 
 pytestmark = pytest.mark.spark
 
@@ -35,7 +38,7 @@ def cohort(tmp_path_factory, data_dir):
     """20k-probe synthetic design: 6 normals + 4 tumours (+7, −10, EGFR:amp), ingested raw (no Spark)."""
     from methylclass.io.manifest import load_manifest
     from methylclass.simulate.cohort import SimulationConfig, simulate_cohort
-    from methylclass.spark.ingest import ingest_cohort
+    from methylclass.workflows.ingest import ingest_cohort
 
     root = tmp_path_factory.mktemp("cnvspark")
     sim = simulate_cohort(root / "sim", SimulationConfig(
@@ -92,7 +95,7 @@ def test_spark_features_equal_local_and_idat_paths_bit_for_bit(runs, cohort):
 def test_spark_tables_and_calls_equal_the_local_path(runs, cohort):
     """Per-sample segment/arm/focal/bin tables written by the executors are byte-identical to the local
     path's; the call text equals describe_calls of the local results."""
-    from methylclass.pp.cnv.workflow import describe_calls
+    from methylclass.pp.cnv.task import describe_calls
 
     root = cohort["root"]
     names = sorted(p.name for p in (root / "local_out").glob("*.tsv"))
@@ -122,7 +125,7 @@ def test_saved_panel_gives_the_same_features(runs, cohort, spark, tmp_path):
     panel = runs["local"].reference.save(tmp_path / "panel.npz")
     feats = cnv_store_spark(cohort["store"], str(panel), spark=spark, write_features=False)
     _same(feats, runs["spark"].features)
-    assert feats.attrs["failures"] == {}
+    assert feats.attrs["failures"] == []
 
 
 @pytest.fixture()
@@ -147,8 +150,10 @@ def test_failing_samples_are_reported_and_the_rest_go_on(damaged_store, runs, co
     store, bad_file, few = damaged_store
     run_s = run_cnv_store_spark(store, runs["normals"], spark=spark)
     local = run_cnv_store(store, runs["normals"])
-    reasons = dict(run_s.failures)
-    assert reasons == dict(local.failures) and set(reasons) == {bad_file, few}
+    reasons = {f.sample: f.reason for f in run_s.failures}
+    assert reasons == {f.sample: f.reason for f in local.failures} and set(reasons) == {bad_file, few}
+    assert type(run_s) is type(local) and {f.stage for f in run_s.failures} == {"cnv"}
+    assert all(Path(f.path).name.endswith(".parquet") for f in run_s.failures + local.failures)
     assert "cannot be read" in reasons[bad_file] and bad_file in reasons[bad_file]
     assert f"sample '{few}': only" in reasons[few] and "CNV probes are present" in reasons[few]
     rest = [t for t in cohort["tumours"] if t not in reasons]

@@ -14,7 +14,7 @@ from methylclass.errors import ConfigError, DataError
 from methylclass.io import export as export_mod
 from methylclass.io.export import export_store, infer_format
 from methylclass.io.store import Store, load_betas
-from methylclass.spark.ingest import ingest_cohort
+from methylclass.workflows.ingest import ingest_cohort
 
 
 @pytest.fixture(scope="module")

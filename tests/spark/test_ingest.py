@@ -19,9 +19,9 @@ from methylclass.errors import DataError
 from methylclass.io.discover import find_samples
 from methylclass.io.idat import read_idat
 from methylclass.io.store import Store, load_betas, top_variance_probes
-from methylclass.spark.ingest import ingest_cohort as ingest
-from methylclass.spark.ingest import preprocess_local
 from methylclass.spark.stats import top_variance_probes_spark
+from methylclass.workflows.ingest import ingest_cohort as ingest
+from methylclass.workflows.ingest import preprocess_local
 
 pytestmark = pytest.mark.spark
 FIELDS = ("beta", "detection_p", "meth", "unmeth")
@@ -163,7 +163,7 @@ def test_interrupted_run_is_incomplete_then_resumes(cohort, local_store, tmp_pat
     next run resumes and the result equals an uninterrupted run's (reference: the local store)."""
     folder, _ = cohort
     out = tmp_path / "store"
-    ingest_mod = importlib.import_module("methylclass.spark.ingest")
+    ingest_mod = importlib.import_module("methylclass.workflows.ingest")
     real = ingest_mod.process_sample
     calls = {"n": 0}
 
@@ -330,7 +330,7 @@ def test_executors_return_only_small_records(cohort, hm27_manifest, tmp_path):
 
 def ingest_mod_ref(sample_ref) -> dict:
     """A discovery SampleRef as the plain dict the jobs distribute."""
-    from methylclass.spark.ingest import as_ref
+    from methylclass.workflows.ingest import as_ref
 
     return as_ref(sample_ref)
 

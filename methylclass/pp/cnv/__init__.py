@@ -8,6 +8,7 @@ from .bins import Bins, make_bins
 from .calls import CallThresholds, bin_values, call_arms, call_focal, fraction_altered, shorth_shift
 from .features import cnv_feature_table, cnv_features, read_cnv_features, write_cnv_features
 from .genome import Genome, load_genome, load_regions, read_regions
+from .options import CNVOptions
 from .reference import CNVReference, FitResult, fit_reference, log2_intensity
 from .sample import CNVResult, cnv_sample
 from .segment import CBSParams, segment
@@ -15,6 +16,7 @@ from .segment import CBSParams, segment
 __all__ = [
     "Bins",
     "CBSParams",
+    "CNVOptions",
     "CNVReference",
     "CNVResult",
     "CallThresholds",

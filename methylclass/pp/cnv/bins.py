@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..._atomic import atomic_write
 from ...errors import DataError, ManifestError
-from ...io.manifest_types import Manifest
+from ...io.manifest.types import Manifest
 from ...paths import cache_dir
 from .genome import AUTOSOMES, CHROMOSOMES, Genome, load_genome, load_regions, read_regions
 

@@ -2,45 +2,28 @@
 
 :class:`CNVTask` wraps the kernel :func:`~methylclass.pp.cnv.cnv_sample` with everything it needs besides the
 sample (bins, reference panel, options; picklable, so Spark broadcasts it once), reads a stored sample's
-``meth`` + ``unmeth`` (only that sample's file) and writes the per-sample outputs. :func:`cnv_total` defines
-the copy-number signal and which probes count as not measured (see :mod:`methylclass.pp.cnv.workflow`).
+``meth`` + ``unmeth`` (only that sample's file) and hands the result to a ``writer`` (the workflow's
+per-sample tables and plots, so this layer never plots). :func:`cnv_total` defines
+the copy-number signal and which probes count as not measured (see :mod:`methylclass.pp.cnv.panel`).
 :func:`feature_frame` is the one assembly of the feature table, so every path produces the same table.
 """
 
 from __future__ import annotations
 
-import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..._atomic import atomic_write
 from ...errors import DataError, MethylclassError
 from .bins import Bins
-from .calls import DEFAULT_THRESHOLDS, CallThresholds
 from .features import cnv_features
+from .options import DEFAULT_OPTIONS, CNVOptions
 from .reference import CNVReference
 from .sample import CNVResult, cnv_sample
-from .segment import CBSParams
-
-
-def _write_text(path: Path, text: str) -> Path:
-    atomic_write(path, lambda fh: fh.write(text))
-    return path
-
-
-def _write_tsv(df: pd.DataFrame, path: Path, index: bool = False) -> Path:
-    buf = io.StringIO()
-    df.to_csv(buf, sep="\t", index=index, float_format="%.5g")
-    return _write_text(path, buf.getvalue())
-
-
-def _file_name(sample: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sample) or "sample"
 
 
 # -- intensities ------------------------------------------------------------------------------------------
@@ -81,25 +64,6 @@ def describe_calls(result: CNVResult) -> str:
                         for g, c in zip(focal["gene"], focal["call"])]) or "balanced"
 
 
-# -- outputs ----------------------------------------------------------------------------------------------
-def write_sample_outputs(result: CNVResult, bins: Bins, out: Path, *, formats: Sequence[str] = ("png", "svg"),
-                         plot: bool = True) -> list[Path]:
-    """Write one sample's plot and tables into ``out``; return the paths."""
-    stem = Path(out) / _file_name(result.sample)
-    files = [
-        _write_tsv(result.segments, stem.with_name(stem.name + ".segments.tsv")),
-        _write_tsv(result.arms, stem.with_name(stem.name + ".arms.tsv")),
-        _write_tsv(result.focal, stem.with_name(stem.name + ".focal.tsv")),
-        _write_tsv(result.bin_table(bins), stem.with_name(stem.name + ".bins.tsv")),
-    ]
-    if plot and formats:
-        from ...pl._figure import save_figure
-        from ...pl.cnv import plot_genome
-
-        files += save_figure(plot_genome(result, bins), stem.with_name(stem.name + ".cnv"), formats)
-    return files
-
-
 def feature_frame(rows: Sequence[pd.Series]) -> pd.DataFrame:
     """Samples × CNV features (float32, index ``sample``) from per-sample feature Series (the one assembly
     every path uses, so their tables are identical)."""
@@ -108,13 +72,6 @@ def feature_frame(rows: Sequence[pd.Series]) -> pd.DataFrame:
     df = pd.DataFrame(list(rows)).astype(np.float32)
     df.index.name = "sample"
     return df
-
-
-def write_cohort_tables(features: pd.DataFrame, summaries: Sequence[dict], out: str | Path) -> list[Path]:
-    """``OUT/cnv_features.tsv`` and ``OUT/cnv_summary.tsv``."""
-    out = Path(out)
-    return [_write_tsv(features, out / "cnv_features.tsv", index=True),
-            _write_tsv(pd.DataFrame(list(summaries)), out / "cnv_summary.tsv")]
 
 
 # -- the per-sample task ----------------------------------------------------------------------------------
@@ -130,7 +87,7 @@ class CNVTask:
     """The per-sample CNV kernel with everything it needs besides the sample (picklable: Spark broadcasts it).
 
     :meth:`analyse` runs :func:`cnv_sample` on a total intensity; :meth:`process` reads a stored sample file
-    (only that file) first and writes the per-sample outputs when ``out`` is set; :meth:`record` is
+    (only that file) first and passes the result to ``writer`` when set; :meth:`record` is
     :meth:`process` for executors: it never raises for a bad sample and returns a small dict (feature row,
     summary, call text — no probe-level data). ``regions``: the focal-gene table (default + cancer genes when
     asked) resolved on the driver, so executors need no data folder; None = the bundled ``"default"`` set
@@ -139,17 +96,11 @@ class CNVTask:
 
     bins: Bins
     reference: CNVReference
-    method: str = "cbs"
-    seg_params: CBSParams | None = None
-    cancer_genes: bool = False
-    thresholds: CallThresholds = DEFAULT_THRESHOLDS
-    bin_summary: str | None = None
+    options: CNVOptions = DEFAULT_OPTIONS
     regions: pd.DataFrame | None = None
     raw: bool = False
     n_probes: int | None = None
-    out: str | None = None
-    formats: tuple[str, ...] = ("png", "svg")
-    plot: bool = True
+    writer: Callable[[CNVResult, Bins], list[str | Path]] | None = None
 
     def analyse(self, sample: str, total: np.ndarray) -> CNVResult:
         """CNV of one sample from its total intensities (manifest-row aligned); raises for unusable input."""
@@ -158,13 +109,14 @@ class CNVTask:
                             "needs the meth and unmeth signals")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the panel-size note is logged once by the caller
+            opt = self.options
             if self.regions is not None:  # focal regions resolved once on the driver (cancer genes included)
                 detail, cancer_genes = self.regions, False
             else:
-                detail, cancer_genes = "default", self.cancer_genes
+                detail, cancer_genes = "default", opt.cancer_genes
             return cnv_sample(total, self.reference, self.bins, sample=sample, detail=detail,
-                              cancer_genes=cancer_genes, method=self.method, seg_params=self.seg_params,
-                              thresholds=self.thresholds, keep_probes=False)
+                              cancer_genes=cancer_genes, method=opt.method, seg_params=opt.seg_params,
+                              thresholds=opt.thresholds, keep_probes=False)
 
     def read_total(self, sample: str, path: str | Path) -> np.ndarray:
         """:func:`cnv_total` of a stored sample file's ``meth`` and ``unmeth`` arrays."""
@@ -176,13 +128,14 @@ class CNVTask:
 
     def features(self, result: CNVResult) -> pd.Series:
         """The sample's feature row."""
-        return cnv_features(result, bins=self.bins if self.bin_summary else None, bin_summary=self.bin_summary)
+        summary = self.options.bin_summary
+        return cnv_features(result, bins=self.bins if summary else None, bin_summary=summary)
 
     def outputs(self, result: CNVResult) -> list[Path]:
-        """Per-sample tables (and plots) in ``out``; nothing when ``out`` is unset."""
-        if self.out is None:
+        """Per-sample files written by ``writer`` (picklable; the workflow's tables and plots); none without."""
+        if self.writer is None:
             return []
-        return write_sample_outputs(result, self.bins, Path(self.out), formats=self.formats, plot=self.plot)
+        return [Path(f) for f in self.writer(result, self.bins)]
 
     def process(self, sample: str, path: str | Path) -> tuple[CNVResult, list[Path]]:
         """Read, analyse and write one stored sample; raises for a bad sample."""

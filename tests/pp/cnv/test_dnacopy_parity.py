@@ -5,8 +5,8 @@ alpha 0.001, min.width 5, sdundo 2.2, nperm 10,000, hybrid p-values), run by Rsc
 simulated tumours with planted arm and focal events. Criteria (issue): per-bin segment means correlate
 ≥ 0.99 and ≥ 90 % of breakpoints lie within 2 bins — checked in both directions.
 
-Focal events are planted over the gene ± 2 Mb (well above the 5-bin minimum width). Known difference, seen while writing this
-test: on a 3-bin spike (gene ± 150 kb) DNAcopy's ``wfindcpt`` returned no change although the 5-bin arc
+Focal events are planted over the gene ± 2 Mb (well above the 5-bin minimum width). Known difference, seen while
+writing this test: on a 3-bin spike (gene ± 150 kb) DNAcopy's ``wfindcpt`` returned no change although the 5-bin arc
 around it has T = 16 and both edge tests are significant; our exact arc maximisation splits it out. Events
 at the minimum width are therefore not used for the parity criteria.
 """

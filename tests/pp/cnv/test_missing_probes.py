@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from methylclass.pp.cnv import CNVReference, cnv_sample, make_bins
-from methylclass.pp.cnv.workflow import as_saved, cnv_total
+from methylclass.pp.cnv.panel import as_saved
+from methylclass.pp.cnv.task import cnv_total
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*conumee recommends:UserWarning")
 

@@ -15,7 +15,7 @@ import pytest
 
 from methylclass.errors import DataError
 from methylclass.pp.cnv import CNVReference, cnv_sample, make_bins, read_cnv_features
-from methylclass.pp.cnv.workflow import run_cnv_store
+from methylclass.workflows.cnv import run_cnv_store
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 Reading the address count of an IDAT needs its first few hundred bytes, so the driver can look at every
 sample of a cohort (1,000 files in well under a second) without reading any intensities. The counts are
-matched against the array registry (:mod:`methylclass.io.manifest_registry`); the cohort's array is the one
+matched against the array registry (:mod:`methylclass.io.manifest.registry`); the cohort's array is the one
 most samples have (or the one the user names), and samples whose IDATs are of another registered array are
 marked as failing references before any work is distributed. Samples whose count matches no registered array
 go through the kernel, whose address-coverage check then decides.
@@ -18,8 +18,8 @@ import struct
 from collections import Counter
 from pathlib import Path
 
-from ..errors import ManifestError, MethylclassError
-from ..io.manifest_types import Manifest
+from ...errors import ManifestError, MethylclassError
+from .types import Manifest
 
 _NSNPS = 1000
 _HEAD = 1 << 16
@@ -57,8 +57,8 @@ def _array_of_count(n: int | None, grn: str, memo: dict) -> str | None:
     if n is None:
         return None
     if n not in memo:
-        from ..io.manifest import detect_array
-        from ..io.manifest_registry import arrays_for_count
+        from .load import detect_array
+        from .registry import arrays_for_count
 
         found = arrays_for_count(n)
         if len(found) == 1:
@@ -98,7 +98,7 @@ def resolve_manifest(refs: list[dict], *, manifest: Manifest | str | Path | None
                      array: str | None = None, controls: str | Path | None = None) -> Manifest:
     """The cohort's manifest: the one given, a manifest file (with an optional control-probe table), a
     named array, or the array detected from the IDATs."""
-    from ..io.manifest import load_manifest
+    from .load import load_manifest
 
     if isinstance(manifest, Manifest):
         return manifest
@@ -111,7 +111,7 @@ def resolve_manifest(refs: list[dict], *, manifest: Manifest | str | Path | None
 
 def flag_other_arrays(refs: list[dict], manifest: Manifest) -> list[dict]:
     """Mark references whose IDATs are of a registered array other than ``manifest.array`` as failing."""
-    from ..io.manifest_registry import get_array
+    from .registry import get_array
 
     try:
         cohort = get_array(manifest.array).name

@@ -3,7 +3,7 @@
 ``inputs`` may be IDAT basenames, ``*_Grn.idat`` / ``*_Red.idat`` paths (plain or ``.gz``), a folder of IDATs, a
 sample sheet, a beta table (CSV/TSV/Parquet), a preprocessing store, a samples × features DataFrame, or a
 list mixing them. IDATs go through the same kernels as training — read → map → normalise
-(:func:`methylclass.spark.kernel.run_kernel`, the per-sample kernel of cohort ingestion, run in this process:
+(:func:`methylclass.pp.kernel.run_kernel`, the per-sample kernel of cohort ingestion, run in this process:
 no Spark for a handful of samples) → CNV with the reference panel stored in the bundle
 (:class:`methylclass.pp.cnv.task.CNVTask`) — so betas and CNV features equal those of a store built from the
 same files (``tests/workflows/test_predict_cases.py`` proves it). A sample that cannot be read or normalised
@@ -13,8 +13,6 @@ Tables and stores must carry the model's CNV features themselves (a store's ``cn
 table's ``cnv_*`` columns): without them both are refused with one line, never imputed.
 
 Columns of the result: see :func:`methylclass.models.verdict.predict_frame` (plus ``file`` for IDAT inputs).
-
-This module composes steps; after the package restructure it lives in ``methylclass/workflows/predict.py``.
 """
 
 from __future__ import annotations
@@ -29,9 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, MethylclassError
+from ..errors import DataError, MethylclassError
+from ..io.betas_table import read_beta_table
+from .data import _read_store, is_store
+from .runs import _atomic_csv
 
-__all__ = ["Diagnosis", "Model", "load_model", "predict_cases", "training_card"]
+__all__ = ["Diagnosis", "Model", "load_model", "predict_cases", "predict_table", "training_card"]
 
 _CNV = "cnv_"
 _SHEET_WORDS = ("[header]", "[data]", "sentrix_id", "sentrix_position", "basename", "slide", "array")
@@ -206,7 +207,7 @@ class Model:
 
     def explain(self, X: pd.DataFrame, **kwargs):
         """Per-sample SHAP values (:func:`methylclass.tl.explain.explain`) of the model on ``X``."""
-        from .tl.explain import explain
+        from ..tl.explain import explain
 
         return explain(self, X, **kwargs)
 
@@ -225,20 +226,20 @@ class Model:
         return cpgs
 
     def _read_table(self, path: Path) -> pd.DataFrame:
-        from .io.betas_table import read_beta_table
+        from ..io.betas_table import read_beta_table
 
         X, _ = read_beta_table(path, feature_blocks=(_CNV,) if self._uses_cnv else ())
         return X
 
     def _read_store(self, path: Path) -> tuple[pd.DataFrame, dict]:
-        from .io.store import Store, load_betas
+        from ..io.store import Store, load_betas
 
         st = Store.open(path)
         ids = set(map(str, st.probe_ids()))
         probes = [f for f in self._input_cpgs() if f in ids]
         X = load_betas(st, probes=probes)
         if self._uses_cnv:
-            from .pp.cnv.features import read_cnv_features
+            from ..pp.cnv.features import read_cnv_features
 
             try:
                 cnv = read_cnv_features(st.path)
@@ -257,9 +258,9 @@ class Model:
     def _cnv(self):
         """(bins, task, params) of the bundle's CNV panel (loaded once)."""
         if self._cnv_task is None:
-            from .pp.cnv.bins import Bins
-            from .pp.cnv.reference import CNVReference
-            from .pp.cnv.task import CNVTask
+            from ..pp.cnv.bins import Bins
+            from ..pp.cnv.reference import CNVReference
+            from ..pp.cnv.task import CNVTask
 
             arrays = self.bundle.arrays
             if "cnv_bins" not in arrays or "cnv_reference" not in arrays:
@@ -269,7 +270,7 @@ class Model:
             params = dict((self.card.get("preprocessing") or {}).get("cnv") or {})
             regions = None
             if params.get("input") == "store":
-                from .pp.cnv.sample import _focal_regions
+                from ..pp.cnv.sample import _focal_regions
 
                 regions = _focal_regions("default", bool(params.get("cancer_genes")), bins.build)
                 regions = regions.reset_index(drop=True)
@@ -281,17 +282,17 @@ class Model:
 
     def _from_idats(self, source, manifest, controls):
         """Betas (+ CNV features) of IDAT samples through the ingestion kernel; failures as rows."""
-        from .io.raw_types import raw_signals_from_idats
-        from .pp.cnv.task import cnv_total
-        from .spark.ingest import _prepare
-        from .spark.kernel import run_kernel
+        from ..io.raw_types import raw_signals_from_idats
+        from ..pp.cnv.task import cnv_total
+        from ..pp.kernel import run_kernel
+        from .ingest import _prepare
 
         prep = self.card.get("preprocessing") or {}
         method = prep.get("method", "noob")
         options = dict(prep.get("method_options") or {})
         if isinstance(source, list):  # IDAT paths / basenames: discovery pairs them (problems become refs)
-            from .io.discover import find_samples
-            from .spark.ingest import refs_from_discovery
+            from ..io.discover import find_samples
+            from .ingest import refs_from_discovery
 
             source = refs_from_discovery(find_samples(source))
         refs, man = _prepare(source, None, manifest, None if manifest is not None else prep.get("array"),
@@ -315,7 +316,7 @@ class Model:
                 _, task, params = self._cnv()
                 try:
                     if params.get("input") == "idat_raw":
-                        from .io.discover import read_idat_pair
+                        from ..io.discover import read_idat_pair
 
                         grn, red = read_idat_pair(ref["grn"])
                         total = cnv_total_raw(raw_signals_from_idats(grn, red, man, rec["sample"]))
@@ -335,7 +336,7 @@ class Model:
         X = pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(names_kept)), np.float32),
                          index=pd.Index(names, name="sample"), columns=names_kept)
         if cnv_rows:
-            from .pp.cnv.task import feature_frame
+            from ..pp.cnv.task import feature_frame
 
             X = X.join(feature_frame(cnv_rows).set_axis(X.index))
         return X, qc, failed, details
@@ -343,7 +344,7 @@ class Model:
 
 def cnv_total_raw(raw) -> np.ndarray:
     """:func:`~methylclass.pp.cnv.task.raw_total` (the IDAT path of ``methylclass cnv``)."""
-    from .pp.cnv.task import raw_total
+    from ..pp.cnv.task import raw_total
 
     return raw_total(raw)
 
@@ -355,7 +356,7 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = (), key=None
     ``key``: verify the bundle's signature (bytes or a key file; default ``$METHYLCLASS_BUNDLE_KEY``).
     ``manifest``/``controls``: manifest file for IDATs of an array without a built-in manifest.
     """
-    from .models.bundle import load_bundle
+    from ..models.bundle import load_bundle
 
     return Model(load_bundle(path, trusted=trusted, key=key), manifest=manifest, controls=controls)
 
@@ -371,7 +372,7 @@ def training_card(data: Mapping[str, Any], X: pd.DataFrame, y: pd.Series,
     uses_cnv = any(str(c).startswith(_CNV) for c in X.columns)
     store = data.get("store")
     if store:
-        from .io.store import Store
+        from ..io.store import Store
 
         info = Store.open(store).info
         prep = {"source": "store", "array": info.get("array"), "manifest_sha256": info.get("manifest_sha256"),
@@ -381,7 +382,7 @@ def training_card(data: Mapping[str, Any], X: pd.DataFrame, y: pd.Series,
                 "probe_filters": {"min_beads": (info.get("method_options") or {}).get("min_beads", 1),
                                   "mask_failed": bool((info.get("method_options") or {}).get("mask_failed"))}}
         if uses_cnv:
-            from .pp.cnv.features import read_cnv_panel
+            from ..pp.cnv.features import read_cnv_panel
 
             panel = read_cnv_panel(store)
             if panel is not None:
@@ -418,7 +419,7 @@ def _top_features(model: Model, diag: Diagnosis, n: int = 10) -> dict[str, pd.Da
     ok = diag.predictions[diag.predictions["status"] == "ok"]
     if ok.empty:
         return {}
-    from .tl.explain import explain
+    from ..tl.explain import explain
 
     X = diag.X.loc[[s for s in ok["sample"] if s in diag.X.index]]
     ex = explain(model, X)
@@ -432,7 +433,7 @@ def _top_features(model: Model, diag: Diagnosis, n: int = 10) -> dict[str, pd.Da
 
 def write_reports(out_dir: Path, model: Model, diag: Diagnosis) -> Path | None:
     """The per-sample HTML pages (methylclass.report.diagnosis): the one call site of the report helper."""
-    from .report.diagnosis import SampleReport, write_prediction_report
+    from ..report.diagnosis import SampleReport, write_prediction_report
 
     tops = _top_features(model, diag)
     samples = {s: SampleReport(qc=d.get("qc"), cnv=d.get("cnv"), bins=diag.bins, top_features=tops.get(s))
@@ -446,7 +447,7 @@ def predict_cases(model_dir: str | Path, inputs: Any, out: str | Path, *, report
                   echo=None, **options) -> pd.DataFrame:
     """Load the bundle, predict ``inputs`` and write ``OUT/predictions.csv``, ``OUT/predictions.json`` and
     ``OUT/report/`` (index.html + one page per sample). Returns the predictions."""
-    from ._atomic import atomic_text, atomic_write
+    from .._atomic import atomic_text, atomic_write
 
     say = echo or (lambda msg: None)
     model = load_model(model_dir, manifest=options.pop("manifest", None), controls=options.pop("controls", None))
@@ -465,4 +466,38 @@ def predict_cases(model_dir: str | Path, inputs: Any, out: str | Path, *, report
             say(f"report not written ({exc}); predictions are in {out}")
         else:
             say(f"report: {index}")
+    return pred
+
+
+def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | None = None, *,
+                  threshold: float | None = None, class_thresholds: Mapping[str, float] | None = None,
+                  alpha: float | None = None, ood_alpha: float | str | None = None, sample_column: str | None = None,
+                  orientation: str = "auto", label_column: str | None = None,
+                  labels: str | Path | None = None) -> pd.DataFrame:
+    """Apply the model bundle in ``model_dir`` to the beta table (or preprocessing store) ``betas``; write
+    ``out`` (CSV) if given.
+
+    Columns: those of :func:`methylclass.models.verdict.predict_frame`. Decision options default to the
+    bundle's (its card, else conf/). With
+    ``label_column``/``labels`` the true label is added as column ``label``.
+    """
+    from ..models import load_bundle
+
+    bundle = load_bundle(model_dir)
+    blocks = tuple(((bundle.card.get("config") or {}).get("data") or {}).get("feature_blocks") or ())
+    if not blocks and any(str(f).startswith("cnv_") for f in bundle.card.get("features", [])):
+        blocks = ("cnv_",)  # trained with the CNV block (e.g. from an in-memory dataset): read it too
+    if is_store(betas):
+        X, y = _read_store({"store": str(betas), "labels": labels, "label_column": label_column,
+                            "sample_column": sample_column}, blocks)
+        if label_column is None and labels is None:
+            y = None
+    else:
+        X, y = read_beta_table(betas, label_column=label_column, sample_column=sample_column, labels=labels,
+                               orientation=orientation, feature_blocks=blocks)
+    pred = bundle.predict(X, threshold=threshold, per_class=class_thresholds, alpha=alpha, ood_alpha=ood_alpha)
+    if y is not None:
+        pred.insert(1, "label", y.to_numpy())
+    if out is not None:
+        _atomic_csv(pred, Path(out), index=False)
     return pred

@@ -27,9 +27,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import ManifestError
-from ..paths import cache_dir
-from .manifest_types import CONTROL_COLUMNS, PROBE_COLUMNS, Manifest
+from ...errors import ManifestError
+from ...paths import cache_dir
+from .types import CONTROL_COLUMNS, PROBE_COLUMNS, Manifest
 
 #: bump when a loader's output changes for the same input files (invalidates every cache entry)
 LOADER_VERSION = 4

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ManifestError
-from ..paths import data_dir
-from .discover import ARRAY_ADDRESS_COUNTS
+from ...errors import ManifestError
+from ...paths import data_dir
+from ..discover import ARRAY_ADDRESS_COUNTS
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def get_array(name: str) -> ArraySpec:
             return spec
     known = ", ".join(_REGISTRY)
     raise ManifestError(f"unknown array type '{name}'; known arrays: {known} "
-                        "(register others with methylclass.io.manifest_registry.register_array)")
+                        "(register others with methylclass.io.manifest.registry.register_array)")
 
 
 def register_array(spec: ArraySpec, *, replace: bool = False) -> ArraySpec:

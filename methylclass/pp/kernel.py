@@ -2,7 +2,8 @@
 
 :func:`run_kernel` never raises for bad input: it returns the sample-table record with ``status="failed"`` and
 the reason. :func:`process_sample` also writes the sample's arrays into the store. Spark tasks
-(:mod:`.jobs`), the local path and :func:`~methylclass.spark.ingest.preprocess_local` all call these, so the
+(:mod:`methylclass.spark.jobs`), the local path and :func:`~methylclass.workflows.ingest.preprocess_local` all call
+these, so the
 Spark and local results are identical by construction (and tested to be).
 """
 
@@ -16,10 +17,10 @@ import numpy as np
 from ..errors import IdatError, MethylclassError
 from ..io.discover import check_pair
 from ..io.idat import read_idat
-from ..io.manifest_types import Manifest
+from ..io.manifest.types import Manifest
 from ..io.raw_types import raw_signals_from_idats
 from ..io.store import CORE_SAMPLE_COLUMNS, write_sample_file
-from ..pp.normalize import NormalizedSample, normalize
+from .normalize import NormalizedSample, normalize
 
 #: fraction of the manifest's probes whose bead addresses must be in a sample's IDATs
 MIN_ADDRESS_FRACTION = 0.95

@@ -3,8 +3,8 @@
 Entry points:
 
 * :func:`load_manifest` — by array name (``"HM450"``, ``"450k"``, ``"EPICv2"``…, see
-  :mod:`~methylclass.io.manifest_registry`) and/or a file (``path=``: Illumina's CSV or a sesame-style TSV);
-  parsed once, then served from a checksum-keyed Parquet cache (:mod:`~methylclass.io.manifest_cache`);
+  :mod:`~methylclass.io.manifest.registry`) and/or a file (``path=``: Illumina's CSV or a sesame-style TSV);
+  parsed once, then served from a checksum-keyed Parquet cache (:mod:`~methylclass.io.manifest.cache`);
 * :func:`load_sesame_tsv` — the sesame / InfiniumAnnotation probe tables (``Probe_ID, M, U, col``…);
 * :func:`detect_array` — array type of an IDAT: by address count, confirmed by address overlap;
 * :func:`collapse_replicates` — EPICv2 replicate probes → one value per CpG.
@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ManifestError
-from ..paths import data_dir
-from . import manifest_cache
-from .idat import Idat, read_idat
-from .illumina_manifest import looks_like_illumina_csv, read_bytes, read_illumina_csv
-from .manifest_registry import ArraySpec, arrays_for_count, get_array, list_arrays
-from .manifest_tables import (
+from ...errors import ManifestError
+from ...paths import data_dir
+from ..idat import Idat, read_idat
+from . import cache as manifest_cache
+from .illumina import looks_like_illumina_csv, read_bytes, read_illumina_csv
+from .registry import ArraySpec, arrays_for_count, get_array, list_arrays
+from .tables import (
     build_control_table,
     build_probe_table,
     member_of,
@@ -51,7 +51,7 @@ from .manifest_tables import (
     strip_replicate_suffix,
     to_address,
 )
-from .manifest_types import Manifest
+from .types import Manifest
 
 #: minimum fraction of a manifest's probe addresses an IDAT must hold for :func:`detect_array` to accept it
 MIN_OVERLAP = 0.9
@@ -412,7 +412,7 @@ def detect_array(idat_or_addresses: Idat | str | Path | Sequence[int] | np.ndarr
         " (no registered array has IDATs of that size)"
     raise ManifestError(f"cannot tell which array {what} with {n:,} addresses comes from{counted}; manifest "
                         f"coverage: {table}. Pass the array's manifest with --manifest PATH / manifest=…, or "
-                        "register the array (methylclass.io.manifest_registry.register_array)")
+                        "register the array (methylclass.io.manifest.registry.register_array)")
 
 
 # --------------------------------------------------------------------------------------------------------

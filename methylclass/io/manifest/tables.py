@@ -1,7 +1,7 @@
 """Column normalisation shared by every manifest loader (sesame TSV, Illumina CSV, cache).
 
 Each loader reads its own file layout and hands the raw columns to :func:`build_probe_table` and
-:func:`build_control_table`, which enforce the column contract of :mod:`methylclass.io.manifest_types`:
+:func:`build_control_table`, which enforce the column contract of :mod:`methylclass.io.manifest.types`:
 
 * chromosomes become ``chr1`` … ``chr22``, ``chrX``, ``chrY``, ``chrM``; unplaced/alt contigs and missing
   values become ``""`` (position ``-1``);
@@ -25,8 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ManifestError
-from .manifest_types import CONTROL_COLUMNS, PROBE_COLUMNS
+from ...errors import ManifestError
+from .types import CONTROL_COLUMNS, PROBE_COLUMNS
 
 #: EPICv2 / MSA replicate suffix of an IlmnID: ``_`` + strand (T/B) + converted/opposite (C/O) + design
 #: digit + replicate number, e.g. ``cg00000029_TC21`` → CpG ``cg00000029``

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ManifestError
-from .manifest_tables import (
+from ...errors import ManifestError
+from .tables import (
     build_control_table,
     build_probe_table,
     empty_controls,
@@ -50,7 +50,7 @@ from .manifest_tables import (
     normalize_pos,
     to_address,
 )
-from .manifest_types import Manifest
+from .types import Manifest
 
 _SECTION = re.compile(rb"^\[(Heading|Assay|Controls)\][^\n]*$", re.MULTILINE | re.IGNORECASE)
 _ILMN_HEADER = re.compile(rb"^\s*\"?IlmnID\"?\s*,", re.MULTILINE | re.IGNORECASE)
@@ -187,7 +187,8 @@ def read_illumina_csv(path: str | Path, *, array: str | None = None,
                 cols[field] = col
     missing = [f for f in ("ilmnid", "address_a") if f not in cols]
     if missing:
-        raise ManifestError(f"'{path}' lacks the column(s) {', '.join('IlmnID' if m == 'ilmnid' else 'AddressA_ID' for m in missing)} "
+        names = ", ".join("IlmnID" if m == "ilmnid" else "AddressA_ID" for m in missing)
+        raise ManifestError(f"'{path}' lacks the column(s) {names} "
                             "in its [Assay] section; is this an Illumina manifest CSV?")
     df = df[df[cols["ilmnid"]].str.strip() != ""].reset_index(drop=True)
     declared = heading.get("Loci Count", "").replace(",", "").strip()

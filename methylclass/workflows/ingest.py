@@ -1,11 +1,11 @@
 """Cohort ingestion: IDAT pairs → per-sample normalisation → a Parquet store, on Spark or in this process.
 
-One kernel, :func:`~methylclass.spark.kernel.process_sample` (read the pair, map addresses to probes,
+One kernel, :func:`~methylclass.pp.kernel.process_sample` (read the pair, map addresses to probes,
 ``normalize``, write the sample file), serves every path:
 
 * :func:`ingest_cohort` on Spark (default): the small list of sample references (paths + sheet metadata) is
-  distributed one sample per task (:mod:`.jobs`); executors run the kernel with the manifest broadcast once,
-  write the sample's arrays straight into the store (atomic rename) and return only a small record. The
+  distributed one sample per task (:mod:`methylclass.spark.jobs`); executors run the kernel with the manifest
+  broadcast once, write the sample's arrays straight into the store (atomic rename) and return only a small record. The
   driver holds the manifest, the references and the records: its memory is flat in the number of samples.
   Executors must see INPUT and the store at the same paths (local disk for ``local[*]``, a shared file system
   for a cluster).
@@ -32,13 +32,15 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import ConfigError
-from ..io.manifest_types import Manifest
+from ..io.manifest import resolve as _arrays
+from ..io.manifest.types import Manifest
 from ..io.store import probe_table_hash
 from ..io.store_writer import StoreWriter
+from ..pp.kernel import MIN_ADDRESS_FRACTION, _meta_columns, process_sample, run_kernel
 from ..pp.normalize import normalize
-from . import arrays as _arrays
-from .jobs import MAX_TASK_CRASHES, run_on_spark
-from .kernel import MIN_ADDRESS_FRACTION, _meta_columns, process_sample, run_kernel
+from ..progress import Progress
+from ..records import SampleFailure
+from ..spark.jobs import MAX_TASK_CRASHES, run_on_spark
 
 
 # -- sample references ------------------------------------------------------------------------------------
@@ -84,9 +86,10 @@ def discover(source: str | Path, *, sheet: str | Path | None = None) -> list[dic
 # -- orchestration ----------------------------------------------------------------------------------------
 @dataclass
 class IngestResult:
-    """What :func:`ingest_cohort` did: the store, its full sample table and the counts of this run."""
+    """What :func:`ingest` did: the store (None for an in-memory run, whose samples × probes ``betas`` are
+    kept instead), its full sample table and the counts of this run."""
 
-    store: Path
+    store: Path | None
     samples: pd.DataFrame
     array: str
     method: str
@@ -94,6 +97,7 @@ class IngestResult:
     n_skipped: int
     n_failed: int
     seconds: float
+    betas: pd.DataFrame | None = None
 
     @property
     def n_ok(self) -> int:
@@ -101,9 +105,12 @@ class IngestResult:
         return int((self.samples["status"] == "ok").sum())
 
     @property
-    def failures(self) -> pd.DataFrame:
-        """The failed samples with their reasons."""
-        return self.samples.loc[self.samples["status"] != "ok", ["sample", "reason"]]
+    def failures(self) -> list[SampleFailure]:
+        """The samples that could not be stored (this run and earlier ones), with their reasons."""
+        bad = self.samples.loc[self.samples["status"] != "ok"]
+        paths = bad["grn"] if "grn" in bad.columns else [None] * len(bad)
+        return [SampleFailure(str(s), p if isinstance(p, str) and p else None, str(r), stage="ingest")
+                for s, p, r in zip(bad["sample"], paths, bad["reason"])]
 
 
 def _dedupe(refs: list[dict]) -> list[dict]:
@@ -158,7 +165,7 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
                   overwrite: bool = False, options: dict | None = None,
                   min_address_fraction: float = MIN_ADDRESS_FRACTION, samples_per_task: int = 1,
                   driver_memory: str = "2g", max_task_crashes: int = MAX_TASK_CRASHES,
-                  controls: str | Path | None = None, log=None) -> IngestResult:
+                  controls: str | Path | None = None, progress: bool | None = None, log=None) -> IngestResult:
     """Preprocess a cohort into the Parquet store ``out`` (created, or resumed when it exists).
 
     ``source``: a folder of IDATs or a sample sheet (found with :func:`methylclass.io.discover.find_samples`),
@@ -167,8 +174,10 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
     IDATs. ``method``/``options`` go to
     :func:`methylclass.pp.normalize.normalize` untouched. ``spark``: a session to use; otherwise one is
     started on ``master`` (default embedded ``local[*]``); ``local=True`` runs without Spark.
-    ``log``: a callable receiving progress lines. A Spark task that dies repeatedly (worker crash) marks
-    its sample failed and the rest goes on, up to ``max_task_crashes`` samples (see :mod:`.jobs`).
+    ``log``: a callable receiving one line per step; ``progress``: the progress display
+    (:class:`~methylclass.progress.Progress`; None = a bar on a terminal, plain lines otherwise). A Spark task
+    that dies repeatedly (worker crash) marks its sample failed and the rest goes on, up to
+    ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`).
     """
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
@@ -187,16 +196,20 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
         work = [r for r in todo if not r.get("problem")]
         records = [run_kernel(r, man, method)[0] for r in todo if r.get("problem")]
         if work and local:
-            records += [process_sample(r, man, method, writer.path, options=options,
-                                       min_address_fraction=min_address_fraction) for r in work]
+            with Progress(len(work), "ingest", unit="samples", enabled=progress) as bar:
+                for r in work:
+                    records.append(process_sample(r, man, method, writer.path, options=options,
+                                                  min_address_fraction=min_address_fraction))
+                    bar.advance()
         elif work:
             if spark is None:
-                from .session import get_spark
+                from ..spark.session import get_spark
 
                 spark = get_spark(master, driver_memory=driver_memory)
-            records += run_on_spark(spark, work, man, method, writer.path, options=options,
-                                    min_fraction=min_address_fraction, samples_per_task=samples_per_task,
-                                    say=say if log else None, max_task_crashes=max_task_crashes)
+            with Progress(len(work), "ingest on Spark", unit="samples", enabled=progress) as bar:
+                records += run_on_spark(spark, work, man, method, writer.path, options=options,
+                                        min_fraction=min_address_fraction, samples_per_task=samples_per_task,
+                                        say=say, progress=bar.update, max_task_crashes=max_task_crashes)
         order = {r["sample"]: i for i, r in enumerate(refs)}
         records.sort(key=lambda r: order.get(r["sample"], len(order)))
         refresh = [{"sample": r["sample"], **_meta_columns(r)} for r in refs if r["sample"] in writer.stored]
@@ -232,3 +245,44 @@ def preprocess_local(samples: str | Path | Sequence[Any], *, method: str = "noob
     betas = pd.DataFrame(mat, index=pd.Index(names, name="sample"),
                          columns=pd.Index(man.probes["probe_id"].to_numpy(), name="probe_id"), copy=False)
     return betas, pd.DataFrame(records)
+
+
+def ingest(source: str | Path | Sequence[Any], out: str | Path | None = None, *, backend: str = "spark",
+           master: str | None = None, method: str = "noob", **options: Any) -> IngestResult:
+    """IDAT pairs → normalised samples, in a Parquet store (``out``) or in memory (``out=None``).
+
+    Parameters
+    ----------
+    source : str, Path or sequence
+        A folder of IDATs, a sample sheet, or sample references (see :func:`as_ref`).
+    out : str or Path, optional
+        The store to create or resume; None keeps the betas in memory (``backend="local"`` only).
+    backend : {"spark", "local"}
+        Spark (embedded ``local[*]`` or ``master``) or a loop in this process; the result is the same.
+    master : str, optional
+        Spark master URL (``backend="spark"``).
+    method : str
+        Normalisation method (:func:`methylclass.pp.normalize.normalize`).
+    **options
+        Further keyword arguments of :func:`ingest_cohort` (``manifest``, ``array``, ``sheet``, ``controls``,
+        ``options``, ``overwrite``, ``log``, …).
+
+    Returns
+    -------
+    IngestResult
+        The sample table (one record per sample, failures with their reason) and, in memory, ``betas``.
+    """
+    if backend not in ("local", "spark"):
+        raise ConfigError(f"unknown backend '{backend}'; choose local or spark")
+    if out is None:
+        if backend != "local":
+            raise ConfigError("an in-memory ingestion (no store) runs with backend='local'")
+        t0 = time.perf_counter()
+        keep = {k: options[k] for k in ("manifest", "array", "controls", "options", "min_address_fraction")
+                if k in options}
+        betas, table = preprocess_local(source, method=method, **keep)
+        failed = int((table["status"] != "ok").sum()) if len(table) else 0
+        array = str(table["array"].iloc[0]) if len(table) else ""
+        return IngestResult(store=None, samples=table, array=array, method=method, n_processed=len(table),
+                            n_skipped=0, n_failed=failed, seconds=time.perf_counter() - t0, betas=betas)
+    return ingest_cohort(source, out, method=method, master=master, local=backend == "local", **options)

@@ -6,9 +6,9 @@
    classes with planted methylation differences and copy-number events, plus copy-neutral normals, written as
    real IDAT pairs with a sample sheet and a truth table (:func:`methylclass.simulate.simulate_cohort`).
 3. **Ingest on Spark** — every sample normalised with noob + pOOBAH on an embedded local Spark master (or
-   ``master``) into a Parquet store (:func:`methylclass.spark.ingest.ingest_cohort`).
+   ``master``) into a Parquet store (:func:`methylclass.workflows.ingest.ingest_cohort`).
 4. **Copy number** — conumee-style CNV of every sample against the simulated normals; arm/focal features are
-   written next to the betas (:func:`methylclass.pp.cnv.workflow.run_cnv`).
+   written next to the betas (:func:`methylclass.workflows.cnv.run_cnv`).
 5. **Benchmark** — nested cross-validation of several models on the training samples (betas + CNV block),
    with an HTML report (:func:`methylclass.workflows.benchmark`).
 6. **Train and predict** — one model fitted on every training sample, then applied to samples it never saw:
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: tumour classes of the demo cohort and their sizes (imbalanced, as real cohorts are)
 DEMO_CLASSES = {"ATRT": 16, "EPN": 14, "MB_SHH": 12, "PA": 10, "GBM": 8}
@@ -64,9 +64,9 @@ def _prepare_out(out: Path) -> None:
 
 def real_data_check(echo: Echo) -> dict | None:
     """Read and summarise the real HM27 pair of the shared data folder; None when the folder is absent."""
-    from .io.raw import read_raw
-    from .paths import data_dir
-    from .pp.normalize import normalize
+    from ..io.raw import read_raw
+    from ..paths import data_dir
+    from ..pp.normalize import normalize
 
     root = data_dir(required=False)
     if root is None or not (root / "idat" / "hm27").is_dir():
@@ -104,14 +104,17 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
              n_probes: int = 20_000, models: tuple[str, ...] = ("logreg", "rf", "xgb"), n_jobs: int = 2,
              echo: Echo = print) -> DemoResult:
     """Run the whole demo into ``out`` (replaced if it is an earlier demo folder); return the index path."""
-    from .config import load_config
-    from .io.manifest import load_manifest
-    from .io.store import load_betas, load_sample_table
-    from .pp.cnv.features import read_cnv_features
-    from .pp.cnv.workflow import run_cnv
-    from .simulate import SimulationConfig, simulate_cohort
-    from .spark.ingest import ingest_cohort
-    from .workflows import Dataset, benchmark, data_summary, predict_table, train
+    from ..config import load_config
+    from ..io.manifest import load_manifest
+    from ..io.store import load_betas, load_sample_table
+    from ..pp.cnv.features import read_cnv_features
+    from ..simulate import SimulationConfig, simulate_cohort
+    from .benchmark import benchmark
+    from .cnv import run_cnv
+    from .data import Dataset, data_summary
+    from .ingest import ingest_cohort
+    from .predict import predict_table
+    from .train import train
 
     out = Path(out).resolve()
     _prepare_out(out)
@@ -133,7 +136,8 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     manifest = load_manifest(path=probes_file, controls=controls_file)
     truth = pd.read_csv(sim.truth_samples, sep="\t")
 
-    echo(f"[2/5] ingesting {len(truth)} samples with noob on {'no Spark (local)' if local else master or 'local Spark'}")
+    where = "no Spark (local)" if local else master or "local Spark"
+    echo(f"[2/5] ingesting {len(truth)} samples with noob on {where}")
     t = time.perf_counter()
     store = out / "store"
     ingest = ingest_cohort(sim.samplesheet, store, method="noob", manifest=manifest, master=master,

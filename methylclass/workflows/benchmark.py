@@ -1,0 +1,171 @@
+"""Nested CV of every configured model on one labelled beta table, written as a run folder
+``<out_dir>/<experiment>/<timestamp>/``: the resolved config, metrics (CSV + JSON), per-class metrics,
+out-of-fold probabilities, fold timings, plots and a self-contained HTML report. :func:`evaluate` is the
+same for one model.
+
+Run folders are built under a hidden ``.<timestamp>.partial`` name and renamed when complete, so a crash
+never leaves a half-written run behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._atomic import RunFolder, atomic_text
+from ..config import save_config, setting
+from ..errors import ConfigError
+from .data import Dataset, load_dataset
+from .runs import Echo, _atomic_csv, _clean_nan, _json_default, decision_threshold, estimator_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchmarkRun:
+    """Result of :func:`benchmark`: the run folder, the side-by-side metric table and the acceptance check."""
+
+    path: Path
+    metrics: pd.DataFrame
+    criteria: dict[str, Any] | None
+    wall_seconds: float
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def _cv_scheme(cv: Mapping[str, Any]) -> str:
+    inner = cv["inner"]
+    text = f"{cv['outer']}-fold stratified outer CV"
+    text += f" × {inner}-fold inner CV (calibration)" if inner else " (no inner CV, uncalibrated)"
+    if cv["repeats"] > 1:
+        text += f", {cv['repeats']} repeats"
+    return text
+
+
+def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Echo | None = None,
+              dataset: Dataset | None = None) -> BenchmarkRun:
+    """Nested CV of every model in ``cfg["models"]`` and a run folder with all results (module docstring).
+
+    ``dataset`` skips reading ``cfg["data"]`` (already loaded). ``echo`` receives one progress line per model.
+    """
+    from ..models.decision import format_sets
+    from ..pl import figure_to_base64, plot_confusion, plot_reliability, save_figure
+    from ..report import ModelResult, check_criteria, write_benchmark_report
+    from ..tl.cv import nested_cv
+
+    say = echo or (lambda msg: log.info(msg))
+    t_start = time.perf_counter()
+    cfg = copy.deepcopy(dict(cfg))
+    seed = int(setting(cfg, "experiment.seed"))
+    n_jobs = int(setting(cfg, "experiment.n_jobs"))
+    threshold = decision_threshold(cfg)
+    n_bins = int(setting(cfg, "report.n_bins"))
+    formats = list(setting(cfg, "report.formats"))
+    inner = setting(cfg, "cv.inner")
+    cv = {k: setting(cfg, f"cv.{k}") for k in ("outer", "inner", "repeats", "rare", "rare_label")}
+    conformal, coverage = setting(cfg, "decision.conformal"), float(setting(cfg, "decision.coverage"))
+    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())  # optional part of the input
+    factories = {name: estimator_factory(m, inner=inner, seed=seed, feature_blocks=blocks)
+                 for name, m in cfg["models"].items()}
+    ds = dataset or load_dataset(cfg["data"])
+    say(f"data: {ds.summary['n_samples']} samples × {ds.summary['n_features']} features, "
+        f"{len(ds.summary['class_counts'])} classes ({ds.summary['source']})")
+
+    name_of_run = str(setting(cfg, "experiment.name"))
+    run = RunFolder(setting(cfg, "experiment.out_dir"), name_of_run)
+    try:
+        save_config(cfg, run.path / "config.yaml")
+        results: list[ModelResult] = []
+        rows, per_class, timings = [], [], []
+        detail: dict[str, Any] = {}
+        rare_note = ""
+        for name, factory in factories.items():
+            t0 = time.perf_counter()
+            res = nested_cv(ds.X, ds.y, factory, outer=int(cv["outer"]), inner=inner,
+                            repeats=int(cv["repeats"]), seed=seed, n_jobs=n_jobs, groups=ds.groups,
+                            rare=cv["rare"], rare_label=cv["rare_label"], progress=progress, desc=name)
+            wall = time.perf_counter() - t0
+            if conformal and res.sets is None:
+                res.sets = res.conformal_sets(coverage=coverage, mode=conformal)
+            ev = res.evaluate(threshold=threshold, n_bins=n_bins)
+            rare_note = res.rare.describe()
+            label = cfg["models"][name].get("label", name)
+            fig_c = plot_confusion(ev.confusion, title=f"{name}: out-of-fold confusion")
+            fig_r = plot_reliability(ev.reliability, ece=ev.scalars["ece"],
+                                     threshold=None if isinstance(threshold, Mapping) else threshold,
+                                     title=f"{name}: reliability")
+            save_figure(fig_c, run.path / "plots" / f"{name}_confusion", formats)
+            save_figure(fig_r, run.path / "plots" / f"{name}_reliability", formats)
+            images = {"confusion": figure_to_base64(fig_c), "reliability": figure_to_base64(fig_r)}
+            oof = res.oof_table()
+            if res.sets is not None:
+                oof["conformal_set"] = format_sets(res.sets.to_numpy(), res.classes)
+            if res.ood is not None:
+                oof["ood_score"] = res.ood.to_numpy()
+            _atomic_csv(oof, run.path / "oof" / f"{name}.csv", index=False)
+            results.append(ModelResult(name=name, evaluation=ev, timings=res.timings, wall_seconds=wall,
+                                       images=images, label=label))
+            rows.append({"model": name, "label": label, "wall_seconds": wall, **ev.scalars})
+            per_class.append(ev.per_class.reset_index().assign(model=name))
+            timings.append(res.timings.assign(model=name))
+            detail[name] = {**ev.to_dict(), "wall_seconds": wall, "cv": res.settings,
+                            "rare_classes": res.rare.describe(),
+                            "timings": res.timings.to_dict(orient="records")}
+            s = ev.scalars
+            say(f"{name}: balanced accuracy {s['balanced_accuracy']:.3f}, Brier {s['brier']:.4f}, "
+                f"ECE {s['ece']:.4f}, classifiable {s['classifiable']:.1%} ({wall:.1f} s)")
+        metrics = pd.DataFrame(rows).set_index("model")
+        _atomic_csv(metrics, run.path / "metrics.csv")
+        _atomic_csv(pd.concat(per_class, ignore_index=True)[["model", "class", "precision", "recall", "f1",
+                                                             "support"]],
+                    run.path / "per_class.csv", index=False)
+        _atomic_csv(pd.concat(timings, ignore_index=True), run.path / "timings.csv", index=False)
+        criteria = check_criteria(results, setting(cfg, "report.criteria"),
+                                  int(setting(cfg, "report.criteria_min_models")))
+        wall_total = time.perf_counter() - t_start
+        summary = {**ds.summary, "rare": rare_note}
+        payload = {"experiment": name_of_run, "run_id": run.run_id, "wall_seconds": wall_total,
+                   "cv_scheme": _cv_scheme(cv), "threshold": threshold, "data": summary, "models": detail,
+                   "criteria": criteria}
+        atomic_text(run.path / "metrics.json",
+                     json.dumps(_clean_nan(payload), indent=1, default=_json_default))
+        write_benchmark_report(
+            run.path / "report.html", results, title=setting(cfg, "report.title"),
+            experiment=name_of_run, run_id=run.run_id, data_summary=summary, config=cfg,
+            wall_seconds=wall_total, cv_scheme=_cv_scheme(cv),
+            threshold=None if isinstance(threshold, Mapping) else threshold, criteria=criteria, n_jobs=n_jobs)
+        final = run.commit()
+    except BaseException:
+        run.abort()
+        raise
+    say(f"run written to {final} (report: {final / 'report.html'}, {wall_total:.1f} s)")
+    return BenchmarkRun(path=final, metrics=metrics, criteria=criteria, wall_seconds=wall_total,
+                        results={r.name: r for r in results})
+
+
+def evaluate(cfg: Mapping[str, Any], model: str | None = None, **kwargs) -> BenchmarkRun:
+    """Nested CV of one model (``model`` or the only model of ``cfg``); same outputs as :func:`benchmark`."""
+    cfg = copy.deepcopy(dict(cfg))
+    if model is not None:
+        if model not in cfg["models"]:
+            raise ConfigError(f"model '{model}' is not configured; configured: {', '.join(cfg['models'])}")
+        cfg["models"] = {model: cfg["models"][model]}
+    elif len(cfg["models"]) != 1:
+        raise ConfigError(f"evaluate needs one model; the config selects {', '.join(cfg['models'])}")
+    return benchmark(cfg, **kwargs)
+
+
+
+def scalar_table(metrics: pd.DataFrame, keys: Sequence[str] = ("balanced_accuracy", "accuracy", "brier",
+                                                                 "log_loss", "auc_hand_till", "ece",
+                                                                 "classifiable", "fit_seconds")) -> str:
+    """Plain-text table of the main metrics (models as rows) for terminals and logs."""
+    cols = [k for k in keys if k in metrics.columns]
+    return metrics[cols].to_string(float_format=lambda v: f"{v:.4f}")

@@ -1,0 +1,141 @@
+"""Fit one configured model on every labelled row and save it as a model bundle (with its conformal
+calibration, out-of-fold card metrics and OOD detector)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import setting
+from ..errors import ConfigError
+from .data import Dataset, load_dataset
+from .runs import Echo, decision_threshold, estimator_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainedModel:
+    """Result of :func:`train`: the bundle folder and the cross-validated metrics stored in its card."""
+
+    path: Path
+    classes: list[str]
+    metrics: dict[str, Any] | None
+    components: list[str]
+    wall_seconds: float
+
+
+def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, dataset: Dataset | None = None,
+          conformal: str | None = "config", conformal_folds: int | None = None, ood_k: int | None = None,
+          overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None,
+          key=None) -> TrainedModel:
+    """Fit one configured model on every labelled row and save it as a model bundle in ``out``.
+
+    Besides the fitted pipeline the bundle holds (when the classes are large enough for
+    ``conformal_folds``-fold CV, default ``cfg["cv"]["outer"]``):
+
+    * ``conformal``: a :class:`~methylclass.models.ConformalClassifier` (``conformal`` = ``"split"`` or
+      ``"class_conditional"``; ``"config"`` = ``cfg["decision"]["conformal"]``; None = none) fitted on
+      *out-of-fold* calibrated probabilities of the same pipeline, so the
+      calibration scores come from samples the scoring model did not see;
+    * the card's ``metrics``: those out-of-fold metrics (an honest estimate shipped with the model);
+    * ``ood``: a :class:`~methylclass.models.decision.ProfileOOD` — distance to the nearest class profile on a
+      broad CpG panel, reference scores cross-fitted — that flags samples unlike every training class (e.g. a
+      tumour type absent from training); a cross-fitted :class:`~methylclass.models.KNNDistanceOOD` on the
+      model's features when the data hold no CpGs.
+    """
+    from ..models import ConformalClassifier, hash_training_data, save_bundle
+    from ..models.decision import ProfileOOD
+    from ..tl.cv import min_class_size, nested_cv
+    from .predict import training_card
+
+    say = echo or (lambda msg: log.info(msg))
+    t0 = time.perf_counter()
+    cfg = copy.deepcopy(dict(cfg))
+    models = cfg["models"]
+    if conformal == "config":
+        conformal = setting(cfg, "decision.conformal")
+    name = model or (next(iter(models)) if len(models) == 1 else None)
+    if name is None or name not in models:
+        raise ConfigError(f"train needs one model; configured: {', '.join(models)}")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"output folder '{out}' already exists (use --overwrite to replace a model bundle)")
+    cv = {k: setting(cfg, f"cv.{k}") for k in ("outer", "inner", "repeats", "rare", "rare_label")}
+    seed = int(setting(cfg, "experiment.seed"))
+    inner = cv["inner"]
+    blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())  # optional part of the input
+    ood_k = int(ood_k if ood_k is not None else setting(cfg, "train.ood_k"))
+    factory = estimator_factory(models[name], inner=inner, seed=seed, feature_blocks=blocks)
+    ds = dataset or load_dataset(cfg["data"])
+    X, y = ds.X, ds.y
+    say(f"training {name} on {len(X)} samples × {X.shape[1]} features, {y.nunique()} classes")
+    est = factory().fit(X, y)
+    components: dict[str, Any] = {}
+    metrics = None
+    folds = int(conformal_folds or cv["outer"])
+    small = {k: int(v) for k, v in y.value_counts().items() if v < min_class_size(folds, inner)}
+    if conformal and small:
+        say(f"no conformal sets / CV metrics: classes too small for {folds}-fold CV: "
+            + ", ".join(f"{k} (n={v})" for k, v in small.items()))
+    elif conformal:
+        say(f"{folds}-fold cross-validation for the conformal calibration and the card's metrics")
+        res = nested_cv(X, y, factory, outer=folds, inner=inner, seed=seed,
+                        n_jobs=int(setting(cfg, "experiment.n_jobs")), groups=ds.groups,
+                        progress=progress, desc=f"{name} CV")
+        metrics = res.evaluate(threshold=decision_threshold(cfg)).scalars  # class_thresholds too
+        cls = [str(c) for c in est.classes_]
+        components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
+    cpg_cols = [c for c in X.columns if not str(c).startswith(blocks or ("cnv_",))]
+    if cpg_cols:  # distance to the nearest class profile on a broad CpG panel (see ProfileOOD)
+        components["ood"] = ProfileOOD(random_state=seed).fit(X[cpg_cols], y)
+    elif hasattr(est, "transform_selected"):
+        components["ood"] = _cross_fitted_knn(est.transform_selected(X), ood_k, seed)
+    decision = {k: setting(cfg, f"decision.{k}") for k in ("threshold", "class_thresholds", "conformal", "coverage")}
+    card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": decision,
+                   "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
+                   "experiment": dict(cfg.get("experiment") or {})}
+    data_cfg = dict(cfg.get("data") or {})
+    if ds.summary.get("store"):
+        data_cfg["store"] = ds.summary["store"]
+    decision = {**decision, "ood_alpha": setting(cfg, "predict.ood_alpha"),
+                "max_missing_fraction": setting(cfg, "predict.max_missing_fraction")}
+    extra, arrays = training_card(data_cfg, X, y, decision)
+    if any(str(c).startswith("cnv_") for c in X.columns) and not arrays:
+        say("note: the model uses CNV features but no CNV reference panel was found beside them; it can predict "
+            "tables/stores that carry cnv_ columns, not IDATs")
+    save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],
+                training_hash=hash_training_data(X, y), metrics=metrics, config=card_config,
+                components=components, arrays=arrays, card_extra=extra, training_X=X, key=key,
+                overwrite=overwrite)
+    wall = time.perf_counter() - t0
+    say(f"model bundle written to {out} ({wall:.1f} s)")
+    return TrainedModel(path=out, classes=[str(c) for c in est.classes_], metrics=metrics,
+                        components=sorted(components), wall_seconds=wall)
+
+
+def _cross_fitted_knn(Z: np.ndarray, k: int, seed: int, folds: int = 5):
+    """A :class:`KNNDistanceOOD` on all training rows whose reference scores are cross-fitted: each training
+    sample scored against the other folds only, like a new sample (leave-one-out scores are too small, so
+    new in-distribution samples were flagged far more often than the level)."""
+    from ..models import KNNDistanceOOD
+
+    ood = KNNDistanceOOD(k=k).fit(Z)
+    n = len(Z)
+    fold = np.random.default_rng(seed).permutation(n) % min(folds, n)
+    ref = []
+    for f in np.unique(fold):
+        train_rows = fold != f
+        if train_rows.sum() <= k:
+            return ood  # too few samples to cross-fit: keep leave-one-out
+        ref.append(KNNDistanceOOD(k=k).fit(Z[train_rows]).score(Z[~train_rows]))
+    ood.train_scores_ = np.sort(np.concatenate(ref))
+    ood.reference_ = "cross_fitted"
+    return ood
