@@ -307,10 +307,10 @@ class ProfileOOD:
     to ``max_features`` CpGs (evenly spaced over the columns), the class median and a robust spread
     (1.4826 · MAD, at least ``min_scale`` = 0.05: a beta value's technical noise, so a CpG counts as far only
     when it is > 0.2 from the class median at the default ``z`` = 4); ``score(X)`` is, minimised over the
-    classes, the fraction of a sample's measured panel CpGs with ``|x − median| / spread > z``. The reference scores come from
-    ``folds``-fold cross-fitting (each training sample scored against statistics of the other folds), so they
-    are exchangeable with new in-distribution samples and the conformal p-value ``(1 + #reference ≥ s)/(n + 1)``
-    is honest.
+    classes, the fraction of a sample's measured panel CpGs with ``|x − median| / spread > z``. The reference
+    scores come from ``folds``-fold cross-fitting (each training sample scored against statistics of the other
+    folds), so they are exchangeable with new in-distribution samples and the conformal p-value
+    ``(1 + #reference ≥ s)/(n + 1)`` is honest.
     """
 
     def __init__(self, z: float = 4.0, max_features: int = 50_000, min_scale: float = 0.05, folds: int = 5,

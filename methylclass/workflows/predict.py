@@ -274,9 +274,18 @@ class Model:
 
                 regions = _focal_regions("default", bool(params.get("cancer_genes")), bins.build)
                 regions = regions.reset_index(drop=True)
-            task = CNVTask(bins=bins, reference=ref, method=params.get("method", "cbs"),
-                           cancer_genes=bool(params.get("cancer_genes")), regions=regions,
-                           bin_summary=params.get("bin_summary"))
+            from ..pp.cnv.calls import CallThresholds
+            from ..pp.cnv.options import CNVOptions
+            from ..pp.cnv.segment import CBSParams
+
+            opts = CNVOptions(method=params.get("method", "cbs"), cancer_genes=bool(params.get("cancer_genes")),
+                              bin_summary=params.get("bin_summary"),
+                              seg_params=None if not params.get("seg_params") else CBSParams(**params["seg_params"]),
+                              **({"thresholds": CallThresholds(**params["thresholds"])}
+                                 if params.get("thresholds") else {}))
+            task = CNVTask(bins=bins, reference=ref, options=opts, regions=regions,
+                           raw=params.get("input") == "store" and (self.card.get("preprocessing") or {}).get(
+                               "method") == "raw")
             self._cnv_task = (bins, task, params)
         return self._cnv_task
 
