@@ -91,8 +91,8 @@ class VarianceSelector(SelectorMixin, BaseEstimator):
 
         X = check_array(X, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32])
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"VarianceSelector: X has {X.shape[1]} features, but it was fitted on "
-                             f"{self.n_features_in_}")
+            raise ValueError(f"X has {X.shape[1]} features, but VarianceSelector is expecting "
+                             f"{self.n_features_in_} features as input")
         return X[:, self.support_]
 
     def __sklearn_tags__(self):
