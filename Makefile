@@ -10,7 +10,7 @@ export PYTHONHASHSEED ?= 0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-all demo benchmark benchmark-full bench bench-preprocess bench-ingest bench-cnv \
-        bench-normalize bench-cnv-spark methylprep-parity lint clean
+        bench-normalize bench-cnv-spark bench-predict methylprep-parity lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,6 +49,7 @@ bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbe
 	$(PY) pipelines/bench_simulate.py --samples 20 --jobs 2
 	$(PY) pipelines/bench_models.py
 	$(PY) pipelines/bench_preprocess.py
+	$(PY) pipelines/bench_predict.py
 
 bench-preprocess: $(STAMP) ## methylclass raw/illumina/noob vs methylprep vs mepylome, and Spark ingestion at scale
 	$(PY) pipelines/bench_preprocess.py
@@ -61,6 +62,9 @@ bench-cnv: $(STAMP) ## per-sample CNV time on a 450k-size sample
 
 bench-cnv-spark: $(STAMP) ## CNV of stored 450k samples on Spark vs in-process, driver memory
 	$(PY) pipelines/bench_cnv_spark.py
+
+bench-predict: $(STAMP) ## warm one-sample 450k prediction from IDATs (read, normalise, CNV, classify, explain)
+	$(PY) pipelines/bench_predict.py
 
 bench-normalize: $(STAMP) ## per-sample normalisation kernels on a 450k-size sample
 	$(PY) pipelines/methylprep_reference/bench_normalize.py
