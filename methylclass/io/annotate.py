@@ -4,7 +4,7 @@
 SHAP summaries. It is a pure look-up: nothing is downloaded and no file is read.
 
 What the annotation can say depends on what the manifest keeps. Every :class:`~methylclass.io.Manifest` has
-``chrom``/``pos`` (see :data:`~methylclass.io.manifest_types.PROBE_COLUMNS`). Gene names and island context
+``chrom``/``pos`` (see :data:`~methylclass.io.manifest.types.PROBE_COLUMNS`). Gene names and island context
 come from optional ``gene`` / ``island`` columns of ``manifest.probes`` when a loader keeps them (Illumina's
 ``UCSC_RefGene_Name`` / ``Relation_to_UCSC_CpG_Island``); the manifests shipped with the project have neither,
 so a gene can instead be assigned from a region table (``genes=``, e.g. the ~730 cancer genes of
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # only for the annotation: keeps this module independent of where the manifest lives
-    from .manifest_types import Manifest
+    from .manifest.types import Manifest
 
 #: columns of :func:`annotate_cpgs`'s result, in this order (``gene``/``island`` only when available)
 ANNOTATION_COLUMNS = ("chrom", "pos", "gene", "island")

@@ -15,17 +15,16 @@ import platform
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pandas as pd
 import yaml
 
 from .._atomic import atomic_text
 from ..errors import ConfigError
 from ..tl.metrics import Evaluation
+from ._html import environment
 
 #: (key, label, better: "high"|"low"|None, format, definition) — the rows of the side-by-side table
 METRIC_ROWS: tuple[tuple[str, str, str | None, str, str], ...] = (
@@ -169,9 +168,7 @@ def render_benchmark_report(models: Sequence[ModelResult], *, title: str, experi
     """
     if not models:
         raise ConfigError("a benchmark report needs at least one model result")
-    env = jinja2.Environment(loader=jinja2.FunctionLoader(_template), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    tpl = env.get_template("benchmark.html.j2")
+    tpl = environment().get_template("benchmark.html.j2")
     model_ctx = []
     for m in models:
         s = m.evaluation.scalars
@@ -217,10 +214,6 @@ def render_benchmark_report(models: Sequence[ModelResult], *, title: str, experi
         glossary=[{"label": label, "help": help_} for _, label, _, _, help_ in METRIC_ROWS],
     )
     return html
-
-
-def _template(name: str) -> str:
-    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def _plain(node: Any) -> Any:

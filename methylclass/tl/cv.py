@@ -123,7 +123,10 @@ class CVResult:
     table per repeat; ``y``: the labels evaluated (after the rare-class policy); ``folds``: outer fold id of
     every sample per repeat (columns ``repeat_0``…); ``timings``: one row per fitted fold (``repeat, fold,
     n_train, n_test, fit_seconds, predict_seconds``); ``sets``: conformal prediction sets (boolean samples ×
-    classes) and ``ood``: out-of-distribution scores, when the estimator provides them (last repeat).
+    classes) and ``ood``: out-of-distribution scores, when the estimator provides them (last repeat);
+    ``fold_features``: the features each fold's fitted model used (``repeat, fold, rank, feature``; e.g. the
+    CpGs Boruta chose in every training fold), when the estimator exposes ``selected_features_``;
+    ``fold_outputs``: one ``{"repeat", "fold", "test", "output"}`` per fold with what ``fold_hook`` returned.
     """
 
     proba: pd.DataFrame
@@ -136,6 +139,8 @@ class CVResult:
     sets: pd.DataFrame | None = None
     ood: pd.Series | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    fold_features: pd.DataFrame | None = None
+    fold_outputs: list[dict[str, Any]] = field(default_factory=list)
 
     def evaluate(self, *, threshold: float = 0.9, n_bins: int = 15) -> Evaluation:
         """All metrics (see :func:`methylclass.tl.metrics.evaluate`) of the out-of-fold probabilities.
@@ -203,7 +208,8 @@ def _build(make_estimator: Callable[..., Any] | Any, inner: int | None) -> Any:
 
 
 def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-             groups: np.ndarray | None, classes: list[str], repeat: int, fold: int) -> dict:
+             groups: np.ndarray | None, classes: list[str], repeat: int, fold: int,
+             hook: Callable[[Any, pd.DataFrame], Any] | None = None) -> dict:
     est = clone(est)
     fit_kw = {}
     if groups is not None and "groups" in inspect.signature(est.fit).parameters:
@@ -225,6 +231,12 @@ def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
         out["sets"] = full
     if hasattr(est, "ood_score"):
         out["ood"] = np.asarray(est.ood_score(X.iloc[test]), dtype=float)
+    try:
+        out["features"] = [str(f) for f in est.selected_features_]
+    except (AttributeError, ValueError, TypeError):
+        pass
+    if hook is not None:
+        out["hook"] = hook(est, X.iloc[test])
     return out
 
 
@@ -241,8 +253,8 @@ def _progress(total: int, enabled: bool | None, desc: str):
 def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Callable[[], Any] | Any, *,
               outer: int = 5, inner: int | None = 3, repeats: int = 1, seed: int = 0, n_jobs: int = 2,
               groups: pd.Series | Sequence | None = None, rare: RarePolicy = "refuse",
-              rare_label: str = "rare_merged", progress: bool | None = None, desc: str = "nested CV"
-              ) -> CVResult:
+              rare_label: str = "rare_merged", progress: bool | None = None, desc: str = "nested CV",
+              fold_hook: Callable[[Any, pd.DataFrame], Any] | None = None) -> CVResult:
     """Outer ``outer``-fold (× ``repeats``) cross-validation of the estimator built by ``make_estimator``.
 
     Parameters
@@ -266,6 +278,10 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
         Policy for classes smaller than :func:`min_class_size` (outer, inner): refuse / merge / drop.
     progress
         Show a progress bar (default: only when stderr is a terminal).
+    fold_hook
+        Optional picklable ``hook(fitted_estimator, X_test)`` called in the worker after each outer fold; its
+        results land in ``CVResult.fold_outputs`` (e.g. :func:`methylclass.tl.explain.explain`: every fold's
+        model explains its own held-out samples, without refitting).
     """
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(np.asarray(X))
@@ -312,7 +328,7 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
     results = []
     parallel = Parallel(n_jobs=min(n_jobs, len(tasks)), return_as="generator_unordered")
     try:
-        for res in parallel(delayed(_fit_one)(template, X, yv, tr, te, gv, classes, r, f)
+        for res in parallel(delayed(_fit_one)(template, X, yv, tr, te, gv, classes, r, f, fold_hook)
                             for r, f, tr, te in tasks):
             results.append(res)
             if bar is not None:
@@ -339,7 +355,13 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
     mean = frames[0] if repeats == 1 else sum(frames) / repeats
     timings = pd.DataFrame([{k_: d[k_] for k_ in ("repeat", "fold", "n_train", "n_test", "fit_seconds",
                                                    "predict_seconds")} for d in results])
+    fold_features = [pd.DataFrame({"repeat": d["repeat"], "fold": d["fold"], "rank": np.arange(len(d["features"])),
+                                   "feature": d["features"]}) for d in results if "features" in d]
+    outputs = [{"repeat": d["repeat"], "fold": d["fold"], "test": idx[d["test"]].tolist(), "output": d["hook"]}
+               for d in results if "hook" in d]
     return CVResult(
+        fold_features=pd.concat(fold_features, ignore_index=True) if fold_features else None,
+        fold_outputs=outputs,
         proba=mean, proba_repeats=frames, y=y_s, timings=timings, classes=classes, rare=report,
         folds=pd.DataFrame(fold_ids, index=idx, columns=[f"repeat_{r}" for r in range(repeats)]),
         sets=None if sets is None else pd.DataFrame(sets, index=idx, columns=classes),

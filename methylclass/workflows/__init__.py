@@ -10,6 +10,9 @@ command line (:mod:`methylclass.commands`) only parses arguments and calls one o
 * :mod:`.train` — :func:`train` (model bundle); :mod:`.predict` — :func:`predict_table`;
 * :mod:`.export` — :func:`export` (store → CSV / Parquet / h5ad); :mod:`.demo` — :func:`run_demo`;
 * :mod:`.runs` — run-folder helpers and the estimator factory.
+* :mod:`.explain` — SHAP of a bundle (``methylclass explain``) and out-of-fold SHAP; :mod:`.panel` — CpG
+  panels evaluated in nested CV (``methylclass panel``); :mod:`.embed` — PCA / clustering / t-SNE / UMAP and
+  their agreement with the labels (``methylclass embed``); :mod:`.understand_io` — their shared input/output.
 
 Note: ``methylclass.workflows.benchmark`` / ``.train`` / ``.ingest`` are the *functions* (re-exported here);
 reach the modules with :func:`importlib.import_module` when you need them (e.g. to monkeypatch).

@@ -1,0 +1,46 @@
+"""``methylclass embed``: PCA, hierarchical clustering, t-SNE and UMAP of a labelled cohort and how well each
+agrees with the labels.
+
+Writes OUT/embedding_<method>.csv (sample, coordinates, label), OUT/agreement.csv (method, ari, nmi,
+silhouette), plots coloured by class (and by every --color-by column, e.g. a batch column, a cnv_* feature or a
+prediction column whose no_match samples are ringed), the clustered heatmap and OUT/index.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._model_args import echo
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``embed`` sub-command."""
+    from ..tl.embed import METHODS
+
+    p = subparsers.add_parser("embed", help="PCA / clustering / t-SNE / UMAP of a cohort + agreement with labels",
+                              description=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--betas", required=True, metavar="TABLE|STORE", help="beta table or preprocessing store")
+    p.add_argument("--label-column", metavar="COL", help="column with the class labels")
+    p.add_argument("--labels", metavar="FILE", help="separate label file (sample id column + label column)")
+    p.add_argument("--sample-column", metavar="COL", help="column with the sample ids (default: first column)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced when complete)")
+    p.add_argument("--methods", default=",".join(METHODS), metavar="LIST",
+                   help=f"comma-separated views (default {','.join(METHODS)})")
+    p.add_argument("--n-features", type=int, default=2000, metavar="N", help="most variable CpGs used (2000)")
+    p.add_argument("--color-by", action="append", default=[], metavar="COL",
+                   help="also colour by this column of the table (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Embed and print the agreement table."""
+    from ..workflows.embed import embed_cohort
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    res = embed_cohort(args.betas, args.out, label_column=args.label_column, labels=args.labels,
+                       sample_column=args.sample_column, methods=methods, n_features=args.n_features,
+                       color_by=args.color_by, seed=args.seed, echo=echo)
+    print(res.agreement.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"report: {res.path / 'index.html'}")
+    return 0
