@@ -144,3 +144,18 @@ def test_table_without_cnv_columns_is_refused_like_a_store(cohort, tmp_path):
     load_betas(cohort["store"], probes=cpgs).head(3).to_csv(table)
     with pytest.raises(DataError, match="copy-number features"):
         model.predict(table)
+
+
+def test_cli_writes_the_report_pages(cohort, tmp_path):
+    """With the report (default), OUT/report/index.html and one page per sample are written, the failed
+    sample included."""
+    man = [] if cohort["manifest"] is None else ["--manifest", cohort["manifest"][0],
+                                                 "--controls", cohort["manifest"][1]]
+    inputs = [cohort["inputs"][0], cohort["inputs"][-2], cohort["inputs"][-1]]  # unseen, known, corrupt
+    _cli("predict", "--model", cohort["model"], *inputs, "--out", tmp_path / "out", *man)
+    pred = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    report = tmp_path / "out" / "report"
+    assert (report / "index.html").is_file()
+    pages = {p.stem for p in report.glob("*.html")}
+    assert pages == {*pred["sample"], "index", "card"}, sorted(pages)
+
