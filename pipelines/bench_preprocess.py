@@ -433,7 +433,7 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
             from methylclass.io.methylprep import read_methylprep
 
             parity["methylprep"] = {"noob": agreement(run_dir / "methylclass" / "betas_noob.npz",
-                                                      read_methylprep(Path(ps["methylprep"]["betas_dir"]), "beta"))}
+                                                      read_methylprep(Path(ps["methylprep"]["betas_dir"]), "beta").T)}
         except (subprocess.CalledProcessError, OSError) as exc:
             err = getattr(exc, "stderr", b"") or b""
             ps["methylprep"] = {"error": f"{exc}: {err.decode(errors='replace')[-2000:]}"}

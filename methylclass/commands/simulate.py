@@ -12,7 +12,6 @@ The output folder holds ``idat/``, ``samplesheet.csv``, ``truth/{samples,dmps,cn
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..errors import ConfigError
 
@@ -113,18 +112,12 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Simulate the cohort and print where it went."""
+    from ..progress import Progress
     from ..simulate import simulate_cohort
 
     cfg = config_from_args(args)
-    last = [-1]
-
-    def progress(done: int, total: int) -> None:
-        pct = done * 100 // total
-        if not args.quiet and (pct >= last[0] + 10 or done == total):
-            last[0] = pct
-            print(f"  {done}/{total} samples", file=sys.stderr)
-
-    res = simulate_cohort(args.out, cfg, progress=progress)
+    with Progress(0, "simulate", unit="samples", enabled=False if args.quiet else None) as bar:
+        res = simulate_cohort(args.out, cfg, progress=bar.update)
     s = res.samples
     n_t = int((~s["is_normal"]).sum())
     print(f"{res.out_dir}: {len(s)} samples ({n_t} tumours in {s.loc[~s['is_normal'], 'class'].nunique()} "

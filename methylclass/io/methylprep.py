@@ -5,7 +5,7 @@
 ``.parquet``, split into ``<name>_<n>`` files when run with ``--batch_size``; with ``--export`` also one
 ``<Sentrix_ID>_<Sentrix_Position>_processed.csv`` per sample (columns ``IlmnID, noob_meth, noob_unmeth,
 poobah_pval, quality_mask, beta_value, m_value, …``). :func:`read_methylprep` returns any of these as one
-probes × samples DataFrame (index = probe id, columns = samples, float32). Pickles can run code when loaded:
+samples × probes DataFrame (index = sample, columns = probe id, float32). Pickles can run code when loaded:
 read only methylprep folders you trust (parquet and CSV are safe).
 
 **Writing.** methylprep downloads its manifests at run time and rejects Illumina's official CSV; given
@@ -105,16 +105,22 @@ def _batch_files(folder: Path, stem: str) -> list[Path]:
 
 
 def read_methylprep(path: str | Path, what: str = "beta") -> pd.DataFrame:
-    """Read one methylprep output as a probes × samples float32 DataFrame.
+    """Read one methylprep output as a samples × probes float32 DataFrame (index ``sample``, columns
+    ``probe_id``), whatever the file's orientation.
 
     ``path`` is a file (``beta_values.pkl``, ``m_values.parquet``, a ``*_processed.csv``…) or a methylprep
     output folder, in which case ``what`` (``beta``, ``m``, ``noob_meth``, ``noob_unmeth``, ``meth``,
     ``unmeth``, ``poobah``) picks the matrix file — batches ``<stem>_1 … <stem>_N`` are joined — or, failing
     that, the column of the per-sample ``*_processed.csv`` exports found below the folder.
     """
+    out = _read_probes_x_samples(Path(path), what).T
+    out.index.name = "sample"
+    return out
+
+
+def _read_probes_x_samples(path: Path, what: str) -> pd.DataFrame:
     if what not in OUTPUTS:
         raise DataError(f"unknown methylprep output '{what}'; choose one of {', '.join(OUTPUTS)}")
-    path = Path(path)
     stem, column = OUTPUTS[what]
     if path.is_file():
         if path.name.endswith(("_processed.csv", "_processed.parquet")):

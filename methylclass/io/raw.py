@@ -32,8 +32,10 @@ from .manifest.registry import arrays_for_count, get_array, list_arrays
 from .manifest.types import Manifest
 from .raw_types import RawSignals, raw_signals_from_idats
 
-#: a sample whose IDAT holds less than this fraction of the manifest's probe addresses is refused
-MIN_ADDRESS_COVERAGE = 0.5
+#: THE sample-acceptance rule of every reading path (read_raw, cohort ingestion, CNV from IDATs): a sample
+#: whose IDATs hold less than this fraction of the manifest's probe bead addresses is refused as another
+#: array type or a damaged scan (a real scan of the right array has all of them; see address_coverage)
+MIN_ADDRESS_COVERAGE = 0.95
 #: below this fraction (but above the minimum) the sample is kept with a warning
 WARN_ADDRESS_COVERAGE = 0.99
 
@@ -74,23 +76,23 @@ class RawSet:
         return [s.sample for s in self.samples]
 
     def _frame(self, attr: str) -> pd.DataFrame:
-        data = np.column_stack([getattr(s, attr) for s in self.samples]) if self.samples else \
-            np.zeros((self.manifest.n_probes, 0), dtype=np.float32)
-        index = pd.Index(self.manifest.probes["probe_id"].to_numpy(), name="probe_id")
-        return pd.DataFrame(data, index=index, columns=pd.Index(self.names, name="sample"), copy=False)
+        data = np.vstack([getattr(s, attr) for s in self.samples]) if self.samples else \
+            np.zeros((0, self.manifest.n_probes), dtype=np.float32)
+        columns = pd.Index(self.manifest.probes["probe_id"].to_numpy(), name="probe_id")
+        return pd.DataFrame(data, index=pd.Index(self.names, name="sample"), columns=columns, copy=False)
 
     @cached_property
     def meth(self) -> pd.DataFrame:
-        """Methylated signal, probes × samples (float32, index ``probe_id``, NaN where an address is absent)."""
+        """Methylated signal, samples × probes (float32, columns ``probe_id``, NaN where an address is absent)."""
         return self._frame("meth")
 
     @cached_property
     def unmeth(self) -> pd.DataFrame:
-        """Unmethylated signal, probes × samples (float32, index ``probe_id``)."""
+        """Unmethylated signal, samples × probes (float32, columns ``probe_id``)."""
         return self._frame("unmeth")
 
     def betas(self, offset: float = 100.0) -> pd.DataFrame:
-        """Raw betas ``M / (M + U + offset)`` (negative signals clipped to 0), probes × samples, float32.
+        """Raw betas ``M / (M + U + offset)`` (negative signals clipped to 0), samples × probes, float32.
 
         ``offset=100`` is Illumina's/the Heidelberg classifier's choice; minfi's ``getBeta`` default is 0.
         """

@@ -146,7 +146,13 @@ MODELS: dict[str, Factory] = {
 
 
 def available_models() -> list[str]:
-    """Names of the registered models, sorted."""
+    """Names of the registered models.
+
+    Returns
+    -------
+    list of str
+        The names, sorted.
+    """
     return sorted(MODELS)
 
 

@@ -18,12 +18,13 @@ from ..errors import IdatError, MethylclassError
 from ..io.discover import check_pair
 from ..io.idat import read_idat
 from ..io.manifest.types import Manifest
+from ..io.raw import MIN_ADDRESS_COVERAGE, address_coverage
 from ..io.raw_types import raw_signals_from_idats
 from ..io.store import CORE_SAMPLE_COLUMNS, write_sample_file
 from .normalize import NormalizedSample, normalize
 
-#: fraction of the manifest's probes whose bead addresses must be in a sample's IDATs
-MIN_ADDRESS_FRACTION = 0.95
+#: the one sample-acceptance rule (:data:`methylclass.io.raw.MIN_ADDRESS_COVERAGE`), under its older name
+MIN_ADDRESS_FRACTION = MIN_ADDRESS_COVERAGE
 _RESERVED = set(CORE_SAMPLE_COLUMNS) | {"status", "reason", "grn", "red", "method", "chip_type", "n_probes",
                                         "address_fraction", "beta_missing"}
 
@@ -76,12 +77,12 @@ def run_kernel(ref: dict, manifest: Manifest, method: str, *, options: dict | No
         red = check_pair(grn, read_idat(ref["red"]))
         rec.update(barcode=grn.barcode or None, position=grn.position or None, chip_type=grn.chip_type)
         raw = raw_signals_from_idats(grn, red, manifest, ref["sample"])
-        present = float(np.mean(~np.isnan(raw.meth) & ~np.isnan(raw.unmeth))) if manifest.n_probes else 0.0
+        present = address_coverage(raw) if manifest.n_probes else 0.0
         rec["address_fraction"] = round(present, 6)
         if present < min_address_fraction:
             raise IdatError(
-                f"sample '{ref['sample']}': only {present:.1%} of the {manifest.array} probes have their bead "
-                f"addresses in '{ref['grn']}' ({grn.n_probes:,} addresses, chip '{grn.chip_type}'); it is "
+                f"sample '{ref['sample']}': only {present:.1%} of the {manifest.array} manifest's probe bead "
+                f"addresses are in '{ref['grn']}' ({grn.n_probes:,} addresses, chip '{grn.chip_type}'); it is "
                 "another array type or a damaged scan")
         ns = normalize(raw, method=method, **(options or {}))
         for name in ("beta", "detection_p", "meth", "unmeth"):

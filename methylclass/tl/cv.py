@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from ..errors import ConfigError, DataError
+from ..progress import Progress
 from .metrics import Evaluation, evaluate
 
 RarePolicy = Literal["refuse", "merge", "drop"]
@@ -240,14 +240,8 @@ def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
     return out
 
 
-def _progress(total: int, enabled: bool | None, desc: str):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="fold", leave=False)
+def _progress(total: int, enabled: bool | None, desc: str) -> Progress:
+    return Progress(total, desc, unit="folds", enabled=enabled)
 
 
 def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Callable[[], Any] | Any, *,
@@ -276,12 +270,18 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
         ``est.fit(groups=…)`` when the estimator accepts it.
     rare, rare_label
         Policy for classes smaller than :func:`min_class_size` (outer, inner): refuse / merge / drop.
-    progress
-        Show a progress bar (default: only when stderr is a terminal).
+    progress, desc
+        Progress display (:class:`~methylclass.progress.Progress`: a bar on a terminal, plain lines in logs;
+        False: none) and its label.
     fold_hook
         Optional picklable ``hook(fitted_estimator, X_test)`` called in the worker after each outer fold; its
         results land in ``CVResult.fold_outputs`` (e.g. :func:`methylclass.tl.explain.explain`: every fold's
         model explains its own held-out samples, without refitting).
+
+    Returns
+    -------
+    CVResult
+        Out-of-fold probabilities, fold assignments, timings and the rare-class report.
     """
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(np.asarray(X))
@@ -324,18 +324,13 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
         for f, (train, test) in enumerate(splits):
             tasks.append((r, f, train, test))
 
-    bar = _progress(len(tasks), progress, desc)
     results = []
     parallel = Parallel(n_jobs=min(n_jobs, len(tasks)), return_as="generator_unordered")
-    try:
+    with _progress(len(tasks), progress, desc) as bar:
         for res in parallel(delayed(_fit_one)(template, X, yv, tr, te, gv, classes, r, f, fold_hook)
                             for r, f, tr, te in tasks):
             results.append(res)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.advance()
     results.sort(key=lambda d: (d["repeat"], d["fold"]))
 
     n, k = len(X), len(classes)

@@ -207,7 +207,7 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
         Output folder (per-sample tables and plots, ``cnv_features.tsv``, ``cnv_summary.tsv``, and for two or
         more queries ``cnv_frequency``).
     options : CNVOptions, optional
-        Analysis options; ``**option_fields`` (``method=``, ``thresholds=``, …) override single fields.
+        Analysis options (default: conumee2's).
     manifest : Manifest, str or Path, optional
         Manifest of the queries (default: detected).
     genome : str
@@ -220,6 +220,8 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
         Progress display (:class:`~methylclass.progress.Progress`).
     log : callable
         Receives one line per step and per sample.
+    **option_fields
+        Single :class:`CNVOptions` fields (``method=``, ``thresholds=``, …) overriding ``options``.
 
     Returns
     -------
@@ -285,7 +287,7 @@ def run_cnv_store(store: str | Path, normals, samples: Sequence[str] | None = No
     samples : sequence of str, optional
         Samples to analyse (default: every stored sample that is not a normal).
     options : CNVOptions, optional
-        Analysis options; ``**option_fields`` (``method=``, ``thresholds=``, …) override single fields.
+        Analysis options (default: conumee2's).
     backend : {"local", "spark"}
         This process, or Spark (``spark``: a session to use, else one on ``master``, default embedded
         ``local[*]``; ``out`` and the store must be on a file system the executors see).
@@ -303,6 +305,8 @@ def run_cnv_store(store: str | Path, normals, samples: Sequence[str] | None = No
         Progress display (:class:`~methylclass.progress.Progress`).
     log : callable, optional
         Receives one line per step and per failed sample.
+    **option_fields
+        Single :class:`CNVOptions` fields (``method=``, ``thresholds=``, …) overriding ``options``.
 
     Returns
     -------

@@ -362,8 +362,21 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = (), key=None
                controls: str | Path | None = None) -> Model:
     """Load and verify a model bundle (:func:`methylclass.models.load_bundle`) as a :class:`Model`.
 
-    ``key``: verify the bundle's signature (bytes or a key file; default ``$METHYLCLASS_BUNDLE_KEY``).
-    ``manifest``/``controls``: manifest file for IDATs of an array without a built-in manifest.
+    Parameters
+    ----------
+    path : str or Path
+        The bundle folder (``methylclass train`` output).
+    trusted : sequence of str
+        Extra object types to allow in its skops files (only for bundles from a source you trust).
+    key : bytes, str or Path, optional
+        Verify the bundle's signature with this key (bytes or a key file; default ``$METHYLCLASS_BUNDLE_KEY``).
+    manifest, controls : str or Path, optional
+        Manifest file (and its control-probe table) for IDATs of an array without a built-in manifest.
+
+    Returns
+    -------
+    Model
+        ``model.predict(inputs)`` gives one tidy row per sample; ``model.explain(X)`` SHAP values.
     """
     from ..models.bundle import load_bundle
 

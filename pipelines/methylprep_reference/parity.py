@@ -92,9 +92,9 @@ def _stats(a: np.ndarray, b: np.ndarray) -> dict:
 
 def compare(ours: dict[str, pd.DataFrame], ref_dir: Path) -> dict[str, dict]:
     """Per-sample agreement of betas and noob intensities with methylprep's outputs in ``ref_dir``."""
-    ref_beta = read_methylprep(ref_dir, "beta")
-    ref_m = read_methylprep(ref_dir, "noob_meth")
-    ref_u = read_methylprep(ref_dir, "noob_unmeth")
+    ref_beta = read_methylprep(ref_dir, "beta").T  # probes × samples, as compared below
+    ref_m = read_methylprep(ref_dir, "noob_meth").T
+    ref_u = read_methylprep(ref_dir, "noob_unmeth").T
     result = {}
     for name, df in ours.items():
         if name not in ref_beta.columns:

@@ -251,8 +251,8 @@ def test_epicv2_end_to_end_with_planted_betas(tmp_path, epicv2_probes):
     assert detect_array(g_idat) == "EPICv2"
     rs = rawset_from_idats([("S1", g_idat, r_idat)], man)
     betas = rs.betas(offset=0)
-    assert np.array_equal(betas["S1"].to_numpy(), (meth / total).astype(np.float32))
-    collapsed = collapse_replicates(betas, man)
+    assert np.array_equal(betas.loc["S1"].to_numpy(), (meth / total).astype(np.float32))
+    collapsed = collapse_replicates(betas.T, man)  # replicate probes are rows here
     expected: dict[str, list[float]] = {}
     for cpg, b in zip(p["cpg_id"], (meth / total).astype(np.float32)):
         expected.setdefault(cpg, []).append(float(b))

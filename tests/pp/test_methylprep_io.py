@@ -88,10 +88,11 @@ def test_read_matrix_outputs(tmp_path, fmt):
     for name, df in (("beta_values", beta), ("m_values", m)):
         path = tmp_path / f"{name}.{fmt}"
         {"pkl": df.to_pickle, "parquet": df.to_parquet, "csv": df.to_csv}[fmt](path)
-    got = read_methylprep(tmp_path, "beta")
-    np.testing.assert_allclose(got.to_numpy(), beta.to_numpy(), rtol=1e-6)
-    assert got.index.name == "probe_id" and list(got.columns) == ["S1", "S2"] and got.dtypes.iloc[0] == np.float32
-    np.testing.assert_allclose(read_methylprep(tmp_path, "m").to_numpy(), m.to_numpy(), rtol=1e-6)
+    got = read_methylprep(tmp_path, "beta")  # samples × probes, whatever the file's orientation
+    np.testing.assert_allclose(got.to_numpy(), beta.T.to_numpy(), rtol=1e-6)
+    assert got.columns.name == "probe_id" and got.index.name == "sample" and list(got.index) == ["S1", "S2"]
+    assert got.dtypes.iloc[0] == np.float32
+    np.testing.assert_allclose(read_methylprep(tmp_path, "m").to_numpy(), m.T.to_numpy(), rtol=1e-6)
 
 
 def test_read_batches_and_transposed(tmp_path):
@@ -101,10 +102,10 @@ def test_read_batches_and_transposed(tmp_path):
     for i, df in enumerate(parts, start=1):
         df.to_pickle(tmp_path / f"beta_values_{i}.pkl")
     got = read_methylprep(tmp_path)
-    assert list(got.columns) == [f"S{i}" for i in range(1, 12)]
+    assert list(got.index) == [f"S{i}" for i in range(1, 12)]
     parts[0].T.to_parquet(tmp_path / "wide.parquet")
     got = read_methylprep(tmp_path / "wide.parquet")
-    assert list(got.columns) == ["S1"] and got.index[0] == "cg00000000"
+    assert list(got.index) == ["S1"] and got.columns[0] == "cg00000000"
 
 
 def test_read_processed_csv_exports(tmp_path):
@@ -116,9 +117,9 @@ def test_read_processed_csv_exports(tmp_path):
                            "poobah_pval": [0.01, 0.2]}, index=pd.Index(["cg1", "cg2"], name="IlmnID"))
         df.to_csv(folder / f"{name}_processed.csv")
     got = read_methylprep(tmp_path, "beta")
-    assert list(got.columns) == ["201_R01C01", "202_R02C01"]
-    np.testing.assert_allclose(got.to_numpy(), [[0.2, 0.2], [0.3, 1.3]], rtol=1e-6)
-    np.testing.assert_allclose(read_methylprep(tmp_path, "poobah")["201_R01C01"], [0.01, 0.2], rtol=1e-6)
+    assert list(got.index) == ["201_R01C01", "202_R02C01"]
+    np.testing.assert_allclose(got.to_numpy(), [[0.2, 0.3], [0.2, 1.3]], rtol=1e-6)
+    np.testing.assert_allclose(read_methylprep(tmp_path, "poobah").loc["201_R01C01"], [0.01, 0.2], rtol=1e-6)
 
 
 def test_read_errors_name_the_problem(tmp_path):

@@ -68,5 +68,5 @@ def test_read_methylprep_pickle_written_by_pandas_15(tmp_path):
             f"df.to_pickle(r'{tmp_path / 'beta_values.pkl'}')")
     subprocess.run([str(venv_py), "-W", "ignore", "-c", code], check=True)
     got = read_methylprep(tmp_path)
-    np.testing.assert_allclose(got.to_numpy(), np.arange(6).reshape(3, 2) / 10, rtol=1e-6)
-    assert list(got.columns) == ["201_R01C01", "201_R02C01"]
+    np.testing.assert_allclose(got.to_numpy(), (np.arange(6).reshape(3, 2) / 10).T, rtol=1e-6)
+    assert list(got.index) == ["201_R01C01", "201_R02C01"]
