@@ -306,6 +306,7 @@ class Model:
             source = refs_from_discovery(find_samples(source))
         refs, man = _prepare(source, None, manifest, None if manifest is not None else prep.get("array"),
                              controls)
+        self._last_manifest = man  # for the chromosome / position / gene of the report's top CpGs
         key = id(man)
         if key not in self._manifest_cache:
             pid = pd.Index(man.probes["probe_id"].astype(str))
@@ -450,6 +451,14 @@ def _top_features(model: Model, diag: Diagnosis, n: int = 10) -> dict[str, pd.Da
         cls = row["prediction"] if row["prediction"] in model.classes else None
         if row["sample"] in ex.samples:
             out[row["sample"]] = ex.top(row["sample"], cls=cls, n=n)
+    man = getattr(model, "_last_manifest", None)
+    if man is not None and out:
+        from ..io.annotate import annotate_cpgs
+
+        for s, top in out.items():
+            ann = annotate_cpgs(list(top["feature"]), man)
+            keep = [c for c in ("chrom", "pos", "gene") if c in ann.columns]
+            out[s] = top.reset_index(drop=True).join(ann[keep].reset_index(drop=True))
     return out
 
 
