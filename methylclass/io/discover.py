@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import IdatError, SampleSheetError
 from ..records import SampleFailure
-from .idat import _ARRAY_FIELDS, BARCODE, CHIP_TYPE, MAGIC, MOSTLY_A, NSNPS, Idat, _decode_string, read_idat
+from .idat import _ARRAY_FIELDS, BARCODE, CHIP_TYPE, MOSTLY_A, NSNPS, Idat, _decode_string, read_header, read_idat
 from .samplesheet import IDAT_NAME, IdatIndex, read_sample_sheet, scan_idats, sentrix_from_stem
 
 # -- array guess -----------------------------------------------------------------------------------------
@@ -218,14 +218,7 @@ def peek_idat(path: str | Path) -> IdatSummary:
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            head = fh.read(16)
-            if len(head) < 16 or head[:4] != MAGIC or struct.unpack_from("<q", head, 4)[0] != 3:
-                raise ValueError
-            n_fields = struct.unpack_from("<i", head, 12)[0]
-            if not 0 < n_fields <= 1000:
-                raise ValueError
-            table = fh.read(10 * n_fields)
-            offsets = {c: o for c, o in struct.iter_unpack("<Hq", table)}
+            offsets = read_header(fh, path)  # the one header parser; IdatError → read_idat words it
             if NSNPS not in offsets or any(not 0 <= o <= size for o in offsets.values()):
                 raise ValueError
             fh.seek(offsets[NSNPS])

@@ -21,10 +21,12 @@ Version 1 (encrypted XML) IDATs of the old 27k scanner software are refused with
 from __future__ import annotations
 
 import gzip
+import io
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -197,34 +199,62 @@ def read_idat(path: str | Path) -> Idat:
     return _parse_idat(_read_bytes(path), path)
 
 
-def _parse_idat(buf: bytes, path: Path) -> Idat:
-    """Parse the bytes of a version-3 IDAT; every error names ``path``."""
-    if buf[:4] != MAGIC:
+def read_header(fh: BinaryIO, path: str | Path) -> dict[int, int]:
+    """The field table of an IDAT opened at its first byte: ``{field code: byte offset}``.
+
+    The one parser of the IDAT header, used by full reads (:func:`read_idat`), header peeks
+    (:func:`methylclass.io.discover.peek_idat`) and array detection
+    (:func:`methylclass.io.manifest.resolve.idat_address_count`); it reads only the first 16 bytes and the
+    table (``.gz`` streams work too).
+
+    Parameters
+    ----------
+    fh : binary file
+        Positioned at the start of the file.
+    path : str or Path
+        Named in the errors.
+
+    Returns
+    -------
+    dict of int to int
+        Byte offset of each field.
+
+    Raises
+    ------
+    IdatError
+        Not an IDAT, an encrypted (version 1) or other unsupported version, a corrupt or truncated header.
+    """
+    head = fh.read(16)
+    if head[:4] != MAGIC:
         raise IdatError(f"'{path}' is not an IDAT file: it does not start with the bytes 'IDAT'")
-    if len(buf) < 8:
-        raise IdatError(f"'{path}' is truncated: {len(buf)} bytes, shorter than an IDAT header")
+    if len(head) < 8:
+        raise IdatError(f"'{path}' is truncated: {len(head)} bytes, shorter than an IDAT header")
     # illuminaio reads the version as int32 first: 1 marks the encrypted (XML) format of old scanners
-    if struct.unpack_from("<i", buf, 4)[0] == 1:
+    if struct.unpack_from("<i", head, 4)[0] == 1:
         raise IdatError(
             f"'{path}' is an encrypted IDAT (version 1); only version 3 (unencrypted) is supported — "
             "re-export the scan with current Illumina software")
-    if len(buf) < 16:
-        raise IdatError(f"'{path}' is truncated: {len(buf)} bytes, shorter than an IDAT header")
-    version = struct.unpack_from("<q", buf, 4)[0]
+    if len(head) < 16:
+        raise IdatError(f"'{path}' is truncated: {len(head)} bytes, shorter than an IDAT header")
+    version = struct.unpack_from("<q", head, 4)[0]
     if version != 3:
         raise IdatError(
             f"'{path}' is IDAT version {version}; only version 3 (unencrypted) is supported — "
             "re-export the scan with current Illumina software")
-    n_fields = struct.unpack_from("<i", buf, 12)[0]
-    table_end = 16 + 10 * n_fields
+    n_fields = struct.unpack_from("<i", head, 12)[0]
     if n_fields <= 0 or n_fields > 1000:
         raise IdatError(f"'{path}' is corrupt: header declares {n_fields} fields")
-    if table_end > len(buf):
+    table = fh.read(10 * n_fields)
+    if len(table) < 10 * n_fields:
         raise IdatError(f"'{path}' is truncated: header declares {n_fields} fields, the file ends inside "
                         "the field table")
-    table = np.frombuffer(buf, dtype=np.dtype([("code", "<u2"), ("offset", "<i8")]), count=n_fields,
-                          offset=16)
-    offsets = {int(c): int(o) for c, o in zip(table["code"], table["offset"])}
+    return {int(c): int(o) for c, o in struct.iter_unpack("<Hq", table)}
+
+
+def _parse_idat(buf: bytes, path: Path) -> Idat:
+    """Parse the bytes of a version-3 IDAT; every error names ``path``."""
+    offsets = read_header(io.BytesIO(buf), path)
+    table_end = 16 + 10 * struct.unpack_from("<i", buf, 12)[0]  # header checked by read_header
     for code in (NSNPS, ILLUMINA_ID, MEAN):
         if code not in offsets:
             raise IdatError(f"'{path}' is corrupt: required field {code} is missing from the header")
@@ -284,8 +314,8 @@ def _parse_idat(buf: bytes, path: Path) -> Idat:
     idat = Idat(
         illumina_ids=arrays[ILLUMINA_ID], mean=arrays[MEAN], sd=arrays[SD], n_beads=arrays[NBEADS],
         mid_block=mid_block, raw_fields=raw_fields,
-        header_order=tuple(int(c) for c in table["code"]), data_order=tuple(sorted_codes),
-        version=int(version), path=path,
+        header_order=tuple(int(c) for c, _ in struct.iter_unpack("<Hq", buf[16:table_end])),
+        data_order=tuple(sorted_codes), version=3, path=path,
     )
     return idat
 

@@ -27,8 +27,8 @@ from ..errors import IdatError, ManifestError, MethylclassError
 from ..records import SampleFailure
 from .discover import find_samples, read_idat_pair
 from .idat import Idat
-from .manifest import detect_array, load_manifest
-from .manifest.registry import arrays_for_count, get_array, list_arrays
+from .manifest.registry import arrays_for_count
+from .manifest.resolve import resolve_manifest
 from .manifest.types import Manifest
 from .raw_types import RawSignals, raw_signals_from_idats
 
@@ -128,21 +128,6 @@ def _mismatch_message(sample: str, grn: Idat, manifest: Manifest, coverage: floa
             "manifest with --manifest PATH / manifest=… or leave it out to detect the array")
 
 
-def _resolve_manifest(manifest: Manifest | str | Path | None, first_grn: Idat) -> Manifest:
-    if isinstance(manifest, Manifest):
-        return manifest
-    if manifest is None:
-        return load_manifest(detect_array(first_grn))
-    if Path(manifest).exists():
-        return load_manifest(path=manifest)
-    try:
-        spec = get_array(str(manifest))
-    except ManifestError:
-        known = ", ".join(s.name for s in list_arrays())
-        raise ManifestError(f"'{manifest}' is neither a known array ({known}) nor a manifest file") from None
-    return load_manifest(spec.name)
-
-
 def rawset_from_idats(pairs: Iterable[tuple[str, Idat, Idat]], manifest: Manifest, *,
                       sample_table: pd.DataFrame | None = None,
                       min_address_coverage: float = MIN_ADDRESS_COVERAGE) -> RawSet:
@@ -198,7 +183,7 @@ def read_raw(source: str | Path | Iterable[str | Path], *, manifest: Manifest | 
         try:
             grn, red = read_idat_pair(ref)
             if man is None:
-                man = _resolve_manifest(manifest, grn)
+                man = resolve_manifest(manifest=manifest, first_idat=grn)
             one = rawset_from_idats([(ref.name, grn, red)], man, min_address_coverage=min_address_coverage)
         except (IdatError, ManifestError) as exc:
             if isinstance(exc, ManifestError) and man is None:

@@ -7,8 +7,9 @@ most samples have (or the one the user names), and samples whose IDATs are of an
 marked as failing references before any work is distributed. Samples whose count matches no registered array
 go through the kernel, whose address-coverage check then decides.
 
-The header is read here rather than with :func:`methylclass.io.discover.peek_idat` because that one
-decompresses a whole ``.idat.gz`` (~50 ms for a 450k file); this reads its first 64 KB.
+The header is read with :func:`methylclass.io.idat.read_header` (the one header parser) rather than with
+:func:`methylclass.io.discover.peek_idat`, which decompresses a whole ``.idat.gz`` (~50 ms for a 450k file);
+this decompresses only up to the address count.
 """
 
 from __future__ import annotations
@@ -18,36 +19,28 @@ import struct
 from collections import Counter
 from pathlib import Path
 
-from ...errors import ManifestError, MethylclassError
+from ...errors import IdatError, ManifestError, MethylclassError
+from ..idat import NSNPS, read_header
 from .types import Manifest
-
-_NSNPS = 1000
-_HEAD = 1 << 16
 
 
 def idat_address_count(path: str | Path) -> int | None:
-    """Number of bead addresses an IDAT declares (its ``nSNPsRead`` field); None when unreadable."""
+    """Number of bead addresses an IDAT declares (its ``nSNPsRead`` field); None when unreadable.
+
+    Reads the header with :func:`methylclass.io.idat.read_header` and then the 4-byte count only.
+    """
     path = Path(path)
     try:
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rb") as fh:
-            head = fh.read(_HEAD)
-            if len(head) < 16 or head[:4] != b"IDAT" or struct.unpack_from("<q", head, 4)[0] != 3:
+            offsets = read_header(fh, path)
+            if NSNPS not in offsets:
                 return None
-            n_fields = struct.unpack_from("<i", head, 12)[0]
-            if not 0 < n_fields <= 1000 or 16 + 10 * n_fields > len(head):
-                return None
-            for i in range(n_fields):
-                code, offset = struct.unpack_from("<Hq", head, 16 + 10 * i)
-                if code == _NSNPS:
-                    if offset + 4 <= len(head):
-                        return struct.unpack_from("<i", head, offset)[0]
-                    fh.seek(offset)
-                    raw = fh.read(4)
-                    return struct.unpack("<i", raw)[0] if len(raw) == 4 else None
-    except (OSError, EOFError, struct.error):
+            fh.seek(offsets[NSNPS])
+            raw = fh.read(4)
+            return struct.unpack("<i", raw)[0] if len(raw) == 4 else None
+    except (OSError, EOFError, struct.error, IdatError):
         return None
-    return None
 
 
 def _array_of_count(n: int | None, grn: str, memo: dict) -> str | None:
@@ -94,19 +87,51 @@ def detect_cohort_array(refs: list[dict]) -> str:
     return votes.most_common(1)[0][0]
 
 
-def resolve_manifest(refs: list[dict], *, manifest: Manifest | str | Path | None = None,
-                     array: str | None = None, controls: str | Path | None = None) -> Manifest:
-    """The cohort's manifest: the one given, a manifest file (with an optional control-probe table), a
-    named array, or the array detected from the IDATs."""
-    from .load import load_manifest
+def resolve_manifest(refs: list[dict] | None = None, *, manifest: Manifest | str | Path | None = None,
+                     array: str | None = None, controls: str | Path | None = None,
+                     first_idat=None) -> Manifest:
+    """The one manifest resolver of every reading path (``read_raw``, ingestion, CNV).
+
+    Parameters
+    ----------
+    refs : list of dict, optional
+        Sample references whose IDAT headers vote for the array when nothing else decides.
+    manifest : Manifest, str or Path, optional
+        A manifest, a manifest file (Illumina CSV / sesame TSV) or, when no such file exists, an array name.
+    array : str, optional
+        A registered array name (also the array a manifest file is read as).
+    controls : str or Path, optional
+        Control-probe table of a manifest file that has none.
+    first_idat : Idat, str or Path, optional
+        An IDAT whose array is detected (address count confirmed by overlap) when no manifest/array is given.
+
+    Returns
+    -------
+    Manifest
+        The resolved manifest.
+    """
+    from .load import detect_array, load_manifest
+    from .registry import get_array, list_arrays
 
     if isinstance(manifest, Manifest):
         return manifest
     if manifest is not None:
+        if not Path(manifest).exists() and array is None and controls is None:
+            try:
+                spec = get_array(str(manifest))
+            except ManifestError:
+                known = ", ".join(s.name for s in list_arrays())
+                raise ManifestError(f"'{manifest}' is neither a known array ({known}) nor a manifest "
+                                    "file") from None
+            return load_manifest(spec.name)
         return load_manifest(array, path=Path(manifest), controls=controls)
     if controls is not None:
         raise ManifestError("a control-probe table (--controls) goes with a manifest file (--manifest)")
-    return load_manifest(array or detect_cohort_array(refs))
+    if array:
+        return load_manifest(array)
+    if first_idat is not None:
+        return load_manifest(detect_array(first_idat))
+    return load_manifest(detect_cohort_array(refs or []))
 
 
 def flag_other_arrays(refs: list[dict], manifest: Manifest) -> list[dict]:
