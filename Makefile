@@ -11,7 +11,7 @@ export PYTHONHASHSEED ?= 0
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-all demo benchmark benchmark-full benchmark-heidelberg bench bench-arrays \
         bench-preprocess bench-preprocess-quick bench-ingest bench-cnv \
-        bench-normalize bench-cnv-spark methylprep-parity lint clean understand understand-fast \
+        bench-normalize bench-cnv-spark bench-predict methylprep-parity lint clean understand understand-fast \
         notebooks bench-shap
 
 help: ## list the targets
@@ -72,10 +72,12 @@ bench: $(STAMP) ## slow scale tests + every speed/memory benchmark script (numbe
 	$(PY) pipelines/bench_models.py
 	$(PY) pipelines/bench_preprocess.py
 	$(PY) pipelines/bench_shap.py
+	$(PY) pipelines/bench_predict.py
 
 bench-arrays: $(STAMP) ## mixed-array store vs single-array nested CV; 450k model on EPICv2 samples, accuracy vs coverage
 	$(PY) pipelines/mixed_cohort_cv.py
 	$(PY) pipelines/cross_array_coverage.py
+
 
 bench-preprocess: $(STAMP) ## methylclass raw/illumina/noob vs methylprep vs mepylome, and Spark ingestion at scale
 	$(PY) pipelines/bench_preprocess.py
@@ -91,6 +93,9 @@ bench-cnv: $(STAMP) ## per-sample CNV time on a 450k-size sample
 
 bench-cnv-spark: $(STAMP) ## CNV of stored 450k samples on Spark vs in-process, driver memory
 	$(PY) pipelines/bench_cnv_spark.py
+
+bench-predict: $(STAMP) ## warm one-sample 450k prediction from IDATs (read, normalise, CNV, classify, explain)
+	$(PY) pipelines/bench_predict.py
 
 bench-normalize: $(STAMP) ## per-sample normalisation kernels on a 450k-size sample
 	$(PY) pipelines/methylprep_reference/bench_normalize.py

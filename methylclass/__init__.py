@@ -59,6 +59,7 @@ _LAZY = {
     "run_cnv": "workflows.cnv", "run_cnv_store": "workflows.cnv",
     "benchmark": "workflows.benchmark", "evaluate": "workflows.benchmark", "train": "workflows.train",
     "predict_table": "workflows.predict", "load_dataset": "workflows.data", "run_demo": "workflows.demo",
+    "load_model": "workflows.predict", "Model": "workflows.predict", "explain": "tl.explain",
 }
 
 __all__ = ["__version__", "ConfigError", "DataError", "IdatError", "ManifestError",  # noqa: PLE0604

@@ -76,7 +76,7 @@ SCHEMA: dict[str, Any] = {
     "report": {"title": (str,), "n_bins": (int,), "formats": (list,), "criteria": (dict, type(None)),
                "criteria_min_models": (int,), "bootstrap": (int,)},
     "train": {"ood_k": (int,)},
-    "predict": {"ood_alpha": NUM},
+    "predict": {"ood_alpha": (str, int, float), "max_missing_fraction": NUM},
     "understand": {"explain": (bool, list, type(None)), "max_evals": (int, type(None)),
                    "embed": (list, type(None)), "embed_features": (int,)},
     "explain": {"top": (int,), "plot_top": (int,)},

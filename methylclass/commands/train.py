@@ -3,7 +3,8 @@
 The bundle folder holds the fitted pipeline (probe selection, rebalancing, model and calibration), a JSON card
 (classes, probes, training-data hash, versions, cross-validated metrics, config) and, when the classes are
 large enough, a conformal calibration fitted on out-of-fold probabilities plus an out-of-distribution detector.
-Use it with ``methylclass predict --model DIR``.
+``--betas`` may name a preprocessing store (``methylclass preprocess`` output; labels from a sample-sheet
+column such as ``--label-column Sample_Group``). Use the bundle with ``methylclass predict --model DIR``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "xgb, mlp)")
     p.add_argument("--out", required=True, metavar="DIR", help="model bundle folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle in --out")
+    p.add_argument("--cnv", action="store_true",
+                   help="add the copy-number features (a store's cnv_features.parquet from `methylclass cnv "
+                        "--store`, or a table's cnv_ columns); the bundle then carries the CNV reference panel")
+    p.add_argument("--exclude", action="append", default=[], metavar="CLASS",
+                   help="leave the samples of this label out of training (repeatable; e.g. normal references)")
+    p.add_argument("--key", metavar="FILE", help="sign the bundle with the secret in FILE (HMAC-SHA256)")
     p.add_argument("--conformal", choices=("split", "class_conditional", "none"),
                    help="conformal prediction sets fitted on out-of-fold probabilities (default: "
                         "decision.conformal of the config, split)")
@@ -44,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
     from ..workflows import train
 
     cfg = load_run_config(args, models=[args.model])
+    if args.cnv:
+        cfg["data"]["feature_blocks"] = ["cnv_"]
+    if args.exclude:
+        cfg["data"]["exclude_classes"] = list(args.exclude)
     res = train(cfg, args.out, model=args.model, overwrite=args.overwrite,
                 conformal={None: "config", "none": None}.get(args.conformal, args.conformal),
-                conformal_folds=args.conformal_folds, progress=args.progress, echo=echo)
+                conformal_folds=args.conformal_folds, progress=args.progress, echo=echo, key=args.key)
     keys = ("balanced_accuracy", "accuracy", "brier", "ece", "classifiable")
     print(json.dumps({"bundle": str(res.path), "classes": res.classes, "components": res.components,
                       "cv_metrics": None if res.metrics is None else {k: round(res.metrics[k], 4) for k in keys},

@@ -277,7 +277,27 @@ def _to_float(df: pd.DataFrame, path: Path, what_rows: str) -> pd.DataFrame:
         raise DataError(f"'{path}': beta values cannot be converted to numbers: {exc}") from None
 
 
+def _check_finite(X: pd.DataFrame, path: Path) -> None:
+    """Refuse ``inf``/``-inf`` cells (NaN is a missing value; an infinity is a broken export)."""
+    values = X.to_numpy()
+    bad = np.isinf(values)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(f"'{path}': column '{X.columns[c]}' holds a non-finite value ({values[r, c]}) for "
+                        f"'{X.index[r]}' ({int(bad.sum())} infinite cell(s) in all); fix the export")
+
+
+def _check_mangled_duplicates(columns: pd.Index, path: Path) -> None:
+    """pandas renames a repeated CSV header ``cg1`` to ``cg1.1``: refuse it instead of dropping it."""
+    names = set(map(str, columns))
+    for c in map(str, columns):
+        base, dot, num = c.rpartition(".")
+        if dot and num.isdigit() and base in names:
+            raise DataError(f"'{path}': column '{base}' appears more than once in the header")
+
+
 def _check_range(X: pd.DataFrame, path: Path) -> None:
+    _check_finite(X, path)
     values = X.to_numpy()
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -419,6 +439,7 @@ def read_beta_table(path: str | Path, *, label_column: str | None = None, sample
                                 f"{_listing(non_cpg) or 'none'} ({body.shape[1]} columns in all)")
             y = pd.Series(body[label_column].to_numpy(), index=pd.Index(ids, name="sample"), name=label_column)
             body = body.drop(columns=[label_column])
+        _check_mangled_duplicates(pd.Index(body.columns), path)
         if orientation == "auto":  # keep probe columns; metadata columns (age, sex, batch…) are set aside
             keep = is_cpg_id(pd.Index(body.columns)) | _in_blocks(body.columns, prefixes)
             dropped = [str(c) for c in body.columns[~keep]]
@@ -453,6 +474,7 @@ def read_beta_table(path: str | Path, *, label_column: str | None = None, sample
     block = _in_blocks(X.columns, prefixes)
     if block.all():
         raise DataError(f"'{path}' holds only {'/'.join(prefixes)} feature columns and no beta values")
+    _check_finite(X, path)
     betas = X.loc[:, ~block] if block.any() else X
     _check_range(betas, path)
     if block.any():

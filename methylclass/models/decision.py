@@ -35,6 +35,7 @@ __all__ = [
     "NO_MATCH",
     "ConformalClassifier",
     "KNNDistanceOOD",
+    "ProfileOOD",
     "conformal_quantile",
     "decide",
     "decide_hierarchical",
@@ -395,3 +396,92 @@ def decide_hierarchical(proba, classes: Sequence | None = None, taxonomy=None, t
         level[fallback] = "family"
     return pd.DataFrame({"prediction": pred, "prediction_level": level, "score": score, "family": fam,
                          "family_score": fscore}, index=index)
+
+
+class ProfileOOD:
+    """Out-of-distribution score on a broad CpG panel: how far a sample is from the *nearest class profile*.
+
+    Why besides :class:`KNNDistanceOOD`: the model's selected CpGs are those that vary among the training
+    classes, so a tumour type absent from training differs there only by looking like none of the classes —
+    which a low-purity sample of a known class also does. Its own methylation differences lie at CpGs that
+    are stable within every training class; this score looks there. ``fit(X, y)`` stores, per class and for up
+    to ``max_features`` CpGs (evenly spaced over the columns), the class median and a robust spread
+    (1.4826 · MAD, at least ``min_scale`` = 0.05: a beta value's technical noise, so a CpG counts as far only
+    when it is > 0.2 from the class median at the default ``z`` = 4); ``score(X)`` is, minimised over the
+    classes, the fraction of a sample's measured panel CpGs with ``|x − median| / spread > z``. The reference
+    scores come from ``folds``-fold cross-fitting (each training sample scored against statistics of the other
+    folds), so they are exchangeable with new in-distribution samples and the conformal p-value
+    ``(1 + #reference ≥ s)/(n + 1)`` is honest.
+    """
+
+    def __init__(self, z: float = 4.0, max_features: int = 50_000, min_scale: float = 0.05, folds: int = 5,
+                 random_state: int = 0):
+        self.z = z
+        self.max_features = max_features
+        self.min_scale = min_scale
+        self.folds = folds
+        self.random_state = random_state
+
+    def _stats(self, V: np.ndarray, y: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import warnings
+
+        centers, scales = [], []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns / empty classes
+            for c in classes:
+                W = V[y == c]
+                center = np.nanmedian(W, axis=0) if len(W) else np.full(V.shape[1], np.nan)
+                scale = 1.4826 * np.nanmedian(np.abs(W - center), axis=0) if len(W) else center
+                centers.append(center)
+                scales.append(np.maximum(np.nan_to_num(scale, nan=np.inf), self.min_scale))
+        return np.asarray(centers, np.float32), np.asarray(scales, np.float32)
+
+    def _score(self, V: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        best = np.full(len(V), np.inf)
+        for center, scale in zip(centers, scales):
+            if not np.isfinite(center).any():
+                continue
+            with np.errstate(invalid="ignore"):
+                far = np.abs(V - center) / scale > self.z
+            measured = np.isfinite(V) & np.isfinite(center)
+            n = measured.sum(axis=1)
+            best = np.minimum(best, np.where(n > 0, (far & measured).sum(axis=1) / np.maximum(n, 1), np.inf))
+        return np.where(np.isfinite(best), best, np.nan)
+
+    def fit(self, X: pd.DataFrame, y) -> ProfileOOD:
+        """Per-class statistics and cross-fitted reference scores of ``X`` (samples × CpGs DataFrame)."""
+        if not isinstance(X, pd.DataFrame):
+            raise DataError("ProfileOOD.fit needs a samples × CpGs DataFrame")
+        y = np.asarray(y, dtype=object)
+        cols = np.asarray(X.columns, dtype=object)
+        if len(cols) > self.max_features:
+            cols = cols[np.linspace(0, len(cols) - 1, self.max_features).round().astype(int)]
+        V = X[list(cols)].to_numpy(dtype=np.float32)
+        n = len(V)
+        k = int(min(self.folds, n))
+        if k < 2:
+            raise DataError(f"ProfileOOD needs at least 2 training samples; got {n}")
+        classes = np.unique(y)
+        fold = np.random.default_rng(self.random_state).permutation(n) % k
+        ref = np.empty(n)
+        for f in range(k):
+            c, s = self._stats(V[fold != f], y[fold != f], classes)
+            ref[fold == f] = self._score(V[fold == f], c, s)
+        self.features_ = cols.astype(str)
+        self.classes_ = classes.astype(str)
+        self.centers_, self.scales_ = self._stats(V, y, classes)
+        self.train_scores_ = np.sort(ref[np.isfinite(ref)])
+        return self
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        """Fraction of each sample's measured panel CpGs outside its nearest class profile."""
+        if not hasattr(self, "centers_"):
+            raise ConfigError("ProfileOOD is not fitted: call fit(X_train, y_train) first")
+        V = X.reindex(columns=list(self.features_)).to_numpy(dtype=np.float32)
+        return self._score(V, self.centers_, self.scales_)
+
+    def pvalue(self, X: pd.DataFrame) -> np.ndarray:
+        """Conformal p-value of each sample's score among the cross-fitted training scores."""
+        s = self.score(X)
+        n_ge = len(self.train_scores_) - np.searchsorted(self.train_scores_, s, side="left")
+        return (1.0 + n_ge) / (len(self.train_scores_) + 1.0)

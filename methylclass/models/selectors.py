@@ -24,6 +24,20 @@ def _nanvar(X: np.ndarray) -> np.ndarray:
         return np.nanvar(X, axis=0)
 
 
+def _plain(X):
+    """``(array, column names)`` of a uniformly numeric DataFrame, else ``(X, None)``.
+
+    scikit-learn's ``check_array`` inspects a DataFrame's dtype column by column in Python: on a 450k-column
+    table that is ~0.5 s per call and dominated training (250 of 340 s for one calibrated fit); one
+    ``to_numpy`` is the same data without the per-column walk.
+    """
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):
+        dtypes = set(X.dtypes.unique()) if X.shape[1] else set()
+        if len(dtypes) == 1 and np.issubdtype(next(iter(dtypes)), np.floating):
+            return X.to_numpy(), np.asarray(X.columns, dtype=object)
+    return X, None
+
+
 def top_variance_indices(X: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` largest NaN-ignoring variances, sorted ascending.
 
@@ -50,7 +64,10 @@ class VarianceSelector(SelectorMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Compute column variances of ``X`` (samples × features) and the top-``n_features`` mask."""
+        X, names = _plain(X)
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32])
+        if names is not None:
+            self.feature_names_in_ = names
         if not isinstance(self.n_features, (int, np.integer)) or self.n_features < 1:
             raise ValueError(f"VarianceSelector: n_features must be a positive integer; got {self.n_features!r}")
         self.variances_ = _nanvar(X)
@@ -62,6 +79,21 @@ class VarianceSelector(SelectorMixin, BaseEstimator):
     def _get_support_mask(self) -> np.ndarray:
         check_is_fitted(self, "support_")
         return self.support_
+
+    def transform(self, X):
+        """The selected columns of ``X`` (a wide DataFrame is checked by its names, then read as one array)."""
+        X, names = _plain(X)
+        check_is_fitted(self, "support_")
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and (len(names) != len(fitted) or np.any(names != fitted)):
+            raise ValueError("VarianceSelector: the feature names differ from those seen in fit")
+        from sklearn.utils import check_array
+
+        X = check_array(X, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32])
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but VarianceSelector is expecting "
+                             f"{self.n_features_in_} features as input")
+        return X[:, self.support_]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

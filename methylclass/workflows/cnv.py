@@ -40,7 +40,7 @@ from .._atomic import atomic_write, ensure_writable_parent
 from ..errors import ConfigError, DataError, MethylclassError
 from ..io.manifest.types import Manifest
 from ..pp.cnv.bins import Bins, make_bins
-from ..pp.cnv.features import write_cnv_features
+from ..pp.cnv.features import write_cnv_features, write_cnv_panel
 from ..pp.cnv.options import CNVOptions
 from ..pp.cnv.panel import _note_panel_size, _read, _with_build, load_reference
 from ..pp.cnv.reference import CNVReference
@@ -145,9 +145,21 @@ def _failure(sample: str, reason: str, path: Any = None) -> SampleFailure:
     return SampleFailure(sample, path, reason, stage="cnv")
 
 
+def panel_params(source: str, opts: CNVOptions) -> dict:
+    """The CNV options saved with a store's panel: ``input`` (``idat_raw``: raw IDAT intensities; ``store``:
+    the stored normalised meth + unmeth) and every :class:`CNVOptions` field as plain values."""
+    import dataclasses
+
+    return {"input": source, "method": opts.method, "cancer_genes": bool(opts.cancer_genes),
+            "bin_summary": opts.bin_summary,
+            "seg_params": None if opts.seg_params is None else dataclasses.asdict(opts.seg_params),
+            "thresholds": dataclasses.asdict(opts.thresholds)}
+
+
 def _finish(records: list[dict], *, bins: Bins, reference: CNVReference, out: Path | None, store: Path | None,
             backend: str, write_store: bool, t0: float, say: Callable[[str], None],
-            results: list[CNVResult] | None = None, first_error: BaseException | None = None) -> CNVRun:
+            results: list[CNVResult] | None = None, first_error: BaseException | None = None,
+            panel: dict | None = None) -> CNVRun:
     """The one assembly of a :class:`CNVRun` from per-sample records (``CNVTask.record`` shape)."""
     ok = [r for r in records if r["status"] == "ok"]
     failures = [_failure(r["sample"], r["reason"], r.get("path")) for r in records if r["status"] != "ok"]
@@ -165,6 +177,8 @@ def _finish(records: list[dict], *, bins: Bins, reference: CNVReference, out: Pa
     if write_store and store is not None:
         run.features_file = write_cnv_features(feats, store)
         run.files.append(run.features_file)
+        if panel is not None:  # what a model trained on these features needs to recompute them
+            run.files += write_cnv_panel(store, bins, reference, panel)
     if out is not None:
         run.files += write_cohort_tables(feats, summaries, out)
     run.seconds = time.perf_counter() - t0
@@ -258,7 +272,7 @@ def run_cnv(queries: str | Path | Iterable[str | Path], reference: str | Path | 
             bar.advance()
     run = _finish(records, bins=bins, reference=ref, out=out, store=None if store is None else Path(store),
                   backend="local", write_store=store is not None, t0=t0, say=log, results=results,
-                  first_error=first_error)
+                  first_error=first_error, panel=panel_params("idat_raw", opts))
     if plot and formats and len(results) > 1:
         from ..pl._figure import save_figure
         from ..pl.cnv import plot_cohort_frequency
@@ -325,7 +339,8 @@ def run_cnv_store(store: str | Path, normals, samples: Sequence[str] | None = No
         records = _spark_records(plan, task, spark=spark, master=master, driver_memory=driver_memory,
                                  max_task_crashes=max_task_crashes, progress=progress, say=say)
         return _finish(records, bins=plan.bins, reference=plan.reference, out=out_dir,
-                       store=Path(plan.store.path), backend="spark", write_store=write_features, t0=t0, say=say)
+                       store=Path(plan.store.path), backend="spark", write_store=write_features, t0=t0, say=say,
+                       panel=panel_params("store", opts))
     records, results = [], []
     first_error: BaseException | None = None
     with Progress(len(plan.samples), "CNV", unit="samples", enabled=progress) as bar:
@@ -343,7 +358,7 @@ def run_cnv_store(store: str | Path, normals, samples: Sequence[str] | None = No
             bar.advance()
     return _finish(records, bins=plan.bins, reference=plan.reference, out=out_dir, store=Path(plan.store.path),
                    backend="local", write_store=write_features, t0=t0, say=say, results=results,
-                   first_error=first_error)
+                   first_error=first_error, panel=panel_params("store", opts))
 
 
 def _spark_records(plan: StorePlan, task: CNVTask, *, spark, master, driver_memory, max_task_crashes, progress,

@@ -188,6 +188,8 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
         raise ConfigError("no labels configured: give data.label_column (--label-column) or data.labels "
                           "(--labels FILE)")
     blocks = tuple(data.get("feature_blocks") or ())
+    if data.get("betas") and not data.get("store") and is_store(data["betas"]):
+        data = {**data, "store": data["betas"], "betas": None}  # --betas STORE: a preprocessing store
     path = Path(data.get("store") or data["betas"])
     if not path.exists():
         hint = f"; produce it with: {data['producer']}" if data.get("producer") else ""
@@ -207,6 +209,8 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
     summary = data_summary(X, y, path)
     if data.get("store") or is_store(path):
         summary.update(_array_summary(path, X.index, data))
+    if data.get("store"):
+        summary["store"] = str(data["store"])
     summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
                    n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
     taxonomy = _read_taxonomy(data, y)

@@ -39,8 +39,6 @@ UNSEEN_CLASS = "GBM"
 #: new cases per known class held out from training and predicted at the end
 NEW_PER_CLASS = 2
 MARKER = ".methylclass-demo"
-#: level of the out-of-distribution flag: a conformal p-value cannot go below 1/(n_train + 1) (≈ 0.02 here)
-OOD_ALPHA = 0.05
 Echo = Callable[[str], None]
 
 
@@ -113,7 +111,7 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     from .cnv import run_cnv
     from .data import Dataset, data_summary
     from .ingest import ingest_cohort
-    from .predict import predict_table
+    from .predict import predict_cases
     from .train import train
 
     out = Path(out).resolve()
@@ -185,8 +183,14 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     t = time.perf_counter()
     model_dir = out / "model"
     train(cfg, model_dir, model=models[0], dataset=dataset, progress=False, echo=echo)
-    pred_all = predict_table(model_dir, store, ood_alpha=OOD_ALPHA)
-    pred = pred_all.set_index("sample").loc[[s for s in new_ids if s in pred_all["sample"].values]]
+    # the one-call path on the new cases' IDATs (read, normalise, CNV with the bundle's panel, classify),
+    # with one report page per case
+    basename = truth.set_index("sample")["basename"].astype(str)
+    stem_to_sample = {Path(basename[s]).name: s for s in new_ids}
+    pred_all = predict_cases(model_dir, [str(out / "cohort" / basename[s]) for s in new_ids], out / "diagnosis",
+                             manifest=probes_file, controls=controls_file, echo=echo)
+    pred_all["sample"] = pred_all["sample"].map(lambda s: stem_to_sample.get(s, s))
+    pred = pred_all.set_index("sample")
     pred.insert(0, "true_class", labels.reindex(pred.index))
     pred.to_csv(out / "predictions.csv")
     times["train_predict"] = time.perf_counter() - t
@@ -221,6 +225,12 @@ def _headline(bench) -> dict:
 def write_index(out: Path, numbers: dict, *, bench_report: Path, cnv_dir: Path, predictions: pd.DataFrame) -> Path:
     """Write ``out/index.html``: headline numbers, links to the benchmark report, CNV plots, predictions."""
     rel = lambda p: html.escape(str(Path(p).relative_to(out)))
+    report = out / "diagnosis" / "report" / "index.html"
+    pages = sorted(p for p in report.parent.glob("*.html") if p.name != "index.html")
+    report_link = (f'<p><a href="{rel(report)}">Per-case diagnosis reports</a>: '
+                   + ", ".join(f'<a href="{rel(p)}">{html.escape(p.stem)}</a>' for p in pages)
+                   + "</p>") if report.exists() else ('<p><a href="diagnosis/predictions.csv">diagnosis/'
+                                                      "predictions.csv</a> (one-call path)</p>")
     rows = "".join(
         f"<tr><td>{html.escape(m)}</td>" + "".join(
             f"<td>{v:.3f}</td>" if isinstance(v, (int, float)) and v is not None else "<td>–</td>"
@@ -245,7 +255,8 @@ copy number called against the normals. Class <b>{UNSEEN_CLASS}</b> was kept out
 <p>Known classes: {p['known_correct']}/{p['new_known']} correct ({p['known_no_match']} no_match).
 Unseen class {UNSEEN_CLASS}: {p['unseen_no_match']}/{p['unseen']} called <code>no_match</code>.
 <a href="predictions.csv">predictions.csv</a></p>
-{predictions[['true_class', 'prediction', 'score']].to_html(float_format=lambda v: f'{v:.3f}')}
+{report_link}
+{predictions[['true_class', 'prediction', 'score', 'reason']].to_html(float_format=lambda v: f'{v:.3f}')}
 <h2>Copy-number profiles</h2>{figs}
 <p>Stage timings (s): {html.escape(json.dumps(numbers['seconds']))}</p>
 </body></html>"""

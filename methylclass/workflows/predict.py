@@ -1,34 +1,516 @@
-"""Apply a model bundle to a beta table or a preprocessing store: one row per sample with ``sample,
-prediction`` (class or ``no_match``), ``score`` and ``proba_<class>`` columns (plus conformal-set / OOD
-columns when the bundle provides them)."""
+"""Diagnose new cases in one call: ``load_model(path).predict(inputs)`` → one tidy row per sample.
+
+``inputs`` may be IDAT basenames, ``*_Grn.idat`` / ``*_Red.idat`` paths (plain or ``.gz``), a folder of IDATs, a
+sample sheet, a beta table (CSV/TSV/Parquet), a preprocessing store, a samples × features DataFrame, or a
+list mixing them. IDATs go through the same kernels as training — read → map → normalise
+(:func:`methylclass.pp.kernel.run_kernel`, the per-sample kernel of cohort ingestion, run in this process:
+no Spark for a handful of samples) → CNV with the reference panel stored in the bundle
+(:class:`methylclass.pp.cnv.task.CNVTask`) — so betas and CNV features equal those of a store built from the
+same files (``tests/workflows/test_predict_cases.py`` proves it). A sample that cannot be read or normalised
+is a ``failed`` row naming the file and the reason; the others are predicted.
+
+Tables and stores must carry the model's CNV features themselves (a store's ``cnv_features.parquet``, a
+table's ``cnv_*`` columns): without them both are refused with one line, never imputed.
+
+Columns of the result: see :func:`methylclass.models.verdict.predict_frame` (plus ``file`` for IDAT inputs).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._atomic import ensure_writable_file
-from ..config import setting
+from ..errors import DataError, MethylclassError
 from ..io.betas_table import read_beta_table
 from .data import _read_store, is_store
 from .runs import _atomic_csv
 
+__all__ = ["Diagnosis", "Model", "load_model", "predict_cases", "predict_table", "training_card"]
+
+_CNV = "cnv_"
+_SHEET_WORDS = ("[header]", "[data]", "sentrix_id", "sentrix_position", "basename", "slide", "array")
+
+
+# ------------------------------------------------------------------------------------------ input kinds
+def _is_store(path: Path) -> bool:
+    return (path / "_manifest.json").is_file() and (path / "betas").is_dir()
+
+
+def _looks_like_sheet(path: Path) -> bool:
+    """A sample sheet (Illumina sections or Sentrix/Basename columns) rather than a beta table."""
+    if path.suffix.lower() in (".parquet", ".pq") or path.name.lower().endswith((".gz", ".txt.gz")):
+        return False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(4096).lower()
+    except OSError:
+        return False
+    first = head.splitlines()[0] if head else ""
+    return "[header]" in head or "[data]" in head or any(w in first for w in _SHEET_WORDS[2:])
+
+
+def classify_inputs(inputs: Any) -> list[tuple[str, Any]]:
+    """Group ``inputs`` into ``(kind, source)`` pieces: ``frame`` (DataFrame), ``store``, ``table``, ``idats``
+    (a folder / sample sheet path, or a list of IDAT paths and basenames)."""
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    out: list[tuple[str, Any]] = []
+    loose: list[str] = []
+    for item in items:
+        if isinstance(item, pd.DataFrame):
+            out.append(("frame", item))
+            continue
+        if not isinstance(item, (str, os.PathLike)):
+            raise DataError(f"predict: cannot use {type(item).__name__} as input (give paths or a DataFrame)")
+        p = Path(item)
+        name = p.name.lower()
+        if p.is_dir():
+            out.append(("store" if _is_store(p) else "idats", p))
+        elif ".idat" in name or not p.exists():
+            loose.append(str(p))  # an IDAT, or a basename whose _Grn/_Red files find_samples locates
+        elif _looks_like_sheet(p):
+            out.append(("idats", p))
+        else:
+            out.append(("table", p))
+    if loose:
+        out.append(("idats", loose))
+    return out
+
+
+#: QC failures that leave the betas usable (scanner / chemistry control ratios): reported as ``warning``,
+#: they do not block a call; any other failed check (low intensity, failed probes, bisulfite conversion,
+#: missing controls) makes the sample ``failed`` → ``no_match`` with reason ``qc_failed``
+_SOFT_QC = ("control 'extension", "control 'hybridization", "control 'staining", "control 'specificity",
+            "control 'nonpolymorphic", "control 'target")
+
+
+def qc_verdict(passed, reasons) -> str:
+    """``passed`` / ``warning`` / ``failed`` from a sample's QC flag and its ``"; "``-joined reasons."""
+    if passed is None or (isinstance(passed, float) and np.isnan(passed)):
+        return ""
+    if bool(passed):
+        return "passed"
+    items = [r.strip() for r in str(reasons or "").split(";") if r.strip()]
+    return "warning" if items and all(r.startswith(_SOFT_QC) for r in items) else "failed"
+
+
+# ------------------------------------------------------------------------------------------ results
+@dataclass
+class Diagnosis:
+    """What :meth:`Model.diagnose` found: the tidy ``predictions``, the model-input rows ``X`` of the samples
+    that were predicted, and per-sample details for reports (``qc`` dict, ``cnv`` result)."""
+
+    predictions: pd.DataFrame
+    X: pd.DataFrame
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bins: Any = None
+
+
+def _failed_row(sample: str, reason: str, file: str | None = None) -> dict:
+    return {"sample": sample, "status": "failed", "prediction": "", "reason": reason,
+            "reason_detail": reason, "file": file or ""}
+
+
+class Model:
+    """A verified model bundle ready to diagnose new cases (:func:`load_model`)."""
+
+    def __init__(self, bundle, *, manifest=None, controls: str | Path | None = None):
+        self.bundle = bundle
+        self.manifest = manifest
+        self.controls = controls
+        self._cnv_task = None
+        self._manifest_cache: dict = {}
+
+    # -- descriptive
+    @property
+    def path(self) -> Path:
+        """The bundle folder."""
+        return self.bundle.path
+
+    @property
+    def card(self) -> dict:
+        """The model card (verified against the bundle's checksums)."""
+        return self.bundle.card
+
+    @property
+    def classes(self) -> list[str]:
+        """The trained classes."""
+        return self.bundle.classes
+
+    @property
+    def estimator(self):
+        """The fitted pipeline (for :func:`methylclass.tl.explain.explain`)."""
+        return self.bundle.estimator
+
+    def align(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` reindexed to the model's input columns."""
+        return self.bundle.align(X)
+
+    def __repr__(self) -> str:
+        return f"Model({str(self.path)!r}, classes={self.classes})"
+
+    # -- prediction
+    def predict(self, inputs: Any, **options) -> pd.DataFrame:
+        """One tidy row per input sample (module docstring); options as :meth:`diagnose`."""
+        return self.diagnose(inputs, **options).predictions
+
+    def diagnose(self, inputs: Any, *, manifest=None, controls: str | Path | None = None,
+                 threshold: float | None = None, per_class: Mapping[str, float] | None = None,
+                 alpha: float | None = None, ood_alpha: float | str | None = None,
+                 max_missing: float | None = None) -> Diagnosis:
+        """Predict ``inputs`` and keep what a report needs. ``manifest``/``controls``: a manifest file (and its
+        control table) for IDATs of an array without a built-in manifest. Decision options default to the
+        bundle's (``conf/base.yaml`` ``decision``)."""
+        frames, qc, failed, details = [], {}, [], {}
+        for kind, source in classify_inputs(inputs):
+            if kind == "frame":
+                frames.append(source)
+            elif kind == "table":
+                frames.append(self._read_table(source))
+            elif kind == "store":
+                X, q = self._read_store(source)
+                frames.append(X)
+                qc.update(q)
+            else:
+                X, q, f, d = self._from_idats(source, manifest or self.manifest, controls or self.controls)
+                frames.append(X)
+                qc.update(q)
+                failed += f
+                details.update(d)
+        X = pd.concat(frames) if frames else pd.DataFrame()
+        if X.index.has_duplicates:
+            dup = X.index[X.index.duplicated()].unique().tolist()
+            raise DataError(f"predict: sample '{dup[0]}' is given more than once")
+        parts = []
+        if len(X):
+            pred = self.bundle.predict(X, threshold=threshold, per_class=per_class, alpha=alpha,
+                                       ood_alpha=ood_alpha, max_missing=max_missing, qc_status=qc)
+            pred.insert(pred.columns.get_loc("qc_status") + 1, "file",
+                        [details.get(s, {}).get("file", "") for s in pred["sample"]])
+            parts.append(pred)
+        if failed:
+            parts.append(pd.DataFrame(failed))
+        if not parts:
+            raise DataError("predict: no samples in the input")
+        out = pd.concat(parts, ignore_index=True)
+        out["status"] = out["status"].fillna("failed")
+        for col in ("prediction", "reason", "reason_detail", "top_classes", "prediction_set", "qc_status", "file"):
+            if col in out:
+                out[col] = out[col].fillna("")
+        return Diagnosis(predictions=out, X=X, details=details, bins=self._cnv()[0] if self._uses_cnv else None)
+
+    def explain(self, X: pd.DataFrame, **kwargs):
+        """Per-sample SHAP values (:func:`methylclass.tl.explain.explain`) of the model on ``X``."""
+        from ..tl.explain import explain
+
+        return explain(self, X, **kwargs)
+
+    # -- inputs
+    @property
+    def _uses_cnv(self) -> bool:
+        return any(f.startswith(_CNV) for f in self.card["features"])
+
+    def _input_cpgs(self) -> list[str]:
+        """CpGs to read from an input: the model's and the OOD profile panel's."""
+        cpgs = [f for f in self.card["features"] if not f.startswith(_CNV)]
+        prof = self.bundle.components.get("ood")
+        if hasattr(prof, "features_"):
+            have = set(cpgs)
+            cpgs += [str(f) for f in prof.features_ if str(f) not in have]
+        return cpgs
+
+    def _read_table(self, path: Path) -> pd.DataFrame:
+        from ..io.betas_table import read_beta_table
+
+        X, _ = read_beta_table(path, feature_blocks=(_CNV,) if self._uses_cnv else ())
+        return X
+
+    def _read_store(self, path: Path) -> tuple[pd.DataFrame, dict]:
+        from ..io.store import Store, load_betas
+
+        st = Store.open(path)
+        ids = set(map(str, st.probe_ids()))
+        probes = [f for f in self._input_cpgs() if f in ids]
+        X = load_betas(st, probes=probes)
+        if self._uses_cnv:
+            from ..pp.cnv.features import read_cnv_features
+
+            try:
+                cnv = read_cnv_features(st.path)
+            except DataError:
+                raise DataError(f"'{path}': the model uses copy-number features and the store has none "
+                                "(cnv_features.parquet); run `methylclass cnv --store` with the model's reference "
+                                "panel, or predict from the IDATs") from None
+            X = X.join(cnv.reindex(X.index))
+        table = st.samples.set_index("sample")
+        qc = {}
+        if "qc_passed" in table:
+            reasons = table["qc_reasons"] if "qc_reasons" in table else pd.Series("", index=table.index)
+            qc = {str(s): qc_verdict(v, reasons.get(s)) for s, v in table["qc_passed"].dropna().items()}
+        return X, qc
+
+    def _cnv(self):
+        """(bins, task, params) of the bundle's CNV panel (loaded once)."""
+        if self._cnv_task is None:
+            from ..pp.cnv.bins import Bins
+            from ..pp.cnv.reference import CNVReference
+            from ..pp.cnv.task import CNVTask
+
+            arrays = self.bundle.arrays
+            if "cnv_bins" not in arrays or "cnv_reference" not in arrays:
+                raise DataError(f"'{self.path}': the model uses copy-number features but the bundle holds no CNV "
+                                "reference panel; retrain it from a store analysed with `methylclass cnv --store`")
+            bins, ref = Bins.load(arrays["cnv_bins"]), CNVReference.load(arrays["cnv_reference"])
+            params = dict((self.card.get("preprocessing") or {}).get("cnv") or {})
+            regions = None
+            if params.get("input") == "store":
+                from ..pp.cnv.sample import _focal_regions
+
+                regions = _focal_regions("default", bool(params.get("cancer_genes")), bins.build)
+                regions = regions.reset_index(drop=True)
+            from ..pp.cnv.calls import CallThresholds
+            from ..pp.cnv.options import CNVOptions
+            from ..pp.cnv.segment import CBSParams
+
+            opts = CNVOptions(method=params.get("method", "cbs"), cancer_genes=bool(params.get("cancer_genes")),
+                              bin_summary=params.get("bin_summary"),
+                              seg_params=None if not params.get("seg_params") else CBSParams(**params["seg_params"]),
+                              **({"thresholds": CallThresholds(**params["thresholds"])}
+                                 if params.get("thresholds") else {}))
+            task = CNVTask(bins=bins, reference=ref, options=opts, regions=regions,
+                           raw=params.get("input") == "store" and (self.card.get("preprocessing") or {}).get(
+                               "method") == "raw")
+            self._cnv_task = (bins, task, params)
+        return self._cnv_task
+
+    def _from_idats(self, source, manifest, controls):
+        """Betas (+ CNV features) of IDAT samples through the ingestion kernel; failures as rows."""
+        from ..io.raw_types import raw_signals_from_idats
+        from ..pp.cnv.task import cnv_total
+        from ..pp.kernel import run_kernel
+        from .ingest import _prepare
+
+        prep = self.card.get("preprocessing") or {}
+        method = prep.get("method", "noob")
+        options = dict(prep.get("method_options") or {})
+        if isinstance(source, list):  # IDAT paths / basenames: discovery pairs them (problems become refs)
+            from ..io.discover import find_samples
+            from .ingest import refs_from_discovery
+
+            source = refs_from_discovery(find_samples(source))
+        refs, man = _prepare(source, None, manifest, None if manifest is not None else prep.get("array"),
+                             controls)
+        self._last_manifest = man  # for the chromosome / position / gene of the report's top CpGs
+        key = id(man)
+        if key not in self._manifest_cache:
+            pid = pd.Index(man.probes["probe_id"].astype(str))
+            cpgs = self._input_cpgs()
+            pos = pid.get_indexer(cpgs)
+            self._manifest_cache = {key: (np.asarray([c for c, p in zip(cpgs, pos) if p >= 0]), pos[pos >= 0])}
+        names_kept, positions = self._manifest_cache[key]
+        rows, names, qc, failed, details, cnv_rows = [], [], {}, [], {}, []
+        for ref in refs:
+            rec, ns = run_kernel(ref, man, method, options=options)
+            file = str(ref.get("grn") or ref.get("red") or "")
+            if ns is None:
+                failed.append(_failed_row(rec["sample"], rec["reason"] or "unreadable", file))
+                continue
+            d = {"file": file, "qc": {k: v for k, v in rec.items() if str(k).startswith("qc_")}}
+            if self._uses_cnv:
+                _, task, params = self._cnv()
+                try:
+                    if params.get("input") == "idat_raw":
+                        from ..io.discover import read_idat_pair
+
+                        grn, red = read_idat_pair(ref["grn"])
+                        total = cnv_total_raw(raw_signals_from_idats(grn, red, man, rec["sample"]))
+                    else:
+                        total = cnv_total(ns.meth, ns.unmeth, raw=method == "raw")
+                    res = task.analyse(rec["sample"], total)
+                except MethylclassError as exc:
+                    failed.append(_failed_row(rec["sample"], f"copy-number analysis failed: {exc}", file))
+                    continue
+                cnv_rows.append(task.features(res))
+                d["cnv"] = res
+            rows.append(np.asarray(ns.beta, dtype=np.float32)[positions])
+            names.append(rec["sample"])
+            if rec.get("qc_passed") is not None:
+                qc[rec["sample"]] = qc_verdict(rec["qc_passed"], rec.get("qc_reasons"))
+            details[rec["sample"]] = d
+        X = pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(names_kept)), np.float32),
+                         index=pd.Index(names, name="sample"), columns=names_kept)
+        if cnv_rows:
+            from ..pp.cnv.task import feature_frame
+
+            X = X.join(feature_frame(cnv_rows).set_axis(X.index))
+        return X, qc, failed, details
+
+
+def cnv_total_raw(raw) -> np.ndarray:
+    """:func:`~methylclass.pp.cnv.task.raw_total` (the IDAT path of ``methylclass cnv``)."""
+    from ..pp.cnv.task import raw_total
+
+    return raw_total(raw)
+
+
+def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = (), key=None, manifest=None,
+               controls: str | Path | None = None) -> Model:
+    """Load and verify a model bundle (:func:`methylclass.models.load_bundle`) as a :class:`Model`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The bundle folder (``methylclass train`` output).
+    trusted : sequence of str
+        Extra object types to allow in its skops files (only for bundles from a source you trust).
+    key : bytes, str or Path, optional
+        Verify the bundle's signature with this key (bytes or a key file; default ``$METHYLCLASS_BUNDLE_KEY``).
+    manifest, controls : str or Path, optional
+        Manifest file (and its control-probe table) for IDATs of an array without a built-in manifest.
+
+    Returns
+    -------
+    Model
+        ``model.predict(inputs)`` gives one tidy row per sample; ``model.explain(X)`` SHAP values.
+    """
+    from ..models.bundle import load_bundle
+
+    return Model(load_bundle(path, trusted=trusted, key=key), manifest=manifest, controls=controls)
+
+
+# ------------------------------------------------------------------------------------------ training side
+def training_card(data: Mapping[str, Any], X: pd.DataFrame, y: pd.Series,
+                  decision: Mapping[str, Any]) -> tuple[dict, dict]:
+    """``(card_extra, arrays)`` a training run adds to its bundle: class counts, decision defaults,
+    preprocessing (array, manifest sha256, normalisation and its options, probe filters, CNV panel options)
+    and, when the model uses CNV features from a store, the store's CNV bins and reference panel."""
+    prep: dict[str, Any] = {"source": "table"}
+    arrays: dict[str, Any] = {}
+    uses_cnv = any(str(c).startswith(_CNV) for c in X.columns)
+    store = data.get("store")
+    if store:
+        from ..io.store import Store
+
+        info = Store.open(store).info
+        prep = {"source": "store", "array": info.get("array"), "manifest_sha256": info.get("manifest_sha256"),
+                "probe_hash": info.get("probe_hash"), "genome_build": info.get("genome_build"),
+                "n_probes": info.get("n_probes"), "method": info.get("method"),
+                "method_options": info.get("method_options") or {},
+                "probe_filters": {"min_beads": (info.get("method_options") or {}).get("min_beads", 1),
+                                  "mask_failed": bool((info.get("method_options") or {}).get("mask_failed"))}}
+        if uses_cnv:
+            from ..pp.cnv.features import read_cnv_panel
+
+            panel = read_cnv_panel(store)
+            if panel is not None:
+                bins, ref, params = panel
+                arrays = {"cnv_bins": bins, "cnv_reference": ref}
+                prep["cnv"] = {**params, "n_references": ref.n_references, "build": bins.build,
+                               "n_bins": bins.n_bins}
+    counts = {str(k): int(v) for k, v in y.value_counts().sort_index().items()}
+    dec = {"threshold": float(decision.get("threshold", 0.9)),
+           "class_thresholds": decision.get("class_thresholds") or None,
+           "coverage": float(decision.get("coverage", 0.9)),
+           "ood_alpha": decision.get("ood_alpha", "auto"),
+           "max_missing_fraction": float(decision.get("max_missing_fraction", 0.05))}
+    extra = {
+        "class_counts": counts, "decision": dec, "preprocessing": prep,
+        "intended_use": "research use: methylation-based classification of tumour samples of the trained "
+                        "classes measured on the trained array type, to support (never replace) a "
+                        "pathologist's diagnosis",
+        "limitations": [
+            ("classes absent from training can only come out as no_match (out_of_distribution); rare classes "
+             f"with few training samples (smallest here: {min(counts.values())}) are estimated less reliably"),
+            ("calibrated scores and cross-validated metrics assume new cases resemble the training cohort "
+             "(array, normalisation, tissue handling, tumour purity)"),
+            ("checksums detect edits and corruption, not a sender who rewrote the whole bundle; only a signature "
+             "under a shared key proves its origin"),
+        ],
+    }
+    return extra, arrays
+
+
+# ------------------------------------------------------------------------------------------ CLI workflow
+def _top_features(model: Model, diag: Diagnosis, n: int = 10) -> dict[str, pd.DataFrame]:
+    """SHAP top features of the called class (best class for no_match) per predicted sample."""
+    ok = diag.predictions[diag.predictions["status"] == "ok"]
+    if ok.empty:
+        return {}
+    from ..tl.explain import explain
+
+    X = diag.X.loc[[s for s in ok["sample"] if s in diag.X.index]]
+    ex = explain(model, X)
+    out = {}
+    for _, row in ok.iterrows():
+        cls = row["prediction"] if row["prediction"] in model.classes else None
+        if row["sample"] in ex.samples:
+            out[row["sample"]] = ex.top(row["sample"], cls=cls, n=n)
+    man = getattr(model, "_last_manifest", None)
+    if man is not None and out:
+        from ..io.annotate import annotate_cpgs
+
+        for s, top in out.items():
+            ann = annotate_cpgs(list(top["feature"]), man)
+            keep = [c for c in ("chrom", "pos", "gene") if c in ann.columns]
+            out[s] = top.reset_index(drop=True).join(ann[keep].reset_index(drop=True))
+    return out
+
+
+def write_reports(out_dir: Path, model: Model, diag: Diagnosis) -> Path | None:
+    """The per-sample HTML pages (methylclass.report.diagnosis): the one call site of the report helper."""
+    from ..report.diagnosis import SampleReport, write_prediction_report
+
+    tops = _top_features(model, diag)
+    samples = {s: SampleReport(qc=d.get("qc"), cnv=d.get("cnv"), bins=diag.bins, top_features=tops.get(s))
+               for s, d in diag.details.items()}
+    for s in diag.predictions["sample"]:
+        samples.setdefault(s, SampleReport(top_features=tops.get(s)))
+    return write_prediction_report(out_dir, diag.predictions, card=model.card, samples=samples)
+
+
+def predict_cases(model_dir: str | Path, inputs: Any, out: str | Path, *, report: bool = True,
+                  echo=None, **options) -> pd.DataFrame:
+    """Load the bundle, predict ``inputs`` and write ``OUT/predictions.csv``, ``OUT/predictions.json`` and
+    ``OUT/report/`` (index.html + one page per sample). Returns the predictions."""
+    from .._atomic import atomic_text, atomic_write
+
+    say = echo or (lambda msg: None)
+    model = load_model(model_dir, manifest=options.pop("manifest", None), controls=options.pop("controls", None))
+    diag = model.diagnose(inputs, **options)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pred = diag.predictions
+    atomic_write(out / "predictions.csv", lambda fh: pred.to_csv(fh, index=False))
+    records = json.loads(pred.to_json(orient="records"))
+    atomic_text(out / "predictions.json", json.dumps({"model": str(model.path), "classes": model.classes,
+                                                      "predictions": records}, indent=1))
+    if report:
+        try:
+            index = write_reports(out / "report", model, diag)
+        except ImportError as exc:  # the page writer ships with the report module; predictions stand alone
+            say(f"report not written ({exc}); predictions are in {out}")
+        else:
+            say(f"report: {index}")
+    return pred
+
 
 def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | None = None, *,
                   threshold: float | None = None, class_thresholds: Mapping[str, float] | None = None,
-                  alpha: float | None = None, ood_alpha: float | None = None, sample_column: str | None = None,
+                  alpha: float | None = None, ood_alpha: float | str | None = None, sample_column: str | None = None,
                   orientation: str = "auto", label_column: str | None = None,
                   labels: str | Path | None = None) -> pd.DataFrame:
     """Apply the model bundle in ``model_dir`` to the beta table (or preprocessing store) ``betas``; write
     ``out`` (CSV) if given.
 
-    Columns: ``sample, prediction`` (a class or ``no_match``), ``score`` (calibrated probability of the best
-    class), ``proba_<class>`` per class; with the bundle's components also ``prediction_set`` (conformal set
-    at level ``1 − alpha``, classes joined by ``|``), ``ood_pvalue`` and ``ood`` (True forces ``no_match``).
-    ``threshold`` defaults to the one the model was trained with (card), else conf/'s; ``alpha`` to
-    ``1 − decision.coverage`` of the card (0.1). With
+    Columns: those of :func:`methylclass.models.verdict.predict_frame`. Decision options default to the
+    bundle's (its card, else conf/). With
     ``label_column``/``labels`` the true label is added as column ``label``.
     """
     from ..models import load_bundle
@@ -47,16 +529,7 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
     else:
         X, y = read_beta_table(betas, label_column=label_column, sample_column=sample_column, labels=labels,
                                orientation=orientation, feature_blocks=blocks)
-    decision = ((bundle.card.get("config") or {}).get("decision") or {})
-    card = {"decision": decision}
-    thr = float(threshold if threshold is not None else setting(card, "decision.threshold"))
-    per_class = class_thresholds if class_thresholds is not None else decision.get("class_thresholds")
-    if alpha is None:
-        alpha = 1.0 - float(setting(card, "decision.coverage"))
-    if ood_alpha is None:
-        ood_alpha = float(setting({}, "predict.ood_alpha"))
-    pred = bundle.predict(X, threshold=thr, per_class=per_class or None, alpha=float(alpha),
-                          ood_alpha=ood_alpha)
+    pred = bundle.predict(X, threshold=threshold, per_class=class_thresholds, alpha=alpha, ood_alpha=ood_alpha)
     if y is not None:
         pred.insert(1, "label", y.to_numpy())
     if out is not None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._atomic import ensure_writable_parent
 from ..config import setting
 from ..errors import ConfigError
@@ -33,7 +35,8 @@ class TrainedModel:
 
 def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, dataset: Dataset | None = None,
           conformal: str | None = "config", conformal_folds: int | None = None, ood_k: int | None = None,
-          overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None) -> TrainedModel:
+          overwrite: bool = False, progress: bool | None = None, echo: Echo | None = None,
+          key=None) -> TrainedModel:
     """Fit one configured model on every labelled row and save it as a model bundle in ``out``.
 
     Besides the fitted pipeline the bundle holds (when the classes are large enough for
@@ -44,11 +47,15 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
       *out-of-fold* calibrated probabilities of the same pipeline, so the
       calibration scores come from samples the scoring model did not see;
     * the card's ``metrics``: those out-of-fold metrics (an honest estimate shipped with the model);
-    * ``ood``: a :class:`~methylclass.models.KNNDistanceOOD` on the model's selected features (flags samples
-      unlike every training class, e.g. a tumour type absent from training).
+    * ``ood``: a :class:`~methylclass.models.decision.ProfileOOD` — distance to the nearest class profile on a
+      broad CpG panel, reference scores cross-fitted — that flags samples unlike every training class (e.g. a
+      tumour type absent from training); a cross-fitted :class:`~methylclass.models.KNNDistanceOOD` on the
+      model's features when the data hold no CpGs.
     """
-    from ..models import ConformalClassifier, KNNDistanceOOD, hash_training_data, save_bundle
+    from ..models import ConformalClassifier, hash_training_data, save_bundle
+    from ..models.decision import ProfileOOD
     from ..tl.cv import min_class_size, nested_cv
+    from .predict import training_card
 
     say = echo or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
@@ -90,20 +97,83 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
         metrics = res.evaluate(threshold=decision_threshold(cfg)).scalars  # class_thresholds too
         cls = [str(c) for c in est.classes_]
         components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
-    if hasattr(est, "transform_selected"):
-        components["ood"] = KNNDistanceOOD(k=ood_k).fit(est.transform_selected(X))
+    cpg_cols = [c for c in X.columns if not str(c).startswith(blocks or ("cnv_",))]
+    if cpg_cols:  # distance to the nearest class profile on a broad CpG panel (see ProfileOOD)
+        components["ood"] = ProfileOOD(random_state=seed).fit(X[cpg_cols], y)
+    elif hasattr(est, "transform_selected"):
+        components["ood"] = _cross_fitted_knn(est.transform_selected(X), ood_k, seed)
     decision = {k: setting(cfg, f"decision.{k}") for k in ("threshold", "class_thresholds", "conformal", "coverage",
-                                                          "family_threshold")}
+                                                          "family_threshold", "min_coverage")}
+    # how the model meets missing CpGs: "centroid" = models.impute.CentroidImputer inside the pipeline (then up
+    # to 1 − decision.min_coverage may be missing), else nothing beyond predict.max_missing_fraction
+    decision["missing_strategy"] = "centroid" if _has_centroid_imputer(est) else None
     card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": decision,
                    "taxonomy": None if ds.taxonomy is None else ds.taxonomy.to_dict(),
                    "covariates": {c: (ds.summary.get("covariates") or {}).get(c, {}).get("levels")
                                   for c in ds.covariates},
                    "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
                    "experiment": dict(cfg.get("experiment") or {})}
+    data_cfg = dict(cfg.get("data") or {})
+    if ds.summary.get("store"):
+        data_cfg["store"] = ds.summary["store"]
+    decision = {**decision, "ood_alpha": setting(cfg, "predict.ood_alpha"),
+                "max_missing_fraction": setting(cfg, "predict.max_missing_fraction")}
+    extra, arrays = training_card(data_cfg, X, y, decision)
+    if any(str(c).startswith("cnv_") for c in X.columns) and not arrays:
+        say("note: the model uses CNV features but no CNV reference panel was found beside them; it can predict "
+            "tables/stores that carry cnv_ columns, not IDATs")
     save_bundle(est, out, classes=list(est.classes_), features=[str(c) for c in X.columns],
                 training_hash=hash_training_data(X, y), metrics=metrics, config=card_config,
-                components=components, overwrite=overwrite)
+                components=components, arrays=arrays, card_extra=extra, training_X=X, key=key,
+                overwrite=overwrite)
     wall = time.perf_counter() - t0
     say(f"model bundle written to {out} ({wall:.1f} s)")
     return TrainedModel(path=out, classes=[str(c) for c in est.classes_], metrics=metrics,
                         components=sorted(components), wall_seconds=wall)
+
+
+def _cross_fitted_knn(Z: np.ndarray, k: int, seed: int, folds: int = 5):
+    """A :class:`KNNDistanceOOD` on all training rows whose reference scores are cross-fitted: each training
+    sample scored against the other folds only, like a new sample (leave-one-out scores are too small, so
+    new in-distribution samples were flagged far more often than the level)."""
+    from ..models import KNNDistanceOOD
+
+    ood = KNNDistanceOOD(k=k).fit(Z)
+    n = len(Z)
+    fold = np.random.default_rng(seed).permutation(n) % min(folds, n)
+    ref = []
+    for f in np.unique(fold):
+        train_rows = fold != f
+        if train_rows.sum() <= k:
+            return ood  # too few samples to cross-fit: keep leave-one-out
+        ref.append(KNNDistanceOOD(k=k).fit(Z[train_rows]).score(Z[~train_rows]))
+    ood.train_scores_ = np.sort(np.concatenate(ref))
+    ood.reference_ = "cross_fitted"
+    return ood
+
+
+def _has_centroid_imputer(estimator) -> bool:
+    """True when a fitted pipeline fills missing CpGs with :class:`~methylclass.models.impute.CentroidImputer`."""
+    from ..models.impute import CentroidImputer
+
+    seen, todo = set(), [estimator]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, CentroidImputer):
+            return True
+        for attr in ("base_pipeline_", "pipeline_", "steps", "estimator", "estimators_", "transformers_"):
+            val = getattr(obj, attr, None)
+            if val is None:
+                continue
+            for item in (val if isinstance(val, (list, tuple)) else [val]):
+                todo.extend(x for x in (item if isinstance(item, tuple) else (item,)) if hasattr(x, "__dict__"))
+        if hasattr(obj, "get_params"):
+            try:
+                todo.extend(v for v in obj.get_params(deep=False).values() if hasattr(v, "get_params"))
+            except (TypeError, AttributeError):
+                pass
+    return False
+

@@ -24,7 +24,6 @@ from methylclass.models import (
     make_pipeline,
     save_bundle,
 )
-from methylclass.models import bundle as bundle_mod
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +63,8 @@ def test_round_trip_and_card(fitted, tmp_path):
     for entry in card["files"].values():
         assert entry["format"] == "skops"
         assert hashlib.sha256((path / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
+    sums = dict(line.split("  ")[::-1] for line in (path / "checksums.sha256").read_text().splitlines())
+    assert sums["card.json"] == hashlib.sha256((path / "card.json").read_bytes()).hexdigest()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]  # no temporary folders left
 
 
@@ -90,7 +91,7 @@ def test_predict_frame_with_components(fitted, tmp_path):
     conformal = ConformalClassifier().fit(clf.predict_proba(Xtr), ytr, clf.classes_)
     b = load_bundle(_save(clf, Xtr, ytr, tmp_path / "b", components={"ood": ood, "conformal": conformal}))
     out = b.predict(Xte, threshold=0.9)
-    assert list(out.columns[:3]) == ["sample", "prediction", "score"]
+    assert list(out.columns[:4]) == ["sample", "status", "prediction", "score"]
     assert [c for c in out.columns if c.startswith("proba_")] == [f"proba_{c}" for c in clf.classes_]
     assert {"ood_pvalue", "ood", "prediction_set"} <= set(out.columns)
     assert out["sample"].tolist() == [str(s) for s in Xte.index]
@@ -102,46 +103,69 @@ def test_predict_frame_with_components(fitted, tmp_path):
 
 
 def test_column_alignment_and_missing_features(fitted, tmp_path):
-    """Shuffled and extra columns are aligned; missing unused features change nothing; a few missing used
-    features are filled with training medians (warning); too many are a DataError naming count and names."""
+    """Shuffled and extra columns are aligned; missing unused features change nothing; up to 5 % of the used
+    CpGs missing (absent or NaN) are filled with training medians; more is no_match / low_coverage with the
+    number, not scored; all-NaN and half-NaN samples likewise."""
     clf, Xtr, ytr, Xte = fitted
     b = load_bundle(_save(clf, Xtr, ytr, tmp_path / "b"))
     ref = clf.predict_proba(Xte)
     shuffled = Xte[Xte.columns[::-1]].assign(cg_extra=0.5)
     np.testing.assert_allclose(b.predict_proba(shuffled).to_numpy(), ref)
     unused = [c for c in Xtr.columns if c not in set(clf.selected_features_)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        np.testing.assert_allclose(b.predict_proba(Xte.drop(columns=unused[:10])).to_numpy(), ref)
-    gone = list(clf.selected_features_[:2])  # 2 of 40 used = 5 %
-    with pytest.warns(UserWarning, match="2 of 40 used features missing"):
-        got = b.predict_proba(Xte.drop(columns=gone)).to_numpy()
+    np.testing.assert_allclose(b.predict_proba(Xte.drop(columns=unused[:10])).to_numpy(), ref)
+    gone = list(clf.selected_features_[:2])  # 2 of 40 used = 5 %: allowed
+    out = b.predict(Xte.drop(columns=gone))
     filled = Xte.copy()
     for c in gone:
         filled[c] = np.nanmedian(Xtr[c].to_numpy())
-    np.testing.assert_allclose(got, clf.predict_proba(filled))
-    many = list(clf.selected_features_[:5])
-    with pytest.raises(DataError, match=f"5 of the 40 features the model uses are missing.*{many[0]}"):
-        b.predict_proba(Xte.drop(columns=many))
+    np.testing.assert_allclose(out[[f"proba_{c}" for c in clf.classes_]].to_numpy(), clf.predict_proba(filled))
+    np.testing.assert_allclose(out["coverage"], 38 / 40)
+    assert (out["reason"] != "low_coverage").all()
+    many = Xte.iloc[:3].copy()
+    many.loc[many.index[0], list(clf.selected_features_[:3])] = np.nan        # 3 NaN of 40 = 7.5 %
+    many.loc[many.index[1], list(clf.selected_features_[::2])] = np.nan       # half NaN
+    many.loc[many.index[2], :] = np.nan                                       # all NaN
+    out = b.predict(many)
+    assert (out["prediction"] == "no_match").all() and (out["reason"] == "low_coverage").all()
+    np.testing.assert_allclose(out["coverage"], [37 / 40, 0.5, 0.0])
+    assert out["score"].isna().all() and out[f"proba_{clf.classes_[0]}"].isna().all()
+    assert "3 of the model's 40 CpGs are missing" in out["reason_detail"].iloc[0]
+    absent = b.predict(Xte.iloc[:2].drop(columns=list(clf.selected_features_[:5])))
+    assert (absent["reason"] == "low_coverage").all()
     with pytest.raises(DataError, match="DataFrame"):
         b.predict_proba(Xte.to_numpy())
 
 
+def test_infinite_and_duplicated_columns_are_refused(fitted, tmp_path):
+    """inf / -inf in a model column and a repeated column are refused with one line naming the column."""
+    clf, Xtr, ytr, Xte = fitted
+    b = load_bundle(_save(clf, Xtr, ytr, tmp_path / "b"))
+    col = str(clf.selected_features_[3])
+    for bad in (np.inf, -np.inf):
+        X = Xte.iloc[:4].copy()
+        X.loc[X.index[1], col] = bad
+        with pytest.raises(DataError, match=f"column '{col}' holds a non-finite value"):
+            b.predict(X)
+    dup = pd.concat([Xte.iloc[:3], Xte.iloc[:3][[col]]], axis=1)
+    with pytest.raises(DataError, match=f"column '{col}' appears more than once"):
+        b.predict(dup)
+
+
 def test_integrity_and_allowlist(fitted, tmp_path):
-    """A modified model file fails its sha256 check; a component of a type outside the allowlist is refused
-    unless explicitly trusted."""
+    """A modified model file fails its checksum; a component of a type outside the exact allow-list is
+    refused unless explicitly trusted."""
     clf, Xtr, ytr, _ = fitted
     path = _save(clf, Xtr, ytr, tmp_path / "b")
     model_file = path / "model.skops"
     data = bytearray(model_file.read_bytes())
     data[-10] ^= 0xFF
     model_file.write_bytes(bytes(data))
-    with pytest.raises(DataError, match="does not match the sha256"):
+    with pytest.raises(DataError, match="does not match its checksum"):
         load_bundle(path)
     from fractions import Fraction
 
     odd = _save(clf, Xtr, ytr, tmp_path / "odd", components={"extra": Fraction(1, 3)})
-    with pytest.raises(DataError, match="outside the allowlist.*fractions.Fraction"):
+    with pytest.raises(DataError, match="outside the allow-list: fractions.Fraction"):
         load_bundle(odd)
     assert load_bundle(odd, trusted=["fractions.Fraction"]).components["extra"] == Fraction(1, 3)
 
@@ -168,15 +192,3 @@ def test_overwrite_rules_and_atomicity(fitted, tmp_path):
         save_bundle(clf, tmp_path / "c", classes=clf.classes_, features=["a"], training_hash="h")
     with pytest.raises(DataError, match="not a model bundle"):
         load_bundle(foreign)
-
-
-def test_joblib_fallback_is_honest(fitted, tmp_path, monkeypatch):
-    """Without skops the bundle falls back to joblib, records it, verifies the hash and warns on load."""
-    clf, Xtr, ytr, Xte = fitted
-    monkeypatch.setattr(bundle_mod, "_skops", lambda: None)
-    path = _save(clf, Xtr, ytr, tmp_path / "b")
-    card = json.loads((path / "card.json").read_text())
-    assert card["files"]["model"]["format"] == "joblib"
-    with pytest.warns(UserWarning, match="pickles can run code"):
-        b = load_bundle(path)
-    np.testing.assert_allclose(b.predict_proba(Xte).to_numpy(), clf.predict_proba(Xte))

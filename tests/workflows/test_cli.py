@@ -45,7 +45,7 @@ def test_predict_contract_and_held_out_class(bundle, mb_tables, tmp_path):
     pred = pd.read_csv(out, keep_default_na=False)
     wnt = pd.read_csv(mb_tables["wnt"])
     assert list(pred["sample"]) == list(wnt["GSM"])
-    assert list(pred.columns[:3]) == ["sample", "prediction", "score"]
+    assert list(pred.columns[:4]) == ["sample", "status", "prediction", "score"]
     probas = ["proba_Group3", "proba_Group4", "proba_SHH"]
     assert probas == [c for c in pred.columns if c.startswith("proba_")]
     assert {"prediction_set", "ood_pvalue", "ood"} <= set(pred.columns)
@@ -118,14 +118,17 @@ def test_bad_input_is_one_line_error(argv, message, mb_tables, tmp_path, capsys)
     assert re.search(message, err[0]), err[0]
 
 
-def test_predict_refuses_table_missing_model_cpgs(bundle, mb_frame, tmp_path, capsys):
-    """A table lacking most of the model's CpGs is refused (exit 2) with the count of missing features."""
+def test_predict_table_missing_model_cpgs_is_low_coverage(bundle, mb_frame, tmp_path):
+    """A table lacking the model's CpGs gives no_match / low_coverage per sample with the number missing
+    (not imputed, not scored)."""
     cols = [c for c in mb_frame.columns if c.startswith("cg")][200:260]
     mb_frame[["GSM", *cols]].head(5).to_csv(tmp_path / "other.csv", index=False)
     assert main(["predict", "--model", str(bundle), "--betas", str(tmp_path / "other.csv"),
-                 "--out", str(tmp_path / "p.csv")]) == 2
-    assert "missing" in capsys.readouterr().err
-    assert not (tmp_path / "p.csv").exists()
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert (pred["prediction"] == "no_match").all() and (pred["reason"] == "low_coverage").all()
+    assert (pred["coverage"] == 0).all() and pred["score"].isna().all()
+    assert pred["reason_detail"].str.contains("150 of the model's 150 CpGs are missing").all()
 
 
 def test_train_refuses_existing_output(bundle, mb_tables, capsys):

@@ -93,3 +93,36 @@ def read_cnv_features(store: str | Path, samples: Iterable[str] | None = None) -
                             f"{', '.join(missing[:5])}")
         df = df.loc[samples]
     return df
+
+
+#: files of the CNV panel saved next to a store's feature table (what a model bundle needs to recompute them)
+PANEL_FILES = {"bins": "cnv_bins.npz", "reference": "cnv_reference.npz", "params": "cnv_params.json"}
+
+
+def write_cnv_panel(store: str | Path, bins: Bins, reference, params: dict) -> list[Path]:
+    """Save the bins, reference panel and options that produced ``STORE/cnv_features.parquet`` beside it, so
+    a model trained on those features can recompute them for a new sample identically. ``params``: ``input``
+    (``"idat_raw"``: raw IDAT intensities; ``"store"``: the stored normalised meth + unmeth), ``method``,
+    ``cancer_genes``, ``bin_summary``."""
+    import json
+
+    from ..._atomic import atomic_text
+
+    store = Path(store)
+    files = [bins.save(store / PANEL_FILES["bins"]), reference.save(store / PANEL_FILES["reference"])]
+    atomic_text(store / PANEL_FILES["params"], json.dumps(params, indent=1, default=str))
+    return [*files, store / PANEL_FILES["params"]]
+
+
+def read_cnv_panel(store: str | Path) -> tuple[Bins, object, dict] | None:
+    """``(bins, reference, params)`` saved by :func:`write_cnv_panel`, or None when the store has none."""
+    import json
+
+    from .reference import CNVReference
+
+    store = Path(store)
+    paths = {k: store / v for k, v in PANEL_FILES.items()}
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    return (Bins.load(paths["bins"]), CNVReference.load(paths["reference"]),
+            json.loads(paths["params"].read_text(encoding="utf-8")))
