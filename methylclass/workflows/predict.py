@@ -57,9 +57,15 @@ def _looks_like_sheet(path: Path) -> bool:
     return "[header]" in head or "[data]" in head or any(w in first for w in _SHEET_WORDS[2:])
 
 
+def _basename_exists(p: Path) -> bool:
+    """True when ``p`` is an IDAT basename: ``<p>_Grn.idat`` or ``<p>_Red.idat`` (optionally ``.gz``) exists."""
+    return any(p.with_name(f"{p.name}_{ch}.idat{gz}").exists() for ch in ("Grn", "Red") for gz in ("", ".gz"))
+
+
 def classify_inputs(inputs: Any) -> list[tuple[str, Any]]:
     """Group ``inputs`` into ``(kind, source)`` pieces: ``frame`` (DataFrame), ``store``, ``table``, ``idats``
-    (a folder / sample sheet path, or a list of IDAT paths and basenames)."""
+    (a folder / sample sheet path, or a list of IDAT paths and basenames) and ``missing`` (a path that is
+    neither a file, a folder nor an IDAT basename)."""
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     out: list[tuple[str, Any]] = []
     loose: list[str] = []
@@ -73,6 +79,8 @@ def classify_inputs(inputs: Any) -> list[tuple[str, Any]]:
         name = p.name.lower()
         if p.is_dir():
             out.append(("store" if _is_store(p) else "idats", p))
+        elif not p.exists() and not _basename_exists(p):
+            out.append(("missing", p))
         elif ".idat" in name or not p.exists():
             loose.append(str(p))  # an IDAT, or a basename whose _Grn/_Red files find_samples locates
         elif _looks_like_sheet(p):
@@ -168,9 +176,12 @@ class Model:
         """Predict ``inputs`` and keep what a report needs. ``manifest``/``controls``: a manifest file (and its
         control table) for IDATs of an array without a built-in manifest. Decision options default to the
         bundle's (``conf/base.yaml`` ``decision``)."""
-        frames, qc, failed, details = [], {}, [], {}
+        frames, qc, failed, details, missing = [], {}, [], {}, []
         for kind, source in classify_inputs(inputs):
-            if kind == "frame":
+            if kind == "missing":
+                missing.append(f"'{source}' does not exist (not a file, a folder or an IDAT basename)")
+                failed.append(_failed_row(source.name, missing[-1], str(source)))
+            elif kind == "frame":
                 frames.append(source)
             elif kind == "table":
                 frames.append(self._read_table(source))
@@ -185,6 +196,8 @@ class Model:
                 failed += f
                 details.update(d)
         X = pd.concat(frames) if frames else pd.DataFrame()
+        if missing and not len(X) and len(missing) == len(failed):
+            raise DataError(missing[0])  # nothing to predict: the one-line error of a mistyped path
         if X.index.has_duplicates:
             dup = X.index[X.index.duplicated()].unique().tolist()
             raise DataError(f"predict: sample '{dup[0]}' is given more than once")
@@ -291,10 +304,8 @@ class Model:
         return self._cnv_task
 
     def _from_idats(self, source, manifest, controls):
-        """Betas (+ CNV features) of IDAT samples through the ingestion kernel; failures as rows."""
-        from ..io.raw_types import raw_signals_from_idats
-        from ..pp.cnv.task import cnv_total
-        from ..pp.kernel import run_kernel
+        """Betas (+ CNV features) of IDAT samples through the ingestion kernel; failures as rows. A sample
+        sheet naming several arrays is read one array group at a time (each with its own manifest)."""
         from .ingest import _prepare
 
         prep = self.card.get("preprocessing") or {}
@@ -305,8 +316,23 @@ class Model:
             from .ingest import refs_from_discovery
 
             source = refs_from_discovery(find_samples(source))
-        refs, man = _prepare(source, None, manifest, None if manifest is not None else prep.get("array"),
+        _, groups = _prepare(source, None, manifest, None if manifest is not None else prep.get("array"),
                              controls)
+        Xs, qc, failed, details = [], {}, [], {}
+        for g in groups:
+            X, q, f, d = self._from_group(g.refs, g.manifest, method, options)
+            Xs.append(X)
+            qc.update(q)
+            failed += f
+            details.update(d)
+        return (Xs[0] if len(Xs) == 1 else pd.concat(Xs)), qc, failed, details
+
+    def _from_group(self, refs, man, method: str, options: dict):
+        """:meth:`_from_idats` for the samples of one array (one manifest)."""
+        from ..io.raw_types import raw_signals_from_idats
+        from ..pp.cnv.task import cnv_total
+        from ..pp.kernel import run_kernel
+
         self._last_manifest = man  # for the chromosome / position / gene of the report's top CpGs
         key = id(man)
         if key not in self._manifest_cache:

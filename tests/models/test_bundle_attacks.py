@@ -202,10 +202,17 @@ def test_trust_list_covers_every_model():
     from methylclass.models import ConformalClassifier, KNNDistanceOOD
 
     rng = np.random.default_rng(1)
-    X = pd.DataFrame(rng.random((32, 40)), columns=[f"cg{i:05d}" for i in range(38)] + ["cnv_a", "cnv_b"])
+    X = pd.DataFrame(rng.random((32, 41)), columns=[f"cg{i:05d}" for i in range(38)] + ["cnv_a", "cnv_b", "cov_m"])
+    X["cov_m"] = np.tile([0.0, 1.0], 16)
     y = np.repeat(list("ABCD"), 8)
     small = {"rf": {"n_estimators": 5}, "xgb": {"n_estimators": 5}}
-    combos = [dict(model=m, feature_blocks="cnv_", **small.get(m, {})) for m in available_models()]
+    combos = [dict(model=m, feature_blocks="cnv_", **small.get(m, {})) for m in available_models()
+              if m != "ensemble"]
+    combos += [dict(model=m, impute=i, **small.get(m, {})) for m in ("logreg", "rf") for i in ("centroid", "median")]
+    combos += [{"model": "logreg", "adjust": True}, {"model": "logreg", "search": {"method": "grid",
+                                                                                 "space": {"C": [0.1, 1.0]}}}]
+    combos += [{"model": "ensemble", "calibrate": None, "combine": c, "members": {"logreg": {}, "rf": small["rf"]}}
+               for c in ("stack", "soft")]
     combos += [{"model": "logreg", "calibrate": "sigmoid"}, {"model": "logreg", "calibrate": "isotonic"}]
     combos += [{"model": "rf", "balance": b, "n_estimators": 5}
                for b in ("oversample", "undersample", "smote", "downsample")]
@@ -216,9 +223,10 @@ def test_trust_list_covers_every_model():
         warnings.simplefilter("ignore")
         for kw in combos:
             m = kw.pop("model")
-            est = make_pipeline(m, n_features=10, inner_cv=2, **kw).fit(X, y)
+            data = X if kw.get("adjust") else X.drop(columns="cov_m")
+            est = make_pipeline(m, n_features=10, inner_cv=2, **kw).fit(data, y)
             seen |= set(sio.get_untrusted_types(data=sio.dumps(est)))
-        seen |= set(sio.get_untrusted_types(data=sio.dumps(KNNDistanceOOD().fit(est.transform_selected(X)))))
+        seen |= set(sio.get_untrusted_types(data=sio.dumps(KNNDistanceOOD().fit(est.transform_selected(data)))))
         seen |= set(sio.get_untrusted_types(data=sio.dumps(ConformalClassifier().fit(np.full((32, 4), .25), y,
                                                                                       list("ABCD")))))
     assert seen - TRUSTED_TYPES == set()

@@ -91,12 +91,17 @@ SPECS: dict[str, dict[str, tuple[str, str]]] = {
         "config": (IN_FILE, f"train {LAB} --config {{config}} --model logreg --out {{out_new}}"),
         "conf_dir": (IN_DIR, f"train {LAB} --conf-dir {{conf_dir}} --model logreg --out {{out_new}}"),
         "out": (OUT_DIR, f"train {LAB} --model logreg --out {{out}} --inner 2 --conformal none --n-jobs 1"),
+        "key": (IN_FILE, f"train {LAB} --model logreg --out {{out_new}} --key {{key}} --inner 2 --conformal none"),
     },
     "predict": {
         "model": (IN_DIR, "predict --model {model} --betas {betas_ok} --out {out_csv}"),
         "betas": (IN_FILE, "predict --model {bundle} --betas {betas} --out {out_csv}"),
         "labels": (IN_FILE, "predict --model {bundle} --betas {betas_ok} --labels {labels} --out {out_csv}"),
         "out": (OUT_FILE, "predict --model {bundle} --betas {betas_ok} --out {out}"),
+        "inputs": (IN_ANY, "predict --model {bundle} {inputs} --out {out_new}"),
+        "manifest": (IN_FILE, "predict --model {bundle} {idats} --out {out_new} --manifest {manifest}"),
+        "controls": (IN_FILE, ("predict --model {bundle} {idats} --out {out_new} --manifest {manifest_nc} "
+                               "--controls {controls}")),
     },
     "evaluate": _model_cmd("evaluate", "--model logreg"),
     "benchmark": _model_cmd("benchmark", "--models logreg"),
@@ -158,7 +163,9 @@ BAD: dict[str, tuple[str, ...]] = {
 }
 #: (command, dest, kind) left out, with the reason: an empty YAML file is a documented empty delta
 #: (config.read_yaml), so `--config EMPTY` is a legitimate run (a whole training), not a bad input
-LEGIT = {("train", "config", "empty"), ("evaluate", "config", "empty"), ("benchmark", "config", "empty")}
+LEGIT = {("train", "config", "empty"), ("evaluate", "config", "empty"), ("benchmark", "config", "empty"),
+         # any non-empty file is a valid HMAC secret for `train --key` (bytes, not a format)
+         ("train", "key", "png"), ("train", "key", "text")}
 #: (command, dest) runs that succeed with a valid input at a path with spaces and accents
 GOOD_ODD = (("info", "path"), ("preprocess", "out"), ("export", "out"), ("predict", "out"))
 
