@@ -29,9 +29,9 @@ import pandas as pd
 
 from .._atomic import ensure_writable_file
 from ..errors import DataError, MethylclassError
-from ..io.betas_table import read_beta_table
-from .data import _read_store, is_store
+from .data import is_store
 from .runs import _atomic_csv
+from .understand_io import read_input
 
 __all__ = ["Diagnosis", "Model", "load_model", "predict_cases", "predict_table", "training_card"]
 
@@ -40,10 +40,6 @@ _SHEET_WORDS = ("[header]", "[data]", "sentrix_id", "sentrix_position", "basenam
 
 
 # ------------------------------------------------------------------------------------------ input kinds
-def _is_store(path: Path) -> bool:
-    return (path / "_manifest.json").is_file() and (path / "betas").is_dir()
-
-
 def _looks_like_sheet(path: Path) -> bool:
     """A sample sheet (Illumina sections or Sentrix/Basename columns) rather than a beta table."""
     if path.suffix.lower() in (".parquet", ".pq") or path.name.lower().endswith((".gz", ".txt.gz")):
@@ -78,7 +74,7 @@ def classify_inputs(inputs: Any) -> list[tuple[str, Any]]:
         p = Path(item)
         name = p.name.lower()
         if p.is_dir():
-            out.append(("store" if _is_store(p) else "idats", p))
+            out.append(("store" if is_store(p) else "idats", p))
         elif not p.exists() and not _basename_exists(p):
             out.append(("missing", p))
         elif ".idat" in name or not p.exists():
@@ -547,14 +543,8 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
     blocks = tuple(((bundle.card.get("config") or {}).get("data") or {}).get("feature_blocks") or ())
     if not blocks and any(str(f).startswith("cnv_") for f in bundle.card.get("features", [])):
         blocks = ("cnv_",)  # trained with the CNV block (e.g. from an in-memory dataset): read it too
-    if is_store(betas):
-        X, y = _read_store({"store": str(betas), "labels": labels, "label_column": label_column,
-                            "sample_column": sample_column}, blocks)
-        if label_column is None and labels is None:
-            y = None
-    else:
-        X, y = read_beta_table(betas, label_column=label_column, sample_column=sample_column, labels=labels,
-                               orientation=orientation, feature_blocks=blocks)
+    X, y = read_input(betas, label_column=label_column, sample_column=sample_column, labels=labels,
+                      orientation=orientation, blocks=blocks)
     pred = bundle.predict(X, threshold=threshold, per_class=class_thresholds, alpha=alpha, ood_alpha=ood_alpha)
     if y is not None:
         pred.insert(1, "label", y.to_numpy())
