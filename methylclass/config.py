@@ -242,12 +242,31 @@ def load_config(experiment: str | None = None, *, config_file: str | Path | None
                 overrides: Iterable[str] = (), conf: str | Path | None = None) -> dict[str, Any]:
     """Compose, validate and resolve a run configuration.
 
-    ``experiment`` names ``conf/experiment/<name>.yaml``; ``config_file`` is any YAML file applied as a
-    further delta (a complete config works too); ``overrides`` are ``key.path=value`` strings (YAML
-    values, e.g. ``cv.outer=3``, ``defaults.models=[rf,svm]``). Returns a plain dict with sections
-    ``defaults`` (the group choices), ``experiment, data, cv, pipeline, models, decision, report, meta``; every
-    model entry carries its fully merged ``pipeline`` options. The dict saved by :func:`save_config` loads
-    again as ``config_file`` and gives the same run.
+    The dict saved by :func:`save_config` loads again as ``config_file`` and gives the same run.
+
+    Parameters
+    ----------
+    experiment : str, optional
+        Names ``conf/experiment/<name>.yaml``.
+    config_file : str or Path, optional
+        Any YAML file applied as a further delta (a complete config works too).
+    overrides : iterable of str
+        ``key.path=value`` strings (YAML values, e.g. ``cv.outer=3``, ``defaults.models=[rf,svm]``).
+    conf : str or Path, optional
+        The configuration folder (default: ``$METHYLCLASS_CONF``, the repository's ``conf/`` or the installed
+        copy; see :func:`conf_dir`).
+
+    Returns
+    -------
+    dict
+        A plain dict with sections ``defaults`` (the group choices), ``experiment, data, cv, pipeline, models,
+        decision, report, meta`` (and any others present); every model entry carries its fully merged
+        ``pipeline`` options.
+
+    Raises
+    ------
+    ConfigError
+        An invalid layer or override, a model listed twice, or an unknown model configured.
     """
     root = conf_dir(conf)
     base_path = root / "base.yaml"

@@ -180,8 +180,21 @@ def check_pair(grn: Idat, red: Idat) -> Idat:
 def read_idat_pair(source: str | Path | SampleRef) -> tuple[Idat, Idat]:
     """Read one sample's ``(green, red)`` IDATs from a basename, either channel's path or a :class:`SampleRef`.
 
-    Raises :class:`IdatError` naming the file for a missing partner, an unreadable file, or a Red/Grn pair
-    that disagree (barcode, position, probe count, address set); see :func:`check_pair`.
+    Parameters
+    ----------
+    source : str, Path or SampleRef
+        The sample's basename, the path of either channel's IDAT, or a :class:`SampleRef`.
+
+    Returns
+    -------
+    tuple of (Idat, Idat)
+        The green and red IDATs.
+
+    Raises
+    ------
+    IdatError
+        Naming the file for a missing partner, an unreadable file, or a Red/Grn pair that disagree (barcode,
+        position, probe count, address set); see :func:`check_pair`.
     """
     grn_path, red_path = (source.grn, source.red) if isinstance(source, SampleRef) else locate_pair(source)
     grn = read_idat(grn_path)
@@ -342,7 +355,26 @@ def find_samples(source: str | Path | Iterable[str | Path], *, sheet: str | Path
     * list of basenames or IDAT paths (either channel).
 
     Missing partners, duplicate names and unresolved sheet rows become :class:`Problem` s (the other samples
-    carry on). A folder without any IDAT file, or a missing source, raises :class:`SampleSheetError`.
+    carry on).
+
+    Parameters
+    ----------
+    source : str, Path or iterable of str or Path
+        A folder, a sample sheet, one IDAT file or basename, or a list of basenames / IDAT paths.
+    sheet : str or Path, optional
+        A sample sheet whose rows are matched to the IDATs found in the folder ``source`` (folders only).
+    recursive : bool
+        Scan sub-folders too.
+
+    Returns
+    -------
+    Discovery
+        The samples found (:class:`SampleRef` s) and the problems met.
+
+    Raises
+    ------
+    SampleSheetError
+        A folder without any IDAT file, a missing source, or ``sheet`` given with a list or a non-folder source.
     """
     if not isinstance(source, (str, os.PathLike)):
         if sheet is not None:

@@ -168,14 +168,43 @@ def export_store(store: str | Path | Store, out: str | Path, *, format: str | No
                  variance: Callable[..., pd.DataFrame] | None = None, join: str = "outer") -> Path:
     """Write ``field`` of ``samples`` × ``probes`` of a store to ``out`` (see the module docstring).
 
-    ``format``: csv, parquet or h5ad (default from the file name). ``probes``: ids, indices or mask;
-    ``top_variance``: keep the N probes most variable across the selected samples, in decreasing order of
-    variance (computed in O(n_probes) memory by ``variance(store, n, samples, field=..., join=...)``, default
-    :func:`~methylclass.io.store.top_variance_probes`; :func:`methylclass.workflows.export.export` passes the
-    Spark version). ``orient``: ``"samples"`` (rows = samples) or ``"probes"``.
-    ``join``: for a store mixing arrays, ``"outer"`` (every CpG, NaN where an array lacks it) or ``"inner"``
-    (the CpGs every array of the selected samples holds).
-    Returns the written path.
+    Parameters
+    ----------
+    store : str, Path or Store
+        The store (or its path) to export from.
+    out : str or Path
+        Destination file; its folder must exist.
+    format : str, optional
+        ``"csv"``, ``"parquet"`` or ``"h5ad"`` (default from the file name; ``.tsv`` writes tab-separated CSV).
+    field : str
+        The store field to export (one of the store's array fields, e.g. ``"beta"``).
+    samples : sequence of str, optional
+        Samples to export (default: every successfully processed sample).
+    probes
+        Probe ids, indices or mask (default: all).
+    top_variance : int, optional
+        Keep the N probes most variable across the selected samples, in decreasing order of variance.
+    orient : str
+        ``"samples"`` (rows = samples) or ``"probes"``.
+    variance : callable, optional
+        ``variance(store, n, samples, field=..., join=...)`` computing the top-variance probes in O(n_probes)
+        memory; default :func:`~methylclass.io.store.top_variance_probes`
+        (:func:`methylclass.workflows.export.export` passes the Spark version).
+    join : str
+        For a store mixing arrays, ``"outer"`` (every CpG, NaN where an array lacks it) or ``"inner"`` (the
+        CpGs every array of the selected samples holds).
+
+    Returns
+    -------
+    Path
+        The written path.
+
+    Raises
+    ------
+    ConfigError
+        An unknown format, orientation or field, or a missing destination folder.
+    DataError
+        The store holds no successfully processed sample to export.
     """
     st = store if isinstance(store, Store) else Store.open(store)
     out = Path(out)

@@ -192,8 +192,21 @@ def _read_bytes(path: Path) -> bytes:
 def read_idat(path: str | Path) -> Idat:
     """Read an IDAT file (``.idat`` or ``.idat.gz``) into an :class:`Idat`.
 
-    Raises :class:`~methylclass.errors.IdatError` naming the file when it is missing, not an IDAT, of an
-    unsupported (encrypted) version, truncated, or a corrupt gzip stream.
+    Parameters
+    ----------
+    path : str or Path
+        The IDAT file (gzip-compressed when it is a gzip stream).
+
+    Returns
+    -------
+    Idat
+        The parsed file.
+
+    Raises
+    ------
+    IdatError
+        Naming the file when it is missing, not an IDAT, of an unsupported (encrypted) version, truncated, or a
+        corrupt gzip stream.
     """
     path = Path(path)
     return _parse_idat(_read_bytes(path), path)
@@ -357,6 +370,18 @@ def write_idat(path: str | Path, idat: Idat) -> Path:
 
     The file is written to a temporary name in the same folder and renamed, so a crash never leaves a
     half-written IDAT behind.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination file; a name ending in ``.gz`` is gzip-compressed.
+    idat : Idat
+        The IDAT contents to write.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path = Path(path)
     data = idat_to_bytes(idat)

@@ -112,6 +112,19 @@ def read_methylprep(path: str | Path, what: str = "beta") -> pd.DataFrame:
     output folder, in which case ``what`` (``beta``, ``m``, ``noob_meth``, ``noob_unmeth``, ``meth``,
     ``unmeth``, ``poobah``) picks the matrix file — batches ``<stem>_1 … <stem>_N`` are joined — or, failing
     that, the column of the per-sample ``*_processed.csv`` exports found below the folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        A methylprep output file or folder.
+    what : str
+        For a folder, which matrix to read (``beta``, ``m``, ``noob_meth``, ``noob_unmeth``, ``meth``,
+        ``unmeth``, ``poobah``).
+
+    Returns
+    -------
+    DataFrame
+        Samples × probes, float32, index ``sample``, columns ``probe_id``.
     """
     out = _read_probes_x_samples(Path(path), what).T
     out.index.name = "sample"
@@ -181,9 +194,27 @@ def _manifest_frame(manifest: Manifest) -> pd.DataFrame:
 def write_methylprep_manifest(manifest: Manifest, path: str | Path, *, check_counts: bool = True) -> Path:
     """Write ``manifest`` as a CSV in methylprep's own layout (see the module docstring); ``.gz`` compresses.
 
-    With ``check_counts`` a manifest of a known array must have exactly the probe and control counts
-    methylprep 1.7.1 reads (450k: 485,577 probes, 850 controls), otherwise :class:`ManifestError` — methylprep
-    would silently misread it. Written to a temporary name and renamed.
+    Written to a temporary name and renamed.
+
+    Parameters
+    ----------
+    manifest : Manifest
+        The manifest to write.
+    path : str or Path
+        Destination file (``.gz`` → gzip-compressed).
+    check_counts : bool
+        Require a manifest of a known array to have exactly the probe and control counts methylprep 1.7.1
+        reads (450k: 485,577 probes, 850 controls); methylprep would silently misread any other.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ManifestError
+        Probe or control counts methylprep would misread (with ``check_counts``), or the file cannot be written.
     """
     path = Path(path)
     expected = METHYLPREP_PROBE_COUNTS.get(manifest.array)

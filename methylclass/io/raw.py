@@ -168,10 +168,34 @@ def read_raw(source: str | Path | Iterable[str | Path], *, manifest: Manifest | 
              min_address_coverage: float = MIN_ADDRESS_COVERAGE) -> RawSet:
     """Read the raw signals of every sample in ``source`` (a folder, a sample sheet, IDAT basenames).
 
-    ``manifest``: a :class:`Manifest`, an array name (``"HM450"``), a manifest file path, or None to detect
-    the array from the first IDAT. ``sheet``: a sample sheet for a folder ``source`` (its columns end up in
-    :attr:`RawSet.sample_table`). Unusable samples are skipped into :attr:`RawSet.problems`; when none is
-    usable the first error is raised (:class:`ManifestError` for a manifest/array mismatch, naming the IDAT).
+    Unusable samples are skipped into :attr:`RawSet.problems`.
+
+    Parameters
+    ----------
+    source : str, Path or iterable of str or Path
+        A folder, a sample sheet, or IDAT basenames / paths (see :func:`~methylclass.io.discover.find_samples`).
+    manifest : Manifest, str or Path, optional
+        A :class:`Manifest`, an array name (``"HM450"``), a manifest file path, or None to detect the array from
+        the first IDAT.
+    sheet : str or Path, optional
+        A sample sheet for a folder ``source`` (its columns end up in :attr:`RawSet.sample_table`).
+    min_address_coverage : float
+        Minimum fraction of the manifest's addresses an IDAT must hold.
+
+    Returns
+    -------
+    RawSet
+        The samples read, the manifest, the sample table, the per-sample problems and warnings.
+
+    Raises
+    ------
+    IdatError
+        No usable IDAT pair found, or (as the first error met) no sample could be read.
+    ManifestError
+        The manifest cannot be loaded or detected, or (as the first error met) it does not fit any sample,
+        naming the IDAT.
+    SampleSheetError
+        From :func:`~methylclass.io.discover.find_samples` (a missing source, a folder without IDATs …).
     """
     found = find_samples(source, sheet=sheet)
     problems: list[SampleFailure] = list(found.problems)

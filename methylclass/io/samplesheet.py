@@ -316,12 +316,32 @@ def read_sample_sheet(path: str | Path, *, idat_dir: str | Path | None = None, r
                       index: IdatIndex | None = None) -> pd.DataFrame:
     """Read a sample sheet into a table with normalised columns (see the module docstring).
 
-    ``idat_dir`` is the folder searched for IDATs (default: the sheet's folder; ``index`` reuses a scan of it).
-    ``df.attrs`` holds ``source`` (the sheet), ``header`` (the ``[Header]`` key/values) and ``problems``
-    (``(sample, path, message)`` for rows whose IDATs were not found). Raises
-    :class:`~methylclass.errors.SampleSheetError` naming the file for unreadable sheets, sheets without sample
-    columns or rows and spreadsheet-mangled barcodes. Rows sharing a sample name are not resolved
-    (``basename`` None) and each duplicated name is one entry of ``problems``: the other rows carry on.
+    Rows sharing a sample name are not resolved (``basename`` None) and each duplicated name is one entry of
+    ``problems``: the other rows carry on.
+
+    Parameters
+    ----------
+    path : str or Path
+        The sample sheet (Illumina sheet, plain table or GEO series matrix).
+    idat_dir : str or Path, optional
+        The folder searched for IDATs (default: the sheet's folder).
+    recursive : bool
+        Search sub-folders of ``idat_dir`` too.
+    index : IdatIndex, optional
+        A scan of ``idat_dir`` to reuse.
+
+    Returns
+    -------
+    DataFrame
+        One row per sheet row, with ``sample``, ``basename``, ``sentrix_id`` and ``sentrix_position`` first;
+        ``df.attrs`` holds ``source`` (the sheet), ``header`` (the ``[Header]`` key/values) and ``problems``
+        (``(sample, path, message)`` for rows whose IDATs were not found and duplicated names).
+
+    Raises
+    ------
+    SampleSheetError
+        Naming the file for missing or unreadable sheets, sheets without sample columns or rows (or a row
+        without any name) and spreadsheet-mangled barcodes.
     """
     path = Path(path)
     try:

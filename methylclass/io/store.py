@@ -320,11 +320,26 @@ def load_betas(store: str | Path | Store, samples: Sequence[str] | None = None, 
                field: str = "beta", join: str = "outer") -> pd.DataFrame:
     """Read ``field`` (default betas) of ``samples`` × ``probes`` from a store into a float32 DataFrame.
 
-    ``samples``: names (default every stored sample, in sample-table order). ``probes``: probe ids, integer
-    indices or a boolean mask (default all, in array order). Rows are named by sample, columns by probe id.
-    Only the files of the selected samples are opened. ``join`` matters for a store mixing arrays (columns are
-    canonical CpG ids): ``"outer"`` the union (NaN where a sample's array lacks the CpG), ``"inner"`` only
-    the CpGs every array among the selected samples holds.
+    Only the files of the selected samples are opened.
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        The store (or its path).
+    samples : sequence of str, optional
+        Sample names (default every stored sample, in sample-table order).
+    probes
+        Probe ids, integer indices or a boolean mask (default all, in array order).
+    field : str
+        The store field to read.
+    join : str
+        For a store mixing arrays (columns are canonical CpG ids): ``"outer"`` the union (NaN where a sample's
+        array lacks the CpG), ``"inner"`` only the CpGs every array among the selected samples holds.
+
+    Returns
+    -------
+    DataFrame
+        Samples × probes, float32; rows named by sample (index ``sample``), columns by probe id (``probe_id``).
     """
     st = store if isinstance(store, Store) else Store.open(store)
     names, _ = st.files_of(samples)
@@ -341,7 +356,18 @@ def load_betas(store: str | Path | Store, samples: Sequence[str] | None = None, 
 
 
 def load_sample_table(store: str | Path | Store) -> pd.DataFrame:
-    """The sample table of a store (every sample, ok and failed, with reasons, QC and sheet columns)."""
+    """The sample table of a store (every sample, ok and failed, with reasons, QC and sheet columns).
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        The store (or its path).
+
+    Returns
+    -------
+    DataFrame
+        A copy of the store's sample table.
+    """
     st = store if isinstance(store, Store) else Store.open(store)
     return st.samples.copy()
 
@@ -435,10 +461,39 @@ def restrict_moments(moments: ProbeMoments, mask: np.ndarray | None) -> ProbeMom
 
 def top_variance_probes(store: str | Path | Store, n: int, samples: Sequence[str] | None = None, *,
                         field: str = "beta", min_fraction: float = 0.5, join: str = "outer") -> pd.DataFrame:
-    """The ``n`` most variable probes of a store, computed locally in O(n_probes) memory (for the same on
-    Spark executors see :func:`methylclass.spark.stats.top_variance_probes_spark`). ``join="inner"`` picks
-    among the CpGs every array of the selected samples holds (mixed-array stores); with ``"outer"`` a CpG
-    needs values in ``min_fraction`` of the samples."""
+    """The ``n`` most variable probes of a store, computed locally in O(n_probes) memory.
+
+    For the same on Spark executors see :func:`methylclass.spark.stats.top_variance_probes_spark`.
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        The store (or its path).
+    n : int
+        Number of probes to keep (positive).
+    samples : sequence of str, optional
+        Samples the variance is computed over (default all stored samples).
+    field : str
+        The store field to use.
+    min_fraction : float
+        A probe needs values (non-NaN) in at least this fraction of the samples (and in at least 2).
+    join : str
+        ``"inner"`` picks among the CpGs every array of the selected samples holds (mixed-array stores);
+        ``"outer"`` among all.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``probe_id``, ``index``, ``mean``, ``variance``, ``count``; ordered by decreasing variance
+        (ties: array order).
+
+    Raises
+    ------
+    ConfigError
+        ``n`` is not positive.
+    DataError
+        No probe has a variance (fewer than 2 samples with values).
+    """
     st = store if isinstance(store, Store) else Store.open(store)
     mask = st.join_mask(join, samples)
     moments = restrict_moments(probe_moments(st, samples, field=field), mask)

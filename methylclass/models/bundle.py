@@ -154,16 +154,48 @@ def save_bundle(estimator, path: str | os.PathLike, *, classes: Sequence, featur
                 key: bytes | str | os.PathLike | None = None, overwrite: bool = False) -> Path:
     """Write a fitted ``estimator`` and its card to directory ``path``; returns the path.
 
-    ``classes`` must equal ``estimator.classes_``; ``features`` are the training columns (probe ids, CNV
-    features) in training order; ``training_hash`` identifies the training data (see
-    :func:`hash_training_data`). ``components`` are extra fitted objects saved beside the model (e.g.
-    ``{"conformal": ConformalClassifier, "ood": KNNDistanceOOD}``); ``arrays`` objects with a ``save(path)``
-    writing ``.npz`` (CNV bins and reference panel); ``card_extra`` more card keys (``preprocessing``,
-    ``class_counts``, ``decision``, ``intended_use``, …). With ``training_X`` (the training rows) the model is
-    cut to the input columns it uses, verified on those rows (:func:`~methylclass.models.slim.slim_inputs`);
-    the card's ``features`` are then those columns and ``n_training_features`` the original count. ``key``
-    signs the checksum manifest (bytes or a key file). An existing bundle (or empty directory) is replaced
-    only with ``overwrite=True``; other existing paths are never touched.
+    Parameters
+    ----------
+    estimator
+        The fitted estimator.
+    path : str or PathLike
+        The bundle directory.
+    classes : sequence
+        Must equal ``estimator.classes_``.
+    features : sequence of str
+        The training columns (probe ids, CNV features) in training order (unique).
+    training_hash : str
+        Identifies the training data (see :func:`hash_training_data`).
+    metrics : mapping, optional
+        Evaluation metrics recorded in the card.
+    config : mapping, optional
+        The run configuration recorded in the card.
+    components : mapping of str to object, optional
+        Extra fitted objects saved beside the model (e.g. ``{"conformal": ConformalClassifier,
+        "ood": KNNDistanceOOD}``).
+    arrays : mapping of str to object, optional
+        Objects with a ``save(path)`` writing ``.npz`` (CNV bins and reference panel).
+    card_extra : mapping of str to object, optional
+        More card keys (``preprocessing``, ``class_counts``, ``decision``, ``intended_use``, …).
+    training_X : DataFrame, optional
+        The training rows: the model is cut to the input columns it uses, verified on those rows
+        (:func:`~methylclass.models.slim.slim_inputs`); the card's ``features`` are then those columns and
+        ``n_training_features`` the original count.
+    key : bytes, str or PathLike, optional
+        Signs the checksum manifest (bytes or a key file).
+    overwrite : bool
+        Replace an existing bundle (or empty directory); other existing paths are never touched.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ConfigError
+        Classes differing from the estimator's, duplicate or miscounted features, invalid component or file
+        names, or an existing ``path`` that may not be replaced.
     """
     from .slim import slim_inputs
 
@@ -263,10 +295,31 @@ class Bundle:
 
 def load_bundle(path: str | os.PathLike, *, trusted: Sequence[str] = (),
                 key: bytes | str | os.PathLike | None = None) -> Bundle:
-    """Read a bundle written by :func:`save_bundle` after verifying it (checksums of every file and of the
-    card, file names inside the folder, exact trusted types, the estimator's classes equal to the card's).
+    """Read a bundle written by :func:`save_bundle` after verifying it.
 
-    ``key`` (bytes or a key file; default ``$METHYLCLASS_BUNDLE_KEY``) also verifies the signature.
+    Verified: checksums of every file and of the card, file names inside the folder, exact trusted types, the
+    estimator's classes equal to the card's. A bundle saved with other scikit-learn / xgboost /
+    imbalanced-learn versions loads with a :class:`UserWarning`.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The bundle folder.
+    trusted : sequence of str
+        Further type names the skops loader may instantiate.
+    key : bytes, str or PathLike, optional
+        Bytes or a key file (default ``$METHYLCLASS_BUNDLE_KEY``); also verifies the signature.
+
+    Returns
+    -------
+    Bundle
+        The estimator, its card, the extra components and the paths of the ``.npz`` arrays.
+
+    Raises
+    ------
+    DataError
+        A missing path or a file, a bad or unsupported card, failed verification, an unsupported file format,
+        or classes differing from the card's.
     """
     path = Path(path)
     if not path.exists():

@@ -74,10 +74,33 @@ def decide(proba, classes: Sequence | None = None, *, threshold: float = 0.9,
            no_match: str = NO_MATCH) -> np.ndarray:
     """Call each sample's class, or ``no_match`` when the best probability is below its class's threshold.
 
-    ``proba``: samples × classes (DataFrame whose columns are the classes, or ``proba_<class>``; or an array with
-    ``classes``). ``per_class`` overrides ``threshold`` for the named classes (unknown names → ConfigError).
-    ``ood``: boolean per sample; True forces ``no_match`` (e.g. :meth:`KNNDistanceOOD.flag`).
-    Returns an object array of labels (order of the rows).
+    Parameters
+    ----------
+    proba : DataFrame or array-like
+        Samples × classes (DataFrame whose columns are the classes, or ``proba_<class>``; or an array with
+        ``classes``).
+    classes : sequence, optional
+        The class of each column of an array ``proba``.
+    threshold : float
+        Minimum best probability for a call, in [0, 1].
+    per_class : mapping of str to float, optional
+        Overrides ``threshold`` for the named classes.
+    ood : ndarray, optional
+        Boolean per sample; True forces ``no_match`` (e.g. :meth:`KNNDistanceOOD.flag`).
+    no_match : str
+        The label of a rejected sample.
+
+    Returns
+    -------
+    ndarray
+        Object array of labels (order of the rows).
+
+    Raises
+    ------
+    ConfigError
+        ``threshold`` outside [0, 1], or ``per_class`` naming unknown classes.
+    DataError
+        An ``ood`` mask of the wrong shape.
     """
     P, classes = _proba_matrix(proba, classes)
     if not 0.0 <= threshold <= 1.0:

@@ -350,29 +350,59 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
                   calibration_kwargs: dict | None = None, random_state: int | None = 0, n_jobs: int = 1,
                   search: dict | None = None, adjust: str | Sequence[str] | bool | None = None,
                   **model_params) -> MethylClassifier:
-    """Build an unfitted :class:`MethylClassifier` (options are checked now: ConfigError on bad ones).
+    """Build an unfitted :class:`MethylClassifier` (options are checked now).
 
-    - ``model``: a registry name (:func:`~methylclass.models.available_models`); ``**model_params`` go to its
-      factory (e.g. ``n_estimators=1000`` for ``rf``).
-    - ``select``: ``"variance"`` (top ``n_features`` by variance), ``"boruta"`` (variance pre-filter to
-      ``min(n_features, boruta_kwargs["prefilter"]=1000)`` then Boruta with ``boruta_kwargs``), or None.
-    - ``balance``: None, ``"class_weight"``, ``"downsample"`` (RF only), ``"oversample"``, ``"undersample"``,
-      ``"smote"`` (see :mod:`methylclass.models.rebalance`).
-    - ``calibrate``: ``"ridge"`` (default), ``"sigmoid"``, ``"isotonic"`` or None, with ``inner_cv`` folds;
-      ``calibration_kwargs`` go to the calibrator (e.g. ``{"C": 1.0}`` fixes the ridge strength instead of
-      choosing it by inner CV).
-    - ``feature_blocks``: column prefix(es) (``True`` = ``"cnv_"``) of non-CpG features that bypass selection and
-      are standardised.
-    - ``impute``: ``"median"``/``"mean"`` imputation of missing values after selection (training statistics), or
-      None to pass NaN to the model.
-    - ``n_jobs``: threads of the model (RF, XGBoost, Boruta forest) and cap on BLAS/OpenMP threads during
-      ``fit``/``predict_proba``; keep 1 when folds run in parallel.
-    - ``search``: a hyperparameter search space chosen by inner CV on the training data before calibration
-      (:mod:`methylclass.models.tuning`); the fitted classifier has ``best_params_`` and ``search_results_``.
-    - ``adjust``: covariate column prefix(es) (``True`` = ``"cov_"``, e.g. a ``cov_material`` column with 1 =
-      FFPE) whose shift is removed per CpG by :class:`~methylclass.models.adjust.CovariateAdjuster`, fitted on
-      the training data with the class design protected; the covariate columns are consumed and dropped.
-      ``{"prefixes": [...], "shrink": False}`` selects limma's plain least-squares estimate (no shrinkage).
+    Parameters
+    ----------
+    model : str
+        A registry name (:func:`~methylclass.models.available_models`).
+    select : str or None
+        ``"variance"`` (top ``n_features`` by variance), ``"boruta"`` (variance pre-filter to
+        ``min(n_features, boruta_kwargs["prefilter"]=1000)`` then Boruta with ``boruta_kwargs``), or None.
+    n_features : int
+        Number of features kept by the selection.
+    boruta_kwargs : dict, optional
+        Options of the Boruta selection (``prefilter`` and Boruta's own).
+    balance : str or None
+        None, ``"class_weight"``, ``"downsample"`` (RF only), ``"oversample"``, ``"undersample"``, ``"smote"``
+        (see :mod:`methylclass.models.rebalance`).
+    calibrate : str or None
+        ``"ridge"`` (default), ``"sigmoid"``, ``"isotonic"`` or None.
+    inner_cv : int
+        Folds of the inner cross-validation (calibration, search).
+    feature_blocks : str, sequence of str, bool or None
+        Column prefix(es) (``True`` = ``"cnv_"``) of non-CpG features that bypass selection and are
+        standardised.
+    impute : str or None
+        ``"median"``/``"mean"`` imputation of missing values after selection (training statistics), or None to
+        pass NaN to the model.
+    calibration_kwargs : dict, optional
+        Go to the calibrator (e.g. ``{"C": 1.0}`` fixes the ridge strength instead of choosing it by inner CV).
+    random_state : int or None
+        Seed of every random step.
+    n_jobs : int
+        Threads of the model (RF, XGBoost, Boruta forest) and cap on BLAS/OpenMP threads during
+        ``fit``/``predict_proba``; keep 1 when folds run in parallel.
+    search : dict, optional
+        A hyperparameter search space chosen by inner CV on the training data before calibration
+        (:mod:`methylclass.models.tuning`); the fitted classifier has ``best_params_`` and ``search_results_``.
+    adjust : str, sequence of str, bool or None
+        Covariate column prefix(es) (``True`` = ``"cov_"``, e.g. a ``cov_material`` column with 1 = FFPE) whose
+        shift is removed per CpG by :class:`~methylclass.models.adjust.CovariateAdjuster`, fitted on the
+        training data with the class design protected; the covariate columns are consumed and dropped.
+        ``{"prefixes": [...], "shrink": False}`` selects limma's plain least-squares estimate (no shrinkage).
+    **model_params
+        Go to the model's factory (e.g. ``n_estimators=1000`` for ``rf``).
+
+    Returns
+    -------
+    MethylClassifier
+        The unfitted classifier.
+
+    Raises
+    ------
+    ConfigError
+        Bad options or model parameters.
     """
     est = MethylClassifier(model, select=select, n_features=n_features, boruta_kwargs=boruta_kwargs,
                            balance=balance, calibrate=calibrate, inner_cv=inner_cv, feature_blocks=feature_blocks,

@@ -169,10 +169,24 @@ def get_factory(name: str) -> Factory:
 def register_model(name: str, factory: Factory | str, *, overwrite: bool = False, **defaults) -> None:
     """Register ``factory`` under ``name``.
 
-    ``factory`` is a callable returning an unfitted estimator, or the name of a registered model: then the new
-    entry is that model with ``defaults`` as new default parameters (how a ``conf/`` file declares a variant,
-    e.g. ``register_model("rf_big", "rf", n_estimators=2000)``). Re-registering an existing name needs
-    ``overwrite=True``.
+    Parameters
+    ----------
+    name : str
+        The model's name (non-empty).
+    factory : callable or str
+        A callable returning an unfitted estimator, or the name of a registered model: then the new entry is
+        that model with ``defaults`` as new default parameters (how a ``conf/`` file declares a variant, e.g.
+        ``register_model("rf_big", "rf", n_estimators=2000)``).
+    overwrite : bool
+        Allow re-registering an existing name.
+    **defaults
+        Default parameters bound to the factory.
+
+    Raises
+    ------
+    ConfigError
+        An empty name, an existing name without ``overwrite``, or a factory that is neither callable nor a
+        registered model name.
     """
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"model name must be a non-empty string; got {name!r}")

@@ -117,9 +117,29 @@ def probe_filter(manifest: Manifest, *, drop: Iterable[str] = ("xy", "non_cg", "
                  extra_masks: dict[str, Iterable[str]] | None = None) -> ProbeFilter:
     """Decide which probes of ``manifest`` to keep.
 
-    ``drop`` names filters of :data:`FILTERS`; ``extra_masks`` adds named probe-id lists of your own (their names
-    become reasons). ``not_on_epic`` needs ``epic_probes``. Matching uses both ``probe_id`` and ``cpg_id`` so
-    EPICv2 replicate ids match masks given as plain ``cg`` ids. Vectorised (``isin`` over the whole manifest).
+    Matching uses both ``probe_id`` and ``cpg_id`` so EPICv2 replicate ids match masks given as plain ``cg``
+    ids. Vectorised (``isin`` over the whole manifest).
+
+    Parameters
+    ----------
+    manifest : Manifest
+        The array's manifest.
+    drop : iterable of str
+        Names of filters of :data:`FILTERS`.
+    epic_probes : iterable of str, optional
+        The EPIC probe names; needed by ``not_on_epic``.
+    extra_masks : dict of str to iterable of str, optional
+        Named probe-id lists of your own to drop (their names become reasons).
+
+    Returns
+    -------
+    ProbeFilter
+        Per probe: kept or not and the reasons, plus the count each filter removes.
+
+    Raises
+    ------
+    ConfigError
+        An unknown filter, or ``not_on_epic`` without ``epic_probes``.
     """
     drop = tuple(drop)
     unknown = [f for f in drop if f not in FILTERS]
@@ -166,7 +186,19 @@ def probe_filter(manifest: Manifest, *, drop: Iterable[str] = ("xy", "non_cg", "
 
 
 def heidelberg_filter(manifest: Manifest, *, epic_probes: Iterable[str] | None = None) -> ProbeFilter:
-    """The Heidelberg-style 450k probe set (see the module docstring); adds ``not_on_epic`` when
-    ``epic_probes`` is given."""
+    """The Heidelberg-style 450k probe set (see the module docstring).
+
+    Parameters
+    ----------
+    manifest : Manifest
+        The array's manifest.
+    epic_probes : iterable of str, optional
+        The EPIC probe names; when given, ``not_on_epic`` is added to the filters.
+
+    Returns
+    -------
+    ProbeFilter
+        As :func:`probe_filter` with the Heidelberg filters.
+    """
     drop = HEIDELBERG_450K + (("not_on_epic",) if epic_probes is not None else ())
     return probe_filter(manifest, drop=drop, epic_probes=epic_probes)

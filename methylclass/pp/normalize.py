@@ -111,8 +111,43 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
               noob_offset: float = NOOB_OFFSET, qc: bool = True, min_beads: int = MIN_BEADS) -> NormalizedSample:
     """Normalise one sample with ``method``; returns betas, corrected signals, detection p-values and QC.
 
-    Parameters are described in the module docstring. Raises :class:`ConfigError` for an unknown method /
-    option and :class:`DataError` (naming the sample) when the sample lacks what the method needs.
+    The methods and conventions are described in the module docstring.
+
+    Parameters
+    ----------
+    raw : RawSignals
+        One sample's raw signals.
+    method : str
+        ``"raw"``, ``"illumina"`` or ``"noob"``.
+    offset : float
+        The beta offset: ``beta = max(M,0) / (max(M,0) + max(U,0) + offset)``.
+    dye_bias : str
+        Dye-bias correction after noob: ``"linear"``, ``"nonlinear"`` or ``"none"``.
+    detection : str or None
+        Detection p-value method: ``"poobah"``, ``"negative"`` or None (p-values all NaN).
+    p_threshold : float
+        A probe with ``p > p_threshold`` fails detection (in [0, 1]).
+    mask_failed : bool
+        Set the beta of every probe failing detection to NaN.
+    noob_offset : float
+        The noob background-correction offset.
+    qc : bool
+        Compute the :func:`~methylclass.pp.qc.sample_qc` dict.
+    min_beads : int
+        A probe read with fewer beads gets a NaN beta (0 keeps every value).
+
+    Returns
+    -------
+    NormalizedSample
+        Betas, corrected methylated / unmethylated signals, detection p-values (float32, aligned to the
+        manifest rows) and the QC dict (with the normalisation parameters).
+
+    Raises
+    ------
+    ConfigError
+        An unknown method or option, or an out-of-range ``p_threshold`` / ``min_beads``.
+    DataError
+        Naming the sample, when it lacks what the method needs.
     """
     if method not in METHODS:
         raise ConfigError(f"unknown normalisation method '{method}'; choose one of {', '.join(METHODS)}")

@@ -173,7 +173,25 @@ def _median_log2(x: np.ndarray, levels: tuple[np.ndarray, np.ndarray] | None = N
 
 def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_threshold: float = P_THRESHOLD,
               detection_method: str | None = None) -> dict:
-    """All QC metrics of one sample and the pass/fail verdict (see the module docstring)."""
+    """All QC metrics of one sample and the pass/fail verdict (see the module docstring).
+
+    Parameters
+    ----------
+    raw : RawSignals
+        One sample's raw signals.
+    detection_p : ndarray, optional
+        Per-probe detection p-values; without them the detection metrics are None.
+    p_threshold : float
+        A probe with ``p > p_threshold`` fails detection.
+    detection_method : str, optional
+        The name of the detection method, recorded in the result.
+
+    Returns
+    -------
+    dict
+        JSON-friendly metrics (detection failures, median intensities, dye bias, control ratios, bead
+        failures, sex) with ``passed``, ``reasons`` (for a failure) and ``warnings``.
+    """
     n = raw.manifest.n_probes
     reasons: list[str] = []
     warnings: list[str] = []

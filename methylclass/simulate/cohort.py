@@ -402,10 +402,28 @@ def simulate_cohort(out_dir: str | Path, config: SimulationConfig | None = None,
                     **kwargs) -> SimulationResult:
     """Simulate a cohort and write it to ``out_dir`` (IDAT pairs, sample sheet, truth tables).
 
-    ``config`` (a :class:`SimulationConfig`) and/or keyword arguments (its field names) define the cohort;
-    keywords override ``config``. ``progress(done, total)`` is called as samples finish. Bad parameters raise
-    :class:`~methylclass.errors.ConfigError` before anything is written. See :mod:`methylclass.simulate` for
-    the output layout.
+    See :mod:`methylclass.simulate` for the output layout.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The output folder.
+    config : SimulationConfig, optional
+        Defines the cohort (default :class:`SimulationConfig` ()).
+    progress : callable, optional
+        ``progress(done, total)``, called as samples finish.
+    **kwargs
+        :class:`SimulationConfig` field names; they override ``config``.
+
+    Returns
+    -------
+    SimulationResult
+        The paths written, the sample truth table and the manifest used.
+
+    Raises
+    ------
+    ConfigError
+        Bad parameters (unknown names, invalid values), raised before anything is written.
     """
     t0 = time.perf_counter()
     cfg = SimulationConfig() if config is None else config

@@ -80,10 +80,30 @@ def get_spark(master: str | None = None, *, driver_memory: str = "2g", app_name:
               conf: dict[str, str] | None = None) -> SparkSession:
     """Return a Spark session (creating it on first call in the process).
 
-    ``master`` defaults to ``$METHYLCLASS_SPARK_MASTER`` or ``local[*]`` (an embedded master using every
-    core). Remote masters (``spark://…``, ``yarn``, ``k8s://…``) are passed through unchanged. ``conf`` adds or
-    overrides Spark settings. When a session already exists in this process it is returned as is (Spark
-    cannot change the master or the driver memory of a running JVM).
+    When a session already exists in this process it is returned as is (Spark cannot change the master or the
+    driver memory of a running JVM).
+
+    Parameters
+    ----------
+    master : str, optional
+        Defaults to ``$METHYLCLASS_SPARK_MASTER`` or ``local[*]`` (an embedded master using every core). Remote
+        masters (``spark://…``, ``yarn``, ``k8s://…``) are passed through unchanged.
+    driver_memory : str
+        ``spark.driver.memory``.
+    app_name : str
+        The Spark application name.
+    conf : dict of str to str, optional
+        Adds or overrides Spark settings.
+
+    Returns
+    -------
+    SparkSession
+        The active session.
+
+    Raises
+    ------
+    ConfigError
+        An invalid master, pyspark missing, or Spark cannot start (e.g. no Java).
     """
     try:
         from pyspark.sql import SparkSession

@@ -71,7 +71,22 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
               dataset: Dataset | None = None) -> BenchmarkRun:
     """Nested CV of every model in ``cfg["models"]`` and a run folder with all results (module docstring).
 
-    ``dataset`` skips reading ``cfg["data"]`` (already loaded). ``echo`` receives one progress line per model.
+    Parameters
+    ----------
+    cfg : mapping
+        A run configuration (:func:`~methylclass.config.load_config`).
+    progress : bool, optional
+        Show the nested-CV progress bar (None: on a terminal only).
+    echo : callable, optional
+        Receives one progress line per model (default: the log).
+    dataset : Dataset, optional
+        Already loaded data; skips reading ``cfg["data"]``.
+
+    Returns
+    -------
+    BenchmarkRun
+        The run folder's path, the metrics table (models as rows), the criteria verdicts, the wall time and
+        each model's result.
     """
     from ..models.decision import format_sets
     from ..pl import figure_to_base64, plot_confusion, plot_reliability, save_figure
@@ -225,7 +240,27 @@ def explain_model(res, ev, taxonomy, *, threshold, family_threshold=None, n_boot
 
 
 def evaluate(cfg: Mapping[str, Any], model: str | None = None, **kwargs) -> BenchmarkRun:
-    """Nested CV of one model (``model`` or the only model of ``cfg``); same outputs as :func:`benchmark`."""
+    """Nested CV of one model (``model`` or the only model of ``cfg``); same outputs as :func:`benchmark`.
+
+    Parameters
+    ----------
+    cfg : mapping
+        A run configuration.
+    model : str, optional
+        The configured model to evaluate (default: the only model of ``cfg``).
+    **kwargs
+        Passed to :func:`benchmark`.
+
+    Returns
+    -------
+    BenchmarkRun
+        As :func:`benchmark`.
+
+    Raises
+    ------
+    ConfigError
+        ``model`` is not configured, or no ``model`` given and ``cfg`` selects several.
+    """
     cfg = copy.deepcopy(dict(cfg))
     if model is not None:
         if model not in cfg["models"]:

@@ -181,6 +181,24 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
     as the sheet's ``Sample_Group``). ``feature_blocks: [cnv_]`` adds the copy-number features (the table's
     ``cnv_*`` columns, or the store's ``cnv_features.parquet``). ``exclude_classes`` leaves samples of those
     labels out (e.g. the normal references of a cohort).
+
+    Parameters
+    ----------
+    data : mapping
+        A config's ``data`` block (``betas`` or ``store``, ``label_column`` or ``labels``, and the optional
+        keys above).
+
+    Returns
+    -------
+    Dataset
+        The samples × features table, the labels, the groups, covariates and a summary for reports.
+
+    Raises
+    ------
+    ConfigError
+        No input or no labels configured.
+    DataError
+        A missing input (naming its producer when the block gives one) or unreadable data.
     """
     if not data.get("betas") and not data.get("store"):
         raise ConfigError("no input configured: give data.betas (--betas TABLE) or data.store")

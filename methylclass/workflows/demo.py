@@ -101,7 +101,37 @@ def _split(truth: pd.DataFrame, seed: int) -> tuple[list[str], list[str]]:
 def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None = None, local: bool = False,
              n_probes: int = 20_000, models: tuple[str, ...] = ("logreg", "rf", "xgb"), n_jobs: int = 2,
              echo: Echo = print) -> DemoResult:
-    """Run the whole demo into ``out`` (replaced if it is an earlier demo folder); return the index path."""
+    """Run the whole demo into ``out`` (replaced if it is an earlier demo folder); return the index path.
+
+    Parameters
+    ----------
+    out : str or Path
+        The demo folder (an existing folder must be an earlier demo folder).
+    seed : int
+        Seed of the simulation, the train/new split and the models.
+    master : str, optional
+        Spark master for the ingest (default: the local embedded master).
+    local : bool
+        Ingest without Spark.
+    n_probes : int
+        Probes of the synthetic array.
+    models : tuple of str
+        Models compared by nested CV; the first is trained and used for the predictions.
+    n_jobs : int
+        Parallel jobs of the simulation and the cross-validation.
+    echo : callable
+        Receives the progress lines.
+
+    Returns
+    -------
+    DemoResult
+        The output folder, the index page's path and the headline numbers.
+
+    Raises
+    ------
+    ConfigError
+        ``out`` exists and is not a demo folder.
+    """
     from ..config import load_config
     from ..io.manifest import load_manifest
     from ..io.store import load_betas, load_sample_table

@@ -238,18 +238,58 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
                   mixed: bool = False) -> IngestResult:
     """Preprocess a cohort into the Parquet store ``out`` (created, or resumed when it exists).
 
-    ``source``: a folder of IDATs or a sample sheet (found with :func:`methylclass.io.discover.find_samples`),
-    or a list of sample references. ``manifest``: a :class:`Manifest` or a manifest file (``controls``: its
-    control-probe table, when the file has none); ``array``: a known array name; neither → detected from the
-    IDATs. ``method``/``options`` go to
-    :func:`methylclass.pp.normalize.normalize` untouched. ``spark``: a session to use; otherwise one is
-    started on ``master`` (default embedded ``local[*]``); ``local=True`` runs without Spark.
-    ``log``: a callable receiving one line per step; ``progress``: the progress display
-    (:class:`~methylclass.progress.Progress`; None = a bar on a terminal, plain lines otherwise). A Spark task
-    that dies repeatedly (worker crash) marks its sample failed and the rest goes on, up to
-    ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`). ``mixed``: store samples of several
-    arrays together on canonical CpG ids (also implied by a sample sheet naming them per sample; see
-    :mod:`methylclass.workflows.ingest_mixed`).
+    A Spark task that dies repeatedly (worker crash) marks its sample failed and the rest goes on, up to
+    ``max_task_crashes`` samples (see :mod:`methylclass.spark.jobs`).
+
+    Parameters
+    ----------
+    source : str, Path or sequence
+        A folder of IDATs or a sample sheet (found with :func:`methylclass.io.discover.find_samples`), or a
+        list of sample references.
+    out : str or Path
+        The store folder.
+    method : str
+        Normalisation method, passed to :func:`methylclass.pp.normalize.normalize` untouched.
+    manifest : Manifest, str or Path, optional
+        A :class:`Manifest` or a manifest file; with neither ``manifest`` nor ``array`` the array is detected
+        from the IDATs.
+    array : str, optional
+        A known array name.
+    sheet : str or Path, optional
+        A sample sheet for a folder ``source``.
+    master : str, optional
+        Spark master to start a session on (default embedded ``local[*]``).
+    spark : SparkSession, optional
+        A session to use instead of starting one.
+    local : bool
+        Run without Spark.
+    overwrite : bool
+        Replace a store written with other settings instead of refusing.
+    options : dict, optional
+        Further :func:`~methylclass.pp.normalize.normalize` options, passed untouched.
+    min_address_fraction : float
+        Minimum fraction of the manifest's addresses an IDAT must hold.
+    samples_per_task : int
+        Samples per Spark task.
+    driver_memory : str
+        Spark driver memory when a session is started.
+    max_task_crashes : int
+        How many crashing samples one run isolates (marks failed, the rest going on) before giving up.
+    controls : str or Path, optional
+        The manifest file's control-probe table, when the file has none.
+    progress : bool, optional
+        The progress display (:class:`~methylclass.progress.Progress`; None = a bar on a terminal, plain
+        lines otherwise).
+    log : callable, optional
+        Receives one line per step.
+    mixed : bool
+        Store samples of several arrays together on canonical CpG ids (also implied by a sample sheet naming
+        them per sample; see :mod:`methylclass.workflows.ingest_mixed`).
+
+    Returns
+    -------
+    IngestResult
+        The store, its full sample table and the counts of this run.
     """
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
@@ -310,9 +350,31 @@ def preprocess_local(samples: str | Path | Sequence[Any], *, method: str = "noob
     With several arrays (``mixed`` or a sheet naming them) the columns are canonical CpG ids (union of the
     arrays, NaN where a sample's array lacks the CpG).
 
-    ``samples``: sample references (``SampleRef`` or dicts with sample/grn/red), or a folder / sample sheet.
-    Returns ``(betas, sample_table)``: a float32 DataFrame samples × probes (columns = probe ids) of the
-    samples that succeeded, and one record per sample (status, reason, QC).
+    Parameters
+    ----------
+    samples : str, Path or sequence
+        Sample references (``SampleRef`` or dicts with sample/grn/red), or a folder / sample sheet.
+    method : str
+        Normalisation method (:func:`methylclass.pp.normalize.normalize`).
+    manifest : Manifest, str or Path, optional
+        A :class:`Manifest` or a manifest file (default: detected from the IDATs, or from ``array``).
+    array : str, optional
+        A known array name.
+    controls : str or Path, optional
+        The manifest file's control-probe table, when the file has none.
+    options : dict, optional
+        Further :func:`~methylclass.pp.normalize.normalize` options.
+    min_address_fraction : float
+        Minimum fraction of the manifest's addresses an IDAT must hold.
+    mixed : bool
+        Samples of several arrays, on canonical CpG ids.
+
+    Returns
+    -------
+    betas : DataFrame
+        Float32, samples × probes (columns = probe ids), of the samples that succeeded.
+    sample_table : DataFrame
+        One record per sample (status, reason, QC).
     """
     check_method(method, options)
     _, groups = _prepare(samples, None, manifest, array, controls, mixed, method)

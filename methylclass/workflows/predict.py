@@ -531,9 +531,38 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
     """Apply the model bundle in ``model_dir`` to the beta table (or preprocessing store) ``betas``; write
     ``out`` (CSV) if given.
 
-    Columns: those of :func:`methylclass.models.verdict.predict_frame`. Decision options default to the
-    bundle's (its card, else conf/). With
-    ``label_column``/``labels`` the true label is added as column ``label``.
+    Decision options default to the bundle's (its card, else conf/).
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        The model bundle (:func:`~methylclass.models.load_bundle` verifies it).
+    betas : str or Path
+        A beta table (:func:`~methylclass.io.betas_table.read_beta_table`) or a preprocessing store.
+    out : str or Path, optional
+        CSV file to write the predictions to (checked writable before the work).
+    threshold : float, optional
+        Minimum best probability for a call.
+    class_thresholds : mapping of str to float, optional
+        Per-class thresholds overriding ``threshold``.
+    alpha : float, optional
+        Level of the conformal prediction sets.
+    ood_alpha : float or str, optional
+        Level of the out-of-distribution test.
+    sample_column : str, optional
+        Column holding sample ids in the table.
+    orientation : str
+        ``"auto"``, ``"samples_x_cpgs"`` or ``"cpgs_x_samples"``.
+    label_column : str, optional
+        Column (or row) holding the true label; added as column ``label``.
+    labels : str or Path, optional
+        A separate label file; the true label is added as column ``label``.
+
+    Returns
+    -------
+    DataFrame
+        One row per sample, with the columns of :func:`methylclass.models.verdict.predict_frame` (and
+        ``label``).
     """
     from ..models import load_bundle
 

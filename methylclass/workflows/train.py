@@ -51,6 +51,41 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
       broad CpG panel, reference scores cross-fitted — that flags samples unlike every training class (e.g. a
       tumour type absent from training); a cross-fitted :class:`~methylclass.models.KNNDistanceOOD` on the
       model's features when the data hold no CpGs.
+
+    Parameters
+    ----------
+    cfg : mapping
+        A run configuration (:func:`~methylclass.config.load_config`).
+    out : str or Path
+        The bundle folder to write.
+    model : str, optional
+        The configured model to train (default: the only model of ``cfg``).
+    dataset : Dataset, optional
+        Already loaded data; skips reading ``cfg["data"]``.
+    conformal : str or None
+        ``"split"``, ``"class_conditional"``, ``"config"`` (``cfg["decision"]["conformal"]``) or None.
+    conformal_folds : int, optional
+        Folds of the out-of-fold fit (default ``cfg["cv"]["outer"]``).
+    ood_k : int, optional
+        Neighbours of the k-NN out-of-distribution detector (default ``cfg["train"]["ood_k"]``).
+    overwrite : bool
+        Replace an existing bundle folder.
+    progress : bool, optional
+        Show the CV progress bar (None: on a terminal only).
+    echo : callable, optional
+        Receives the progress lines (default: the log).
+    key : bytes, str or PathLike, optional
+        Signs the bundle's checksum manifest (see :func:`~methylclass.models.save_bundle`).
+
+    Returns
+    -------
+    TrainedModel
+        The bundle folder, the classes, the cross-validated metrics, the components and the wall time.
+
+    Raises
+    ------
+    ConfigError
+        No single configured model chosen, or ``out`` exists (without ``overwrite``, or as a file).
     """
     from ..models import ConformalClassifier, hash_training_data, save_bundle
     from ..models.decision import ProfileOOD

@@ -254,6 +254,34 @@ def load_manifest(array: str | None = None, *, path: str | Path | None = None,
     parameters and the loader version; :attr:`Manifest.sha256` is that key (the manifest's content identity)
     and ``extra["source_sha256"]`` holds each file's own sha256. Within one process the same object is
     returned for the same key: treat it as read-only.
+
+    Parameters
+    ----------
+    array : str, optional
+        Array name (``"HM450"``, ``"450k"``, ``"HM27"``, ``"MSA"``, ``"EPICv2"`` …); with ``path``, a name the
+        registry does not know is kept as the manifest's label.
+    path : str or Path, optional
+        Illumina manifest CSV (plain, gz or zip) or sesame-style TSV (default: the array's registered file).
+    controls : str or Path, optional
+        Control-probe table (default from the registry for a named array when ``path`` has none).
+    coords : str or Path, optional
+        Id-less coordinate table (default from the registry for a named array).
+    genome_build : str, optional
+        ``"hg19"`` or ``"hg38"`` (default: the array's first build, or the file's own).
+    cache : bool
+        Use (and fill) the in-process and on-disk caches.
+
+    Returns
+    -------
+    Manifest
+        The parsed manifest (shared within the process: read-only).
+
+    Raises
+    ------
+    ManifestError
+        Neither ``array`` nor ``path`` given, an unknown array without ``path``, an array without a default
+        manifest file (how to supply one is said), a missing file or a folder, or a genome build the shipped
+        manifest lacks.
     """
     if array is None and path is None:
         raise ManifestError("load_manifest needs an array name (e.g. 'HM450') or path=… to a manifest file")
@@ -386,7 +414,26 @@ def detect_array(idat_or_addresses: Idat | str | Path | Sequence[int] | np.ndarr
     candidate manifest — the ``manifests`` passed plus the loadable default manifests of the count
     candidates (of all registered arrays when none matches the count) — is scored by address overlap; the
     best one covering at least ``min_overlap`` of its probe addresses wins (ties: the one explaining more of
-    the IDAT's addresses). Raises :class:`ManifestError` naming the input when nothing fits.
+    the IDAT's addresses).
+
+    Parameters
+    ----------
+    idat_or_addresses : Idat, str, Path, sequence of int or ndarray
+        An IDAT, its path, or its address set.
+    manifests : Manifest or iterable of Manifest, optional
+        Manifests to confirm against (scored together with the candidates' default manifests).
+    min_overlap : float
+        Minimum fraction of a manifest's probe addresses the IDAT must cover.
+
+    Returns
+    -------
+    str
+        The array's name (a registry name, or the ``array`` of a manifest passed).
+
+    Raises
+    ------
+    ManifestError
+        Naming the input when no manifest fits.
     """
     ids, what = _addresses(idat_or_addresses)
     n = len(ids)
@@ -435,6 +482,25 @@ def collapse_replicates(df: pd.DataFrame, manifest: Manifest | None = None, *,
     it, and every id when ``manifest`` is None, fall back to stripping the ``_TC21``-style suffix). Rows
     keep their first-occurrence order; dtypes are preserved. Works unchanged for arrays without
     replicates (then it only renames the index).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Probes × samples values, index = probe ids (a Series is collapsed the same way).
+    manifest : Manifest, optional
+        Supplies ``probes.cpg_id`` for each probe id.
+    method : str
+        ``"mean"`` or ``"first"``.
+
+    Returns
+    -------
+    DataFrame
+        One row per CpG, index named ``cpg_id`` (a Series for a Series input).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``method``.
     """
     if method not in ("mean", "first"):
         raise ValueError(f"unknown collapse method '{method}'; choose 'mean' or 'first'")

@@ -306,8 +306,36 @@ def make_bins(manifest: Manifest, genome: str = "hg19", *, tile_size: int = 50_0
               cache: bool = True) -> Bins:
     """Build (or load from the cache) the CNV bins of ``manifest`` on ``genome`` (see the module docstring).
 
-    ``exclude`` is ``"default"`` (the bundled exclude regions of the build), ``None``, a region table or a
-    path (TSV/BED). ``chrxy`` adds chrX/chrY (conumee default: autosomes only).
+    Parameters
+    ----------
+    manifest : Manifest
+        The array's manifest (with coordinates on ``genome``).
+    genome : str
+        The genome build (``"hg19"`` or ``"hg38"``).
+    tile_size : int
+        Width of the initial tiles in bp.
+    min_probes : int
+        Bins are merged until each holds at least this many probes.
+    max_size : int
+        Bins wider than this (bp) are dropped.
+    chrxy : bool
+        Add chrX/chrY (conumee default: autosomes only).
+    exclude
+        ``"default"`` (the bundled exclude regions of the build), ``None``, a region table or a path (TSV/BED).
+    cpg_only : bool
+        Use only CpG (``cg``) probes.
+    cache : bool
+        Load from / save to ``cache_dir()/cnv_bins``.
+
+    Returns
+    -------
+    Bins
+        The bins and the probes they hold.
+
+    Raises
+    ------
+    ManifestError
+        The manifest's coordinates are on another build (or missing).
     """
     if manifest.genome_build and manifest.genome_build != genome:
         raise ManifestError(f"manifest '{manifest.source or manifest.array}' has {manifest.genome_build} "

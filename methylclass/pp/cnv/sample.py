@@ -110,10 +110,39 @@ def cnv_sample(total_intensity: np.ndarray, reference: CNVReference, bins: Bins,
                thresholds: CallThresholds = DEFAULT_THRESHOLDS, keep_probes: bool = True) -> CNVResult:
     """Full CNV analysis of one sample.
 
-    ``total_intensity`` is ``meth + unmeth`` per probe, aligned with the manifest rows ``bins`` was built
-    from (or already restricted to ``bins``' fit probes). ``detail`` = ``"default"`` (the 20 bundled focal
-    genes), a region table or None; ``cancer_genes`` adds the ~730 cancer genes. ``method`` = ``"cbs"``
-    (default) or ``"binseg"`` (fast). Raises :class:`~methylclass.errors.DataError` for unusable input.
+    Parameters
+    ----------
+    total_intensity : ndarray
+        ``meth + unmeth`` per probe, aligned with the manifest rows ``bins`` was built from (or already
+        restricted to ``bins``' fit probes).
+    reference : CNVReference
+        The control samples the query is fitted against.
+    bins : Bins
+        The genomic bins (:func:`~methylclass.pp.cnv.bins.make_bins`).
+    sample : str
+        The sample's name.
+    detail : DataFrame, str or None
+        Focal regions: ``"default"`` (the 20 bundled focal genes), a region table or None.
+    cancer_genes : bool
+        Add the ~730 cancer genes to the focal regions.
+    method : str
+        Segmentation: ``"cbs"`` (default) or ``"binseg"`` (fast).
+    seg_params : CBSParams, optional
+        Segmentation parameters (default :class:`CBSParams` ()).
+    thresholds : CallThresholds
+        Gain / loss thresholds for arm and focal calls.
+    keep_probes : bool
+        Keep the per-probe log2 ratios in the result.
+
+    Returns
+    -------
+    CNVResult
+        Bin values, segments, arm and focal calls, fraction of genome altered, noise and the references used.
+
+    Raises
+    ------
+    DataError
+        Unusable input.
     """
     fit = reference.fit(total_intensity, bins, sample=sample)
     med, var = bin_values(fit.ratios, bins)
