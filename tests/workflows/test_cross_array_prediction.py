@@ -40,3 +40,17 @@ def test_450k_model_on_epicv2_samples(tmp_path):
     assert al.coverage.between(0.8, 0.95).all() and not al.low_coverage.any()
     acc = np.mean(est.predict(al.X) == y_te.to_numpy())
     assert acc >= 0.9, acc
+    # the same through a saved bundle: the prediction path collapses the replicates itself, reports coverage
+    # and lets the centroid strategy fill the CpGs EPICv2 lacks (decision.min_coverage), wrong calls none
+    from methylclass.models import hash_training_data, load_bundle, save_bundle
+
+    decision = {"threshold": 0.9, "min_coverage": cfg["decision"]["min_coverage"], "missing_strategy": "centroid"}
+    save_bundle(est, tmp_path / "model", classes=list(est.classes_), features=list(est.feature_names_in_),
+                training_hash=hash_training_data(X_tr, y_tr), config={"decision": decision})
+    pred = load_bundle(tmp_path / "model").predict(X_te)
+    assert (pred["status"] == "ok").all() and pred["coverage"].between(0.8, 0.95).all()
+    assert not (pred["reason"] == "low_coverage").any()
+    proba = pred[[f"proba_{c}" for c in est.classes_]].to_numpy()
+    assert np.mean(np.asarray(est.classes_)[proba.argmax(axis=1)] == y_te.to_numpy()) >= 0.9
+    called = pred["prediction"] != "no_match"
+    assert (pred.loc[called, "prediction"].to_numpy() == y_te.to_numpy()[called.to_numpy()]).all()
