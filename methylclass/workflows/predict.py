@@ -332,11 +332,8 @@ class Model:
         self._last_manifest = man  # for the chromosome / position / gene of the report's top CpGs
         key = id(man)
         if key not in self._manifest_cache:
-            pid = pd.Index(man.probes["probe_id"].astype(str))
-            cpgs = self._input_cpgs()
-            pos = pid.get_indexer(cpgs)
-            self._manifest_cache = {key: (np.asarray([c for c, p in zip(cpgs, pos) if p >= 0]), pos[pos >= 0])}
-        names_kept, positions = self._manifest_cache[key]
+            self._manifest_cache = {key: _probe_plan(man, self._input_cpgs())}
+        names_kept, positions, groups = self._manifest_cache[key]
         rows, names, qc, failed, details, cnv_rows = [], [], {}, [], {}, []
         for ref in refs:
             rec, ns = run_kernel(ref, man, method, options=options)
@@ -361,7 +358,7 @@ class Model:
                     continue
                 cnv_rows.append(task.features(res))
                 d["cnv"] = res
-            rows.append(np.asarray(ns.beta, dtype=np.float32)[positions])
+            rows.append(_gather(np.asarray(ns.beta, dtype=np.float32), positions, groups, len(names_kept)))
             names.append(rec["sample"])
             if rec.get("qc_passed") is not None:
                 qc[rec["sample"]] = qc_verdict(rec["qc_passed"], rec.get("qc_reasons"))
@@ -373,6 +370,35 @@ class Model:
 
             X = X.join(feature_frame(cnv_rows).set_axis(X.index))
         return X, qc, failed, details
+
+
+def _probe_plan(man, cpgs: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Where the model's CpGs are among a manifest's probes: ``(names_kept, positions, groups)``. For a
+    manifest with replicate probes (EPICv2: ``cg…_TC11``/``_TC21`` share one ``cpg_id``) ``groups`` maps each
+    gathered probe to its CpG, whose value is the mean of its non-missing replicates (sesame's rule, as
+    :func:`methylclass.io.canonical.collapse_replicate_columns`); otherwise ``groups`` is None."""
+    pid = man.probes["probe_id"].astype(str).to_numpy()
+    cid = man.probes["cpg_id"].astype(str).to_numpy()
+    want = pd.Index([str(c) for c in cpgs])
+    if (pid == cid).all() or not pd.Index(pid).intersection(want).empty:
+        pos = pd.Index(pid).get_indexer(want)
+        return want.to_numpy()[pos >= 0], pos[pos >= 0], None
+    code = want.get_indexer(cid)
+    sel = np.flatnonzero(code >= 0)
+    kept = np.unique(code[sel])
+    return want.to_numpy()[kept], sel, np.searchsorted(kept, code[sel])
+
+
+def _gather(beta: np.ndarray, positions: np.ndarray, groups: np.ndarray | None, n: int) -> np.ndarray:
+    """One sample's values at the planned probes (:func:`_probe_plan`), replicates averaged."""
+    v = beta[positions]
+    if groups is None:
+        return v
+    ok = ~np.isnan(v)
+    total = np.bincount(groups, weights=np.where(ok, v, 0.0), minlength=n)
+    count = np.bincount(groups, weights=ok.astype(np.float64), minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
 
 
 def cnv_total_raw(raw) -> np.ndarray:

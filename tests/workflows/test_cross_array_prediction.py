@@ -54,3 +54,13 @@ def test_450k_model_on_epicv2_samples(tmp_path):
     assert np.mean(np.asarray(est.classes_)[proba.argmax(axis=1)] == y_te.to_numpy()) >= 0.9
     called = pred["prediction"] != "no_match"
     assert (pred.loc[called, "prediction"].to_numpy() == y_te.to_numpy()[called.to_numpy()]).all()
+    # and from the EPICv2 IDATs themselves (their own manifest given): the same values, replicates averaged
+    from methylclass.workflows.predict import load_model
+
+    probes, controls = sim.manifest_files["EPICv2"]
+    rows = sheet[sheet["Array"] == sim.manifests["EPICv2"].array]
+    files = [str(sim.out_dir / f"{b}_Grn.idat") for b in rows["Basename"]]
+    from_idats = load_model(tmp_path / "model", manifest=probes, controls=controls).predict(files)
+    assert (from_idats["status"] == "ok").all(), from_idats[["sample", "reason"]]
+    np.testing.assert_allclose(from_idats["coverage"].to_numpy(), pred["coverage"].to_numpy())
+    np.testing.assert_allclose(from_idats[[f"proba_{c}" for c in est.classes_]].to_numpy(), proba, atol=1e-6)
