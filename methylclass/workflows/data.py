@@ -96,7 +96,7 @@ def _store_betas(store, data: Mapping[str, Any]) -> pd.DataFrame:
 
     join = data.get("join") or ("inner" if len(store.arrays) > 1 else "outer")
     X = load_betas(store, join=join)
-    X = _drop_sex_chromosomes(store, X, data)
+    X = drop_sex_chromosomes(store, X, data)
     common = data.get("common_probes")
     if common:
         names = [a.strip() for a in common.split(",")] if isinstance(common, str) else [str(a) for a in common]
@@ -107,7 +107,7 @@ def _store_betas(store, data: Mapping[str, Any]) -> pd.DataFrame:
     return X
 
 
-def _drop_sex_chromosomes(store, X: pd.DataFrame, data: Mapping[str, Any]) -> pd.DataFrame:
+def drop_sex_chromosomes(store, X: pd.DataFrame, data: Mapping[str, Any]) -> pd.DataFrame:
     """``X`` without the CpGs on chrX/chrY of the store's probe table (``data.sex_chromosomes``, default
     ``conf/base.yaml`` ``store.sex_chromosomes`` = ``drop``; ``keep`` leaves them). Their methylation follows the
     sample's sex (X inactivation, chrY absent in women), not its tumour type: in a 450k cohort they outrank the
