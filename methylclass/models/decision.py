@@ -422,28 +422,43 @@ def decide_hierarchical(proba, classes: Sequence | None = None, taxonomy=None, t
 
 
 class ProfileOOD:
-    """Out-of-distribution score on a broad CpG panel: how far a sample is from the *nearest class profile*.
+    """Out-of-distribution score on a CpG panel: how far a sample is from the *nearest class profile*.
 
-    Why besides :class:`KNNDistanceOOD`: the model's selected CpGs are those that vary among the training
-    classes, so a tumour type absent from training differs there only by looking like none of the classes —
-    which a low-purity sample of a known class also does. Its own methylation differences lie at CpGs that
-    are stable within every training class; this score looks there. ``fit(X, y)`` stores, per class and for up
-    to ``max_features`` CpGs (evenly spaced over the columns), the class median and a robust spread
-    (1.4826 · MAD, at least ``min_scale`` = 0.05: a beta value's technical noise, so a CpG counts as far only
-    when it is > 0.2 from the class median at the default ``z`` = 4); ``score(X)`` is, minimised over the
-    classes, the fraction of a sample's measured panel CpGs with ``|x − median| / spread > z``. The reference
-    scores come from ``folds``-fold cross-fitting (each training sample scored against statistics of the other
-    folds), so they are exchangeable with new in-distribution samples and the conformal p-value
-    ``(1 + #reference ≥ s)/(n + 1)`` is honest.
+    Why besides :class:`KNNDistanceOOD`: a Euclidean distance to the nearest training samples mixes every
+    feature's noise; this score counts the CpGs where a sample is clearly outside a class's own spread, and
+    takes the class that fits best. A tumour type absent from training matches no class at the CpGs that tell
+    the training classes apart (it lacks each class's own methylation changes) and adds its own changes.
+    ``fit(X, y)`` takes the panel: the ``max_features`` CpGs of highest variance across the training samples
+    (the class-informative ones; a broad random panel at 450k/EPIC scale is ~99 % CpGs where nothing differs,
+    and its tail fraction is set by per-sample noise, not by class). It stores, per class and panel CpG, the
+    class median and a robust spread (1.4826 · MAD, at least ``min_scale`` = 0.05: a beta value's technical
+    noise, so a CpG counts as far only when it is > 0.2 from the class median at the default ``z`` = 4);
+    ``score(X)`` is, minimised over the classes, the fraction of a sample's measured panel CpGs with
+    ``|x − median| / spread > z``. The reference scores come from ``folds``-fold cross-fitting: each training
+    sample is scored against the panel *and* statistics chosen on the other folds only — the same procedure a
+    new sample meets — so they are exchangeable with new in-distribution samples and the conformal p-value
+    ``(1 + #reference ≥ s)/(n + 1)`` is honest. Sex-chromosome CpGs must not be in ``X`` (their methylation
+    follows sex, and a class's minority sex then looks far from its own class); the store reader drops them.
     """
 
-    def __init__(self, z: float = 4.0, max_features: int = 50_000, min_scale: float = 0.05, folds: int = 5,
+    def __init__(self, z: float = 4.0, max_features: int = 10_000, min_scale: float = 0.05, folds: int = 5,
                  random_state: int = 0):
         self.z = z
         self.max_features = max_features
         self.min_scale = min_scale
         self.folds = folds
         self.random_state = random_state
+
+    def _panel(self, V: np.ndarray) -> np.ndarray:
+        """Column positions of the ``max_features`` most variable CpGs of ``V`` (all when fewer), in order."""
+        if V.shape[1] <= self.max_features:
+            return np.arange(V.shape[1])
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            var = np.nan_to_num(np.nanvar(V, axis=0), nan=-1.0)
+        return np.sort(np.argsort(-var, kind="stable")[: self.max_features])
 
     def _stats(self, V: np.ndarray, y: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import warnings
@@ -477,9 +492,7 @@ class ProfileOOD:
             raise DataError("ProfileOOD.fit needs a samples × CpGs DataFrame")
         y = np.asarray(y, dtype=object)
         cols = np.asarray(X.columns, dtype=object)
-        if len(cols) > self.max_features:
-            cols = cols[np.linspace(0, len(cols) - 1, self.max_features).round().astype(int)]
-        V = X[list(cols)].to_numpy(dtype=np.float32)
+        V = X.to_numpy(dtype=np.float32)
         n = len(V)
         k = int(min(self.folds, n))
         if k < 2:
@@ -488,11 +501,14 @@ class ProfileOOD:
         fold = np.random.default_rng(self.random_state).permutation(n) % k
         ref = np.empty(n)
         for f in range(k):
-            c, s = self._stats(V[fold != f], y[fold != f], classes)
-            ref[fold == f] = self._score(V[fold == f], c, s)
-        self.features_ = cols.astype(str)
+            rest = V[fold != f]
+            panel = self._panel(rest)  # chosen without the scored fold, as for a new sample
+            c, s = self._stats(rest[:, panel], y[fold != f], classes)
+            ref[fold == f] = self._score(V[fold == f][:, panel], c, s)
+        panel = self._panel(V)
+        self.features_ = cols[panel].astype(str)
         self.classes_ = classes.astype(str)
-        self.centers_, self.scales_ = self._stats(V, y, classes)
+        self.centers_, self.scales_ = self._stats(V[:, panel], y, classes)
         self.train_scores_ = np.sort(ref[np.isfinite(ref)])
         return self
 

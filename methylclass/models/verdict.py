@@ -6,8 +6,8 @@ features into calls. Rules (each a ``reason`` of a ``no_match``, checked in this
 * ``low_coverage`` — more than ``max_missing`` (card / ``conf/base.yaml`` ``decision.max_missing_fraction``,
   5 %) of the model's CpGs are missing, *absent or NaN*. The sample is not imputed and not scored.
 * ``qc_failed`` — the sample's QC (when known, e.g. from IDATs) failed.
-* ``out_of_distribution`` — the OOD p-value (distance to the nearest training-class profile on a broad CpG
-  panel, :class:`~methylclass.models.decision.ProfileOOD`; for CpG-free models the distance to the training
+* ``out_of_distribution`` — the OOD p-value (distance to the nearest training-class profile on the most variable
+  CpGs, :class:`~methylclass.models.decision.ProfileOOD`; for CpG-free models the distance to the training
   samples in the model's feature space, :class:`~methylclass.models.decision.KNNDistanceOOD`) is at most the
   OOD level. A conformal p-value cannot
   go below ``1/(n+1)`` for ``n`` reference samples, so a fixed level such as 0.01 can never fire for a model

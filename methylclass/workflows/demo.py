@@ -134,12 +134,12 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     """
     from ..config import load_config
     from ..io.manifest import load_manifest
-    from ..io.store import load_betas, load_sample_table
+    from ..io.store import Store, load_betas, load_sample_table
     from ..pp.cnv.features import read_cnv_features
     from ..simulate import SimulationConfig, simulate_cohort
     from .benchmark import benchmark
     from .cnv import run_cnv
-    from .data import Dataset, data_summary
+    from .data import Dataset, data_summary, drop_sex_chromosomes
     from .ingest import ingest_cohort
     from .predict import predict_cases
     from .train import train
@@ -187,7 +187,7 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
 
     train_ids, new_ids = _split(truth, seed)
     labels = truth.set_index("sample")["class"].astype(str)
-    X = load_betas(store)
+    X = drop_sex_chromosomes(Store.open(store), load_betas(store), {})  # as train --betas STORE does
     X = X.join(read_cnv_features(store).reindex(X.index).astype(np.float32))
     train_ids = [s for s in train_ids if s in X.index]
     from ..models.taxonomy import load_taxonomy

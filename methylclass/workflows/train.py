@@ -47,8 +47,8 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
       *out-of-fold* calibrated probabilities of the same pipeline, so the
       calibration scores come from samples the scoring model did not see;
     * the card's ``metrics``: those out-of-fold metrics (an honest estimate shipped with the model);
-    * ``ood``: a :class:`~methylclass.models.decision.ProfileOOD` — distance to the nearest class profile on a
-      broad CpG panel, reference scores cross-fitted — that flags samples unlike every training class (e.g. a
+    * ``ood``: a :class:`~methylclass.models.decision.ProfileOOD` — distance to the nearest class profile on the
+      most variable CpGs, reference scores cross-fitted — that flags samples unlike every training class (e.g. a
       tumour type absent from training); a cross-fitted :class:`~methylclass.models.KNNDistanceOOD` on the
       model's features when the data hold no CpGs.
 
@@ -133,7 +133,7 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
         cls = [str(c) for c in est.classes_]
         components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
     cpg_cols = [c for c in X.columns if not str(c).startswith(blocks or ("cnv_",))]
-    if cpg_cols:  # distance to the nearest class profile on a broad CpG panel (see ProfileOOD)
+    if cpg_cols:  # distance to the nearest class profile on the most variable CpGs (see ProfileOOD)
         components["ood"] = ProfileOOD(random_state=seed).fit(X[cpg_cols], y)
     elif hasattr(est, "transform_selected"):
         components["ood"] = _cross_fitted_knn(est.transform_selected(X), ood_k, seed)

@@ -157,3 +157,41 @@ def test_held_out_subgroup_is_flagged(held_out, mb):
     called = calls != NO_MATCH
     assert called.mean() >= 0.7
     assert (calls[called] == yte[called]).mean() >= 0.95
+
+
+def _profile_cohort(rng, n_per_class=12, n_cpg=20_000, n_dmp=200, classes="ABCD"):
+    """Planted truth: background betas with Beta noise; each class shifts its own ``n_dmp`` CpGs by 0.4."""
+    base = rng.uniform(0.05, 0.95, n_cpg)
+    rows, labels = [], []
+    for k, c in enumerate(classes):
+        mean = base.copy()
+        dmp = np.arange(k * n_dmp, (k + 1) * n_dmp)
+        mean[dmp] = np.where(mean[dmp] < 0.5, mean[dmp] + 0.4, mean[dmp] - 0.4)
+        for _ in range(n_per_class):
+            purity = rng.uniform(0.6, 0.95)
+            m = purity * mean + (1 - purity) * base
+            rows.append(np.clip(rng.beta(m * 60, (1 - m) * 60), 0, 1))
+            labels.append(c)
+    cols = [f"cg{i:08d}" for i in range(n_cpg)]
+    return pd.DataFrame(np.asarray(rows, np.float32), columns=cols), np.asarray(labels, dtype=object)
+
+
+def test_profile_ood_flags_an_unseen_class_and_not_held_out_known_samples():
+    """ProfileOOD on planted data: the panel is the most variable CpGs (the classes' DMPs among them); every
+    sample of a class absent from training gets the smallest p-value, held-out samples of the trained classes
+    look like the cross-fitted training references (few flagged)."""
+    from methylclass.models.decision import ProfileOOD
+
+    X, y = _profile_cohort(np.random.default_rng(0))
+    known = y != "D"
+    train = known & (np.arange(len(y)) % 12 < 9)
+    test_known = known & ~train
+    ood = ProfileOOD(max_features=2_000).fit(X[train], y[train])
+    assert len(ood.features_) == 2_000
+    dmps = {f"cg{i:08d}" for i in range(600)}  # the DMPs of A, B, C
+    assert len(dmps & set(ood.features_)) >= 580
+    level = 2.0 / (len(ood.train_scores_) + 1)
+    p_unseen = ood.pvalue(X[y == "D"])
+    assert (p_unseen <= level).all(), p_unseen
+    p_known = ood.pvalue(X[test_known])
+    assert (p_known <= level).mean() <= 0.2, p_known
