@@ -29,6 +29,22 @@ def add_data_options(p: argparse.ArgumentParser, *, required: bool = False) -> N
                         "arrays by default")
 
 
+def add_labelled_input(p: argparse.ArgumentParser) -> None:
+    """``--betas TABLE|STORE --label-column --labels --sample-column --out DIR`` of the commands that read a
+    labelled cohort and write a folder (``panel``, ``embed``).
+
+    Parameters
+    ----------
+    p : ArgumentParser
+        The sub-command's parser.
+    """
+    p.add_argument("--betas", required=True, metavar="TABLE|STORE", help="beta table or preprocessing store")
+    p.add_argument("--label-column", metavar="COL", help="column with the class labels")
+    p.add_argument("--labels", metavar="FILE", help="separate label file (sample id column + label column)")
+    p.add_argument("--sample-column", metavar="COL", help="column with the sample ids (default: first column)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced when complete)")
+
+
 def add_config_options(p: argparse.ArgumentParser, *, experiment: bool = True) -> None:
     """``--experiment --config --conf-dir --set``."""
     g = p.add_argument_group("configuration")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._model_args import echo
+from ._model_args import add_labelled_input, echo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,11 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("embed", help="PCA / clustering / t-SNE / UMAP of a cohort + agreement with labels",
                               description=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--betas", required=True, metavar="TABLE|STORE", help="beta table or preprocessing store")
-    p.add_argument("--label-column", metavar="COL", help="column with the class labels")
-    p.add_argument("--labels", metavar="FILE", help="separate label file (sample id column + label column)")
-    p.add_argument("--sample-column", metavar="COL", help="column with the sample ids (default: first column)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced when complete)")
+    add_labelled_input(p)
     p.add_argument("--methods", metavar="LIST",
                    help=f"comma-separated views among {','.join(METHODS)} (default: conf embed.methods)")
     p.add_argument("--n-features", type=int, metavar="N", help="most variable CpGs used (embed.n_features)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._model_args import echo
+from ._model_args import add_labelled_input, echo
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -27,11 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("panel", help="CpG panels for a lighter assay: rankings evaluated in nested CV",
                               description=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--betas", required=True, metavar="TABLE|STORE", help="beta table or preprocessing store")
-    p.add_argument("--label-column", metavar="COL", help="column with the class labels")
-    p.add_argument("--labels", metavar="FILE", help="separate label file (sample id column + label column)")
-    p.add_argument("--sample-column", metavar="COL", help="column with the sample ids (default: first column)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced when complete)")
+    add_labelled_input(p)
     p.add_argument("--rankings", type=_names, metavar="LIST",
                    help=f"comma-separated rankings among {','.join(RANKINGS)} (default: conf panel.rankings)")
     p.add_argument("--models", type=_names, metavar="LIST", help="comma-separated registry models (panel.models)")

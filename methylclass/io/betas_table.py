@@ -277,14 +277,28 @@ def _to_float(df: pd.DataFrame, path: Path, what_rows: str) -> pd.DataFrame:
         raise DataError(f"'{path}': beta values cannot be converted to numbers: {exc}") from None
 
 
-def _check_finite(X: pd.DataFrame, path: Path) -> None:
-    """Refuse ``inf``/``-inf`` cells (NaN is a missing value; an infinity is a broken export)."""
+def refuse_infinite(X: pd.DataFrame, where: str) -> None:
+    """Refuse ``inf``/``-inf`` cells of a samples × features table (NaN is a missing value; an infinity is a
+    broken export).
+
+    Parameters
+    ----------
+    X : DataFrame
+        Numeric samples × features table.
+    where : str
+        What the table is, first in the message (e.g. ``"'betas.csv'"`` or ``"predict"``).
+
+    Raises
+    ------
+    DataError
+        One line naming the first infinite cell's column and sample, and how many there are.
+    """
     values = X.to_numpy()
     bad = np.isinf(values)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise DataError(f"'{path}': column '{X.columns[c]}' holds a non-finite value ({values[r, c]}) for "
-                        f"'{X.index[r]}' ({int(bad.sum())} infinite cell(s) in all); fix the export")
+        raise DataError(f"{where}: column '{X.columns[c]}' holds a non-finite value ({values[r, c]}) for "
+                        f"'{X.index[r]}' ({int(bad.sum())} infinite cell(s) in all)")
 
 
 def _check_mangled_duplicates(columns: pd.Index, path: Path) -> None:
@@ -297,7 +311,7 @@ def _check_mangled_duplicates(columns: pd.Index, path: Path) -> None:
 
 
 def _check_range(X: pd.DataFrame, path: Path) -> None:
-    _check_finite(X, path)
+    refuse_infinite(X, f"'{path}'")
     values = X.to_numpy()
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -474,7 +488,7 @@ def read_beta_table(path: str | Path, *, label_column: str | None = None, sample
     block = _in_blocks(X.columns, prefixes)
     if block.all():
         raise DataError(f"'{path}' holds only {'/'.join(prefixes)} feature columns and no beta values")
-    _check_finite(X, path)
+    refuse_infinite(X, f"'{path}'")
     betas = X.loc[:, ~block] if block.any() else X
     _check_range(betas, path)
     if block.any():

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..io.betas_table import refuse_infinite
 from ..io.canonical import collapse_replicate_columns
 from ..io.manifest.tables import strip_replicate_suffix
 from .decision import NO_MATCH, ProfileOOD, decide, format_sets
@@ -106,12 +107,8 @@ def align_input(bundle, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         A = X.reindex(columns=features).astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise DataError(f"predict: non-numeric values in the feature columns ({exc})") from None
+    refuse_infinite(A, "predict")
     values = A.to_numpy()
-    inf = np.isinf(values)
-    if inf.any():
-        r, c = np.argwhere(inf)[0]
-        raise DataError(f"predict: column '{features[c]}' holds a non-finite value ({values[r, c]}) for sample "
-                        f"'{A.index[r]}'")
     cpg = np.isin(features, model_cpgs(bundle.card))
     n_cpg = int(cpg.sum())
     measured = np.isfinite(values[:, cpg]).sum(axis=1) if n_cpg else np.zeros(len(A))

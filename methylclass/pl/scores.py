@@ -64,12 +64,7 @@ def plot_class_scores(scores: Mapping[str, float] | pd.Series, *, threshold: flo
     ax.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylim(-0.6, n - 0.4 + (0.45 if threshold is not None else 0))
     ax.set_xlabel("calibrated score", fontsize=9)
-    ax.tick_params(axis="x", labelsize=8)
-    ax.grid(axis="x", color="#e4e7eb", lw=0.6, zorder=0)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if title:
-        ax.set_title(title, fontsize=10, loc="left")
+    _finish(ax, title)
     return fig
 
 
@@ -106,10 +101,15 @@ def plot_top_features(top: pd.DataFrame, *, called: str | None = None, color: st
     ax.set_xlim(-lim if (v < 0).any() else -lim * 0.05, lim if (v > 0).any() else lim * 0.05)
     who = str(called) if called else "the call"
     ax.set_xlabel(f"SHAP value (→ towards {who})", fontsize=9)
+    _finish(ax, title)
+    return fig
+
+
+def _finish(ax, title: str | None) -> None:
+    """The house style of a horizontal bar chart: light vertical grid, no top/right frame, left title."""
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", color="#e4e7eb", lw=0.6, zorder=0)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
-    return fig

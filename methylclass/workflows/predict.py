@@ -333,7 +333,7 @@ class Model:
         key = id(man)
         if key not in self._manifest_cache:
             self._manifest_cache = {key: _probe_plan(man, self._input_cpgs())}
-        names_kept, positions, groups = self._manifest_cache[key]
+        names_kept, positions, replicated = self._manifest_cache[key]
         rows, names, qc, failed, details, cnv_rows = [], [], {}, [], {}, []
         for ref in refs:
             rec, ns = run_kernel(ref, man, method, options=options)
@@ -358,13 +358,17 @@ class Model:
                     continue
                 cnv_rows.append(task.features(res))
                 d["cnv"] = res
-            rows.append(_gather(np.asarray(ns.beta, dtype=np.float32), positions, groups, len(names_kept)))
+            rows.append(np.asarray(ns.beta, dtype=np.float32)[positions])
             names.append(rec["sample"])
             if rec.get("qc_passed") is not None:
                 qc[rec["sample"]] = qc_verdict(rec["qc_passed"], rec.get("qc_reasons"))
             details[rec["sample"]] = d
         X = pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(names_kept)), np.float32),
                          index=pd.Index(names, name="sample"), columns=names_kept)
+        if replicated:
+            from ..io.canonical import collapse_replicate_columns
+
+            X = collapse_replicate_columns(X, man)  # replicates → their CpG: mean of the non-missing values
         if cnv_rows:
             from ..pp.cnv.task import feature_frame
 
@@ -372,33 +376,19 @@ class Model:
         return X, qc, failed, details
 
 
-def _probe_plan(man, cpgs: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Where the model's CpGs are among a manifest's probes: ``(names_kept, positions, groups)``. For a
-    manifest with replicate probes (EPICv2: ``cg…_TC11``/``_TC21`` share one ``cpg_id``) ``groups`` maps each
-    gathered probe to its CpG, whose value is the mean of its non-missing replicates (sesame's rule, as
-    :func:`methylclass.io.canonical.collapse_replicate_columns`); otherwise ``groups`` is None."""
+def _probe_plan(man, cpgs: Sequence[str]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Where the model's CpGs are among a manifest's probes: ``(probe_ids, positions, replicated)``. For a
+    manifest with replicate probes (EPICv2: ``cg…_TC11``/``_TC21`` share one ``cpg_id``) every replicate of a
+    model CpG is gathered and ``replicated`` is True: the caller collapses them to their CpG
+    (:func:`methylclass.io.canonical.collapse_replicate_columns`)."""
     pid = man.probes["probe_id"].astype(str).to_numpy()
     cid = man.probes["cpg_id"].astype(str).to_numpy()
     want = pd.Index([str(c) for c in cpgs])
     if (pid == cid).all() or not pd.Index(pid).intersection(want).empty:
         pos = pd.Index(pid).get_indexer(want)
-        return want.to_numpy()[pos >= 0], pos[pos >= 0], None
-    code = want.get_indexer(cid)
-    sel = np.flatnonzero(code >= 0)
-    kept = np.unique(code[sel])
-    return want.to_numpy()[kept], sel, np.searchsorted(kept, code[sel])
-
-
-def _gather(beta: np.ndarray, positions: np.ndarray, groups: np.ndarray | None, n: int) -> np.ndarray:
-    """One sample's values at the planned probes (:func:`_probe_plan`), replicates averaged."""
-    v = beta[positions]
-    if groups is None:
-        return v
-    ok = ~np.isnan(v)
-    total = np.bincount(groups, weights=np.where(ok, v, 0.0), minlength=n)
-    count = np.bincount(groups, weights=ok.astype(np.float64), minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+        return want.to_numpy()[pos >= 0], pos[pos >= 0], False
+    sel = np.flatnonzero(want.get_indexer(cid) >= 0)
+    return pid[sel], sel, True
 
 
 def cnv_total_raw(raw) -> np.ndarray:

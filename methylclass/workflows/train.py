@@ -141,7 +141,7 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
                                                           "family_threshold", "min_coverage")}
     # how the model meets missing CpGs: "centroid" = models.impute.CentroidImputer inside the pipeline (then up
     # to 1 − decision.min_coverage may be missing), else nothing beyond predict.max_missing_fraction
-    decision["missing_strategy"] = "centroid" if _has_centroid_imputer(est) else None
+    decision["missing_strategy"] = "centroid" if getattr(est, "impute", None) == "centroid" else None
     card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": decision,
                    "taxonomy": None if ds.taxonomy is None else ds.taxonomy.to_dict(),
                    "covariates": {c: (ds.summary.get("covariates") or {}).get(c, {}).get("levels")
@@ -185,30 +185,3 @@ def _cross_fitted_knn(Z: np.ndarray, k: int, seed: int, folds: int = 5):
     ood.train_scores_ = np.sort(np.concatenate(ref))
     ood.reference_ = "cross_fitted"
     return ood
-
-
-def _has_centroid_imputer(estimator) -> bool:
-    """True when a fitted pipeline fills missing CpGs with :class:`~methylclass.models.impute.CentroidImputer`."""
-    from ..models.impute import CentroidImputer
-
-    seen, todo = set(), [estimator]
-    while todo:
-        obj = todo.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, CentroidImputer):
-            return True
-        for attr in ("base_pipeline_", "pipeline_", "steps", "estimator", "estimators_", "transformers_"):
-            val = getattr(obj, attr, None)
-            if val is None:
-                continue
-            for item in (val if isinstance(val, (list, tuple)) else [val]):
-                todo.extend(x for x in (item if isinstance(item, tuple) else (item,)) if hasattr(x, "__dict__"))
-        if hasattr(obj, "get_params"):
-            try:
-                todo.extend(v for v in obj.get_params(deep=False).values() if hasattr(v, "get_params"))
-            except (TypeError, AttributeError):
-                pass
-    return False
-
