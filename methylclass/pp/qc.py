@@ -53,6 +53,34 @@ CONTROL_THRESHOLDS = {
     "specificity_I_green": 1.0, "specificity_I_red": 1.0, "specificity_II": 1.0,
     "nonpolymorphic_green": 5.0, "nonpolymorphic_red": 5.0,
 }
+#: control ratios that judge the scan and the chemistry rather than the DNA (all but bisulfite conversion): a
+#: sample failing only these keeps usable betas, so :func:`qc_status` calls it a ``warning``
+SOFT_CONTROLS = tuple(name for name in CONTROL_THRESHOLDS if not name.startswith("bisulfite"))
+
+
+def qc_status(passed, reasons) -> str:
+    """``passed`` / ``warning`` / ``failed`` of a sample's QC (``""`` when it was not judged).
+
+    Parameters
+    ----------
+    passed : bool or None
+        The ``passed`` flag of :func:`sample_qc` (NaN/None: not judged).
+    reasons : sequence of str or str
+        Its ``reasons`` (a list, or joined with ``"; "`` as stored in a store's sample table).
+
+    Returns
+    -------
+    str
+        ``warning`` when every reason is a :data:`SOFT_CONTROLS` ratio, ``failed`` otherwise.
+    """
+    if passed is None or (isinstance(passed, float) and np.isnan(passed)):
+        return ""
+    if bool(passed):
+        return "passed"
+    items = reasons.split(";") if isinstance(reasons, str) else list(reasons or [])
+    items = [r.strip() for r in items if r and r.strip()]
+    soft = tuple(f"control '{name}' ratio" for name in SOFT_CONTROLS)
+    return "warning" if items and all(r.startswith(soft) for r in items) else "failed"
 
 
 def _select(types: np.ndarray, names: np.ndarray, ctype: str, pattern: str) -> np.ndarray:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from .._atomic import ensure_writable_file
 from ..errors import DataError, MethylclassError
+from ..pp.qc import qc_status
 from .data import is_store
 from .runs import _atomic_csv
 from .understand_io import read_input
@@ -86,23 +87,6 @@ def classify_inputs(inputs: Any) -> list[tuple[str, Any]]:
     if loose:
         out.append(("idats", loose))
     return out
-
-
-#: QC failures that leave the betas usable (scanner / chemistry control ratios): reported as ``warning``,
-#: they do not block a call; any other failed check (low intensity, failed probes, bisulfite conversion,
-#: missing controls) makes the sample ``failed`` → ``no_match`` with reason ``qc_failed``
-_SOFT_QC = ("control 'extension", "control 'hybridization", "control 'staining", "control 'specificity",
-            "control 'nonpolymorphic", "control 'target")
-
-
-def qc_verdict(passed, reasons) -> str:
-    """``passed`` / ``warning`` / ``failed`` from a sample's QC flag and its ``"; "``-joined reasons."""
-    if passed is None or (isinstance(passed, float) and np.isnan(passed)):
-        return ""
-    if bool(passed):
-        return "passed"
-    items = [r.strip() for r in str(reasons or "").split(";") if r.strip()]
-    return "warning" if items and all(r.startswith(_SOFT_QC) for r in items) else "failed"
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -262,7 +246,7 @@ class Model:
         qc = {}
         if "qc_passed" in table:
             reasons = table["qc_reasons"] if "qc_reasons" in table else pd.Series("", index=table.index)
-            qc = {str(s): qc_verdict(v, reasons.get(s)) for s, v in table["qc_passed"].dropna().items()}
+            qc = {str(s): qc_status(v, reasons.get(s)) for s, v in table["qc_passed"].dropna().items()}
         return X, qc
 
     def _cnv(self):
@@ -361,7 +345,7 @@ class Model:
             rows.append(np.asarray(ns.beta, dtype=np.float32)[positions])
             names.append(rec["sample"])
             if rec.get("qc_passed") is not None:
-                qc[rec["sample"]] = qc_verdict(rec["qc_passed"], rec.get("qc_reasons"))
+                qc[rec["sample"]] = qc_status(rec["qc_passed"], rec.get("qc_reasons"))
             details[rec["sample"]] = d
         X = pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(names_kept)), np.float32),
                          index=pd.Index(names, name="sample"), columns=names_kept)

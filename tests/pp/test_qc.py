@@ -98,3 +98,17 @@ def test_qc_without_controls(pp_tiny):
     assert set(out["controls"].values()) == {None}
     assert out["passed"]
     assert isinstance(pd.Series(out["controls"]), pd.Series)
+
+
+def test_qc_status_separates_scan_controls_from_dna_failures():
+    """Only scan/chemistry control ratios are a warning; bisulfite conversion or low intensity fail the
+    sample; the store's "; "-joined form reads the same as the list."""
+    from methylclass.pp.qc import qc_status
+
+    soft = ["control 'staining_green' ratio 3.10 below 5", "control 'specificity_II' ratio 0.80 below 1"]
+    assert qc_status(True, []) == "passed"
+    assert qc_status(None, []) == "" and qc_status(float("nan"), "") == ""
+    assert qc_status(False, soft) == "warning" == qc_status(False, "; ".join(soft))
+    assert qc_status(False, [*soft, "control 'bisulfite_conversion_II' ratio 0.50 below 1"]) == "failed"
+    assert qc_status(False, ["low intensity: mean of log2 median M (9.00) and U (9.10) is below 10.5"]) == "failed"
+    assert qc_status(False, []) == "failed"
