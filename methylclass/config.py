@@ -76,6 +76,7 @@ SCHEMA: dict[str, Any] = {
                  "conformal": ["split", "class_conditional", None], "family_threshold": (int, float, type(None))},
     "report": {"title": (str,), "n_bins": (int,), "formats": (list,), "criteria": (dict, type(None)),
                "criteria_min_models": (int,), "bootstrap": (int,)},
+    "ingest": {"samples_per_task": (str, int)},
     "store": {"sex_chromosomes": ["drop", "keep"]},
     "train": {"ood_k": (int,)},
     "predict": {"ood_alpha": (str, int, float), "max_missing_fraction": NUM},

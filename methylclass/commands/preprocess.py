@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--master", help="Spark master: local[*] (default, embedded), local[N], spark://HOST:PORT, "
                                     "yarn")
     p.add_argument("--driver-memory", default="2g", help="Spark driver memory (default 2g)")
+    p.add_argument("--samples-per-task", metavar="N|auto",
+                   help="samples per Spark task (default: ingest.samples_per_task of conf/base.yaml, auto = "
+                        "from the cohort size and cores; a crashed task's samples are re-run one per task)")
     p.add_argument("--local", action="store_true", help="run in this process without Spark (a few samples)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store instead of resuming it")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any sample failed")
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     res = ingest_cohort(args.input, args.out, method=args.method, manifest=args.manifest, array=args.array,
                         controls=args.controls, sheet=args.sheet, master=args.master, local=args.local,
                         overwrite=args.overwrite, options=_options(args), driver_memory=args.driver_memory,
-                        log=lambda msg: print(msg, file=sys.stderr), mixed=args.mixed)
+                        samples_per_task=args.samples_per_task, log=lambda msg: print(msg, file=sys.stderr),
+                        mixed=args.mixed)
     failed = res.failures
     print(f"{res.store}: {res.n_ok} samples stored ({res.array}, method {res.method}); this run: "
           f"{res.n_processed} processed, {res.n_skipped} already stored, {res.n_failed} failed "

@@ -4,7 +4,8 @@ One kernel, :func:`~methylclass.pp.kernel.process_sample` (read the pair, map ad
 ``normalize``, write the sample file), serves every path:
 
 * :func:`ingest_cohort` on Spark (default): the small list of sample references (paths + sheet metadata) is
-  distributed one sample per task (:mod:`methylclass.spark.jobs`); executors run the kernel with the manifest
+  distributed a few samples per task (``ingest.samples_per_task`` of ``conf/base.yaml``; a crashed task's
+  samples are re-run one per task, :mod:`methylclass.spark.jobs`); executors run the kernel with the manifest
   broadcast once, write the sample's arrays straight into the store (atomic rename) and return only a small record. The
   driver holds the manifest, the references and the records: its memory is flat in the number of samples.
   Executors must see INPUT and the store at the same paths (local disk for ``local[*]``, a shared file system
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..config import setting
 from ..errors import ConfigError, DataError
 from ..io.manifest import resolve as _arrays
 from ..io.manifest.types import Manifest
@@ -40,7 +42,7 @@ from ..pp.kernel import MIN_ADDRESS_FRACTION, WRITE_FAILED, _meta_columns, proce
 from ..pp.normalize import normalize
 from ..progress import Progress
 from ..records import SampleFailure
-from ..spark.jobs import MAX_TASK_CRASHES, run_on_spark
+from ..spark.jobs import MAX_TASK_CRASHES, choose_samples_per_task, run_on_spark
 from .ingest_mixed import MIXED, ArrayGroup, group_by_array, mixed_probe_table, sheet_names_arrays
 
 
@@ -232,7 +234,7 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
                   manifest: Manifest | str | Path | None = None, array: str | None = None,
                   sheet: str | Path | None = None, master: str | None = None, spark=None, local: bool = False,
                   overwrite: bool = False, options: dict | None = None,
-                  min_address_fraction: float = MIN_ADDRESS_FRACTION, samples_per_task: int = 1,
+                  min_address_fraction: float = MIN_ADDRESS_FRACTION, samples_per_task: int | str | None = None,
                   driver_memory: str = "2g", max_task_crashes: int = MAX_TASK_CRASHES,
                   controls: str | Path | None = None, progress: bool | None = None, log=None,
                   mixed: bool = False) -> IngestResult:
@@ -269,8 +271,9 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
         Further :func:`~methylclass.pp.normalize.normalize` options, passed untouched.
     min_address_fraction : float
         Minimum fraction of the manifest's addresses an IDAT must hold.
-    samples_per_task : int
-        Samples per Spark task.
+    samples_per_task : int or "auto", optional
+        Samples per Spark task (default: ``ingest.samples_per_task`` of ``conf/base.yaml``; ``"auto"`` chooses
+        from the cohort size and Spark's cores, :func:`methylclass.spark.jobs.choose_samples_per_task`).
     driver_memory : str
         Spark driver memory when a session is started.
     max_task_crashes : int
@@ -294,6 +297,9 @@ def ingest_cohort(source: str | Path | Sequence[Any], out: str | Path, *, method
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
     check_method(method, options)
+    if samples_per_task is None:
+        samples_per_task = setting({}, "ingest.samples_per_task")
+    choose_samples_per_task(1, 1, samples_per_task)  # refuse a bad value before any work
     refs, groups = _prepare(source, sheet, manifest, array, controls, mixed, method)
     info, probes = _store_info(groups, method, options)
     label = info["array"] if len(groups) == 1 else f"{MIXED}: {', '.join(info['arrays'])}"

@@ -261,18 +261,49 @@ def test_a_failing_spark_job_is_one_error_and_the_store_stays_resumable(spark, c
     assert res.n_ok == 6
 
 
-def test_a_sample_that_kills_its_worker_is_isolated(spark, cohort, hm27_manifest, tmp_path):
+@pytest.mark.parametrize("per_task", ["auto", 4])
+def test_a_sample_that_kills_its_worker_is_isolated(spark, cohort, hm27_manifest, tmp_path, per_task):
     """A sample whose task dies twice (its reference kills the worker that unpickles it) is recorded as
-    failed with Spark's reason; every other sample is stored in the same run."""
+    failed with Spark's reason; every other sample is stored in the same run. With several samples per task
+    (4: the poison shares its task with three good samples, before and after it) the crashed task's samples
+    are re-run one per task, so the poison is still the only sample lost."""
     folder, expected = cohort
     refs = list(find_samples(folder).samples)
     poison = {"sample": "poison", "grn": str(refs[0].grn), "red": str(refs[0].red),
               "meta": {"x": _KillsWorker()}}
-    res = ingest([*refs, poison], tmp_path / "store", method="raw", spark=spark, manifest=hm27_manifest)
+    said: list[str] = []
+    res = ingest([*refs[:5], poison, *refs[5:]], tmp_path / "store", method="raw", spark=spark,
+                 manifest=hm27_manifest, samples_per_task=per_task, log=said.append)
     table = Store.open(tmp_path / "store").samples.set_index("sample")
     assert table.loc["poison", "status"] == "failed"
     assert "Spark task failed repeatedly" in table.loc["poison", "reason"]
     assert res.n_ok == sum(1 for w in expected.values() if w == "ok")
+    assert len(table) == len(refs) + 1
+    if per_task == 4:
+        assert any("a Spark task of 4 samples failed repeatedly" in line for line in said), said
+
+
+def test_the_default_batches_a_large_cohort_and_refuses_a_bad_setting(cohort, tmp_path):
+    """``ingest.samples_per_task: auto`` gives one sample per task for a handful of samples, batches for
+    1,000 (≥ 8 tasks per core, ≤ 16 samples); chunks keep the order and put isolated samples alone; a bad
+    setting is one ConfigError before any work."""
+    from methylclass.config import setting
+    from methylclass.errors import ConfigError
+    from methylclass.spark.jobs import choose_samples_per_task, make_chunks
+
+    assert setting({}, "ingest.samples_per_task") == "auto"
+    assert choose_samples_per_task(10, 2) == 1
+    assert choose_samples_per_task(1000, 2) == 16 and choose_samples_per_task(200, 2) == 13
+    assert choose_samples_per_task(1000, 2, 1) == 1 and choose_samples_per_task(5, 2, "7") == 7
+    refs = [{"sample": f"s{i}"} for i in range(10)]
+    chunks = make_chunks(refs, 4, alone={"s5"})
+    assert [[r["sample"] for r in c] for c in chunks] == [["s5"], ["s0", "s1", "s2", "s3"],
+                                                          ["s4", "s6", "s7", "s8"], ["s9"]]
+    folder, _ = cohort
+    for bad in (0, "many", 1.5):
+        with pytest.raises(ConfigError, match="samples per task"):
+            ingest(folder, tmp_path / "x", method="raw", local=True, samples_per_task=bad)
+    assert not (tmp_path / "x").exists()
 
 
 def test_resume_refreshes_sheet_metadata(hm27_dir, hm27_manifest, tmp_path):
@@ -321,7 +352,7 @@ def test_executors_return_only_small_records(cohort, hm27_manifest, tmp_path):
             "method_options": {}}
     with StoreWriter(tmp_path / "s", info, hm27_manifest.probes):
         task = _SparkTask(types.SimpleNamespace(value=hm27_manifest), "raw", str(tmp_path / "s"), {}, 0.95)
-        records = list(task(iter(refs)))
+        records = list(task(iter([refs[:2], refs[2:]])))  # two chunks, as two partitions would hold
     assert len(records) == 3
     for rec in records:
         assert all(v is None or isinstance(v, (str, int, float, bool)) for v in rec.values()), rec
