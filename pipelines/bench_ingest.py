@@ -37,6 +37,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _dirty_bytes() -> int:
+    """Written data the kernel has not yet put on disk (``Dirty`` + ``Writeback`` of /proc/meminfo; 0
+    elsewhere): a store written faster than the disk absorbs shows here, and writers are throttled."""
+    try:
+        with open("/proc/meminfo") as fh:
+            return sum(int(ln.split()[1]) * 1024 for ln in fh if ln.startswith(("Dirty:", "Writeback:")))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class PeakSampler(threading.Thread):
     """Polls the RSS of this process, its JVM child and the Python workers below it; keeps the peaks."""
 
@@ -46,7 +56,7 @@ class PeakSampler(threading.Thread):
 
         self.psutil, self.proc, self.interval = psutil, psutil.Process(), interval
         self.peak = {"driver_python": 0, "driver_jvm": 0, "driver_total": 0, "workers_sum": 0, "worker_max": 0,
-                     "n_workers_max": 0}
+                     "n_workers_max": 0, "dirty_writeback": 0}
         self._stop_event = threading.Event()
 
     def sample(self) -> None:
@@ -74,6 +84,7 @@ class PeakSampler(threading.Thread):
         p["workers_sum"] = max(p["workers_sum"], sum(workers))
         p["worker_max"] = max(p["worker_max"], max(workers, default=0))
         p["n_workers_max"] = max(p["n_workers_max"], len(workers))
+        p["dirty_writeback"] = max(p["dirty_writeback"], _dirty_bytes())
 
     def run(self) -> None:
         while not self._stop_event.is_set():
@@ -87,6 +98,22 @@ class PeakSampler(threading.Thread):
                for k, v in self.peak.items()}
         if reset:
             self.peak = dict.fromkeys(self.peak, 0)
+        return out
+
+    def cpu_seconds(self) -> dict:
+        """CPU seconds (user + system) so far of this process, its JVM and the Python workers (live ones:
+        local-mode workers are reused for the whole run, so theirs accumulate)."""
+        ps = self.psutil
+        t = self.proc.cpu_times()
+        out = {"driver_python": t.user + t.system, "jvm": 0.0, "python_workers": 0.0}
+        for k in self.proc.children(recursive=True):
+            try:
+                name, ct = k.name().lower(), k.cpu_times()
+            except ps.Error:
+                continue
+            key = "jvm" if "java" in name else "python_workers" if "python" in name else None
+            if key:
+                out[key] += ct.user + ct.system
         return out
 
     def stop(self) -> dict:
@@ -141,9 +168,25 @@ def run_one(args: argparse.Namespace) -> None:
 
     spark = get_spark(args.master, driver_memory=args.driver_memory)
     t_spark = time.perf_counter() - t0
+    load_before = os.getloadavg()
+    cpu0 = sampler.cpu_seconds()
     t1 = time.perf_counter()
-    res = ingest_cohort(args.cohort, args.store, method=args.method, spark=spark)
+    res = ingest_cohort(args.cohort, args.store, method=args.method, spark=spark,
+                        samples_per_task=args.samples_per_task)
     t_ingest = time.perf_counter() - t1
+    cpu1 = sampler.cpu_seconds()
+    cpu = {f"cpu_{k}_s": round(cpu1[k] - cpu0[k], 2) for k in cpu0}
+    cpu["cpu_total_s"] = round(sum(cpu1[k] - cpu0[k] for k in cpu0), 2)
+    cpu["cpu_s_per_sample"] = round(cpu["cpu_total_s"] / max(1, res.n_ok + res.n_failed), 4)
+    cpu["load_avg_before"] = [round(x, 2) for x in load_before]
+    cpu["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
+    cpu["spark_cores"] = spark.sparkContext.defaultParallelism
+    from methylclass.config import setting
+    from methylclass.spark.jobs import choose_samples_per_task
+
+    chosen = args.samples_per_task or setting({}, "ingest.samples_per_task")
+    cpu["samples_per_task"] = choose_samples_per_task(res.n_processed, cpu["spark_cores"], chosen)
+    cpu["samples_per_task_setting"] = chosen
     peaks = sampler.snapshot(reset=True)
     extra = {}
     if args.read_checks:
@@ -157,7 +200,7 @@ def run_one(args: argparse.Namespace) -> None:
            "ingest_s": round(t_ingest, 2), "wall_s": round(time.perf_counter() - t0, 2),
            "s_per_sample": round(t_ingest / max(1, res.n_ok), 3),
            "driver_ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-           **peaks, **extra,
+           **cpu, **peaks, **extra,
            "store_mb": round(sum(f.stat().st_size for f in Path(args.store).rglob("*") if f.is_file()) / 2**20, 1)}
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -201,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", default="noob")
     ap.add_argument("--master", default="local[*]")
     ap.add_argument("--driver-memory", default="2g")
+    ap.add_argument("--samples-per-task", help="samples per Spark task (default: conf/base.yaml's)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", help="scratch folder (default: <methylclass cache>/bench_ingest)")
     ap.add_argument("--out", default=str(ROOT / "results" / "ingest.json"))
@@ -229,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(store, ignore_errors=True)
         cmd = [sys.executable, __file__, "--run-one", "--cohort", str(cohort), "--store", str(store),
                "--method", args.method, "--master", args.master, "--driver-memory", args.driver_memory]
+        if args.samples_per_task:
+            cmd += ["--samples-per-task", args.samples_per_task]
         if n == sizes[-1]:
             cmd.append("--read-checks")
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -241,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"N={n:5d}: ingest {res['ingest_s']:8.1f} s ({res['s_per_sample']:.3f} s/sample), driver python "
               f"{res['driver_python_mb']:7.1f} MB, driver JVM {res['driver_jvm_mb']:7.1f} MB, driver total "
               f"{res['driver_total_mb']:7.1f} MB, python workers {res['workers_sum_mb']:7.1f} MB "
-              f"(max one {res['worker_max_mb']:.1f}), store {res['store_mb']:.0f} MB", flush=True)
+              f"(max one {res['worker_max_mb']:.1f}), store {res['store_mb']:.0f} MB; CPU {res['cpu_total_s']:.0f} s "
+              f"({res['cpu_s_per_sample']:.3f} s/sample), load average {res['load_avg_before'][0]:.1f} → "
+              f"{res['load_avg_after'][0]:.1f}", flush=True)
         if not args.keep:
             shutil.rmtree(store, ignore_errors=True)
         shutil.rmtree(cohort, ignore_errors=True)

@@ -194,7 +194,7 @@ def spark_part(args, cohort: Path, manifest) -> dict:
     bc = sc.broadcast((manifest, None))
     timed(f"broadcast_read_{n}_tasks", lambda: sc.parallelize(refs, n).mapPartitions(_BroadcastRead(bc)).collect())
     bc.unpersist(blocking=True)
-    for k in [int(x) for x in args.per_task.split(",")]:
+    for k in [x if x == "auto" else int(x) for x in args.per_task.split(",")]:
         store = Path(args.work) / f"profile_store_{k}"
         shutil.rmtree(store, ignore_errors=True)
         (store / "betas").mkdir(parents=True)
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=200, help="cohort size of the Spark part")
     ap.add_argument("--n-kernel", type=int, default=20, help="samples of the kernel-stage part")
-    ap.add_argument("--per-task", default="1,8", help="samples per task of the ingestion runs")
+    ap.add_argument("--per-task", default="1,auto", help="samples per task of the ingestion runs (or auto)")
     ap.add_argument("--array", default="HM450")
     ap.add_argument("--base", type=int, default=12)
     ap.add_argument("--seed", type=int, default=7)
