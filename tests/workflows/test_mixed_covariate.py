@@ -147,6 +147,13 @@ def test_cli_array_and_covariate_options(mixed, tmp_path, capsys):
                  "--array", level, "--no-report"]) == 0
     out = pd.read_csv(tmp_path / "o" / "predictions.csv", keep_default_na=False)
     assert (out["warning"] == "").all()
+    # without --array: predicted, with the warning in the CSV and on the sample's report page
+    assert main(["predict", "--model", str(root / "model"), str(tmp_path / "t.csv"), "--out",
+                 str(tmp_path / "w")]) == 0
+    out = pd.read_csv(tmp_path / "w" / "predictions.csv", keep_default_na=False)
+    assert out["warning"].str.startswith("array not given").all() and (out["status"] == "ok").all()
+    pages = "".join(p.read_text() for p in (tmp_path / "w" / "report").rglob("*.html"))
+    assert "no array adjustment applied" in pages
     for argv, word in ((["--array", "NOPE"], "array 'NOPE' is not a known array type"),
                        (["--covariate", "material"], "--covariate must be NAME=VALUE"),
                        (["--covariate", "material=ffpe"], "does not adjust for it (its covariates: array)")):
