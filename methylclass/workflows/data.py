@@ -240,7 +240,11 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
     preprocessing store (betas of every stored sample; labels from ``labels`` or a sample-table column such
     as the sheet's ``Sample_Group``). ``feature_blocks: [cnv_]`` adds the copy-number features (the table's
     ``cnv_*`` columns, or the store's ``cnv_features.parquet``). ``exclude_classes`` leaves samples of those
-    labels out (e.g. the normal references of a cohort).
+    labels out (e.g. the normal references of a cohort). ``covariates: {name: column}`` adds ``cov_<name>``
+    columns (numeric codes of the sorted levels; the level map goes to ``summary["covariates"]``). A store whose
+    training samples come from more than one array adds ``cov_array`` (the sample table's ``array``) as well,
+    listed in ``Dataset.auto_covariates`` — every model then adjusts for it in-fold — unless
+    ``data.array_covariate`` (else ``conf/base.yaml`` ``store.array_covariate``) is false.
 
     Parameters
     ----------

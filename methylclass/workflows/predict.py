@@ -181,7 +181,9 @@ class Model:
                 qc.update(q)
             else:
                 X, q, f, d = self._from_idats(source, manifest or self.manifest, controls or self.controls)
-                values = pd.DataFrame([{**(d.get(s, {}).get("meta") or {}), "array": d.get(s, {}).get("array")}
+                # the sheet's columns, and the array each sample was read as (not a sheet's own Array column)
+                values = pd.DataFrame([{**{k: v for k, v in (d.get(s, {}).get("meta") or {}).items()
+                                           if str(k).lower() != "array"}, "array": d.get(s, {}).get("array")}
                                        for s in X.index], index=X.index)
                 frames.append(self._with_covariates(X, values, declared, detected_array=True))
                 qc.update(q)

@@ -162,3 +162,36 @@ def test_cli_array_and_covariate_options(mixed, tmp_path, capsys):
                      str(tmp_path / "bad"), "--no-report", *argv])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and err[0].startswith("error:") and word in err[0], err
+
+
+def test_material_covariate_from_option_or_column(tmp_path):
+    """A material-adjusted bundle (data.covariates): ``covariates={"material": ...}`` or a ``material`` column of
+    the input builds cov_material as in training (case-insensitive level names); the card lists the levels."""
+    from methylclass.simulate.betas import simulate_betas
+
+    c = simulate_betas(classes=3, n_per_class=8, n_probes=1000, dmps_per_class=10, ffpe_fraction=0.5, ffpe_shift=1.0,
+                       ffpe_probe_fraction=0.3, seed=1)
+    c.X.reset_index().to_csv(tmp_path / "betas.csv", index=False)
+    material = pd.Series(np.where(c.truth["ffpe"], "FFPE", "Frozen"), index=c.X.index)
+    pd.DataFrame({"sample": c.X.index, "class": c.truth["class"], "material": material}).to_csv(
+        tmp_path / "labels.tsv", sep="\t", index=False)
+    cfg = load_config(overrides=["defaults.models=[logreg_adjusted]", "experiment.n_jobs=1", "cv.inner=2",
+                                 "pipeline.n_features=200"])
+    cfg["data"] = {"betas": str(tmp_path / "betas.csv"), "labels": str(tmp_path / "labels.tsv"),
+                   "sample_column": "sample", "label_column": "class", "covariates": {"material": "material"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(cfg, tmp_path / "model", conformal=None, progress=False)
+    model = load_model(tmp_path / "model")
+    assert model.card["covariates"]["cov_material"]["levels"] == {"FFPE": 0.0, "Frozen": 1.0}
+    assert model.covariates == {"cov_material": {"FFPE": 0.0, "Frozen": 1.0}}
+    cols = [f"proba_{k}" for k in model.classes]
+    ffpe = material.index[material == "FFPE"][:4]
+    reference = model.estimator.predict_proba(c.X.loc[ffpe].assign(cov_material=0.0)[model.card["features"]])
+    by_option = model.predict(c.X.loc[ffpe], covariates={"material": "ffpe"})
+    by_column = model.predict(c.X.loc[ffpe].assign(material="FFPE"))
+    for got in (by_option, by_column):
+        assert (got["warning"] == "").all()
+        np.testing.assert_allclose(got[cols].to_numpy(), reference, atol=1e-9)
+    missing = model.predict(c.X.loc[ffpe])
+    assert missing["warning"].str.contains("material not given").all()
