@@ -115,6 +115,10 @@ def test_prediction_builds_the_array_covariate(mixed, tmp_path):
     np.testing.assert_allclose(pred[cols].to_numpy(), reference, atol=1e-6)
     levels = model.covariates["cov_array"]
     np.testing.assert_array_equal(diag.X.loc[names, "cov_array"].to_numpy(), pick["Array"].map(levels).to_numpy())
+    # the training store itself: cov_array from its sample table
+    from_store = model.predict(root / "store").set_index("sample").loc[names]
+    assert (from_store["warning"] == "").all()
+    np.testing.assert_allclose(from_store[cols].to_numpy(), reference, atol=1e-6)
     # a beta table with array= (a name the registry knows by an alias works too); the store rows as the table
     for array, group in pick.groupby("Array"):
         X = ds.X.loc[group["Sample_Name"]].drop(columns="cov_array")
@@ -147,6 +151,10 @@ def test_cli_array_and_covariate_options(mixed, tmp_path, capsys):
                  "--array", level, "--no-report"]) == 0
     out = pd.read_csv(tmp_path / "o" / "predictions.csv", keep_default_na=False)
     assert (out["warning"] == "").all()
+    # the earlier form (--betas TABLE → one CSV) takes --array too
+    assert main(["predict", "--model", str(root / "model"), "--betas", str(tmp_path / "t.csv"), "--out",
+                 str(tmp_path / "p.csv"), "--array", level]) == 0
+    assert (pd.read_csv(tmp_path / "p.csv", keep_default_na=False)["warning"] == "").all()
     # without --array: predicted, with the warning in the CSV and on the sample's report page
     assert main(["predict", "--model", str(root / "model"), str(tmp_path / "t.csv"), "--out",
                  str(tmp_path / "w")]) == 0
