@@ -30,8 +30,9 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.python.worker.reuse": "true",
     "spark.sql.session.timeZone": "UTC",
-    # a task is one sample: a failed task is a bug or a lost executor, not bad input (bad input is
-    # recorded per sample), so retrying it a little is right, forever is not
+    # a task is a few samples: a failed task is a bug or a lost executor, not bad input (bad input is
+    # recorded per sample), so retrying it a little is right, forever is not (spark.jobs then re-runs a
+    # dead task's samples one per task to isolate the culprit)
     "spark.task.maxFailures": "2",
 }
 
