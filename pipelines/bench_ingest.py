@@ -47,6 +47,19 @@ def _dirty_bytes() -> int:
         return 0
 
 
+def _machine_cpu() -> dict:
+    """Machine-wide CPU seconds so far from /proc/stat (busy, idle, iowait, steal; {} elsewhere): with this
+    run's own CPU seconds they show how much of the machine other work took during the run."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return {}
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = (f / hz for f in fields)
+    return {"busy": user + nice + system + irq + softirq, "idle": idle, "iowait": iowait, "steal": steal}
+
+
 class PeakSampler(threading.Thread):
     """Polls the RSS of this process, its JVM child and the Python workers below it; keeps the peaks."""
 
@@ -169,15 +182,21 @@ def run_one(args: argparse.Namespace) -> None:
     spark = get_spark(args.master, driver_memory=args.driver_memory)
     t_spark = time.perf_counter() - t0
     load_before = os.getloadavg()
-    cpu0 = sampler.cpu_seconds()
+    cpu0, machine0 = sampler.cpu_seconds(), _machine_cpu()
     t1 = time.perf_counter()
     res = ingest_cohort(args.cohort, args.store, method=args.method, spark=spark,
                         samples_per_task=args.samples_per_task)
     t_ingest = time.perf_counter() - t1
-    cpu1 = sampler.cpu_seconds()
+    cpu1, machine1 = sampler.cpu_seconds(), _machine_cpu()
     cpu = {f"cpu_{k}_s": round(cpu1[k] - cpu0[k], 2) for k in cpu0}
     cpu["cpu_total_s"] = round(sum(cpu1[k] - cpu0[k] for k in cpu0), 2)
     cpu["cpu_s_per_sample"] = round(cpu["cpu_total_s"] / max(1, res.n_ok + res.n_failed), 4)
+    if machine0 and machine1:
+        for k in machine0:
+            cpu[f"machine_{k}_s"] = round(machine1[k] - machine0[k], 1)
+        # what the rest of the machine ran meanwhile; our CPU ÷ cores is the wall time the run would need alone
+        cpu["machine_others_cpu_s"] = round(cpu["machine_busy_s"] - cpu["cpu_total_s"], 1)
+        cpu["alone_estimate_s"] = round(cpu["cpu_total_s"] / max(1, os.cpu_count() or 1), 1)
     cpu["load_avg_before"] = [round(x, 2) for x in load_before]
     cpu["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     cpu["spark_cores"] = spark.sparkContext.defaultParallelism
