@@ -33,6 +33,7 @@ from ..errors import ConfigError
 from .impute import IMPUTE_METHODS, make_imputer
 from .rebalance import check_balance, make_sampler
 from .registry import build_model, get_factory
+from .scaling import check_scale, scale_steps
 from .tuning import check_search, run_search
 
 __all__ = ["CALIBRATE_METHODS", "SELECT_METHODS", "MethylClassifier", "make_pipeline"]
@@ -137,7 +138,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
                  inner_cv: int = 3, feature_blocks: str | Sequence[str] | bool | None = None,
                  impute: str | None = "median", calibration_kwargs: dict | None = None,
                  random_state: int | None = 0, n_jobs: int = 1, model_params: dict | None = None,
-                 search: dict | None = None, adjust: str | Sequence[str] | None = None):
+                 search: dict | None = None, adjust: str | Sequence[str] | None = None,
+                 scale: str | None = None):
         self.model = model
         self.select = select
         self.n_features = n_features
@@ -153,6 +155,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         self.model_params = model_params
         self.search = search
         self.adjust = adjust
+        self.scale = scale
 
     # ---------------------------------------------------------------------------------------------- building
     def check_options(self) -> None:
@@ -173,6 +176,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         _block_prefixes(self.feature_blocks)
         check_search(self.search)
         _adjust_prefixes(self.adjust)
+        check_scale(self.scale)
 
     def _cpg_steps(self) -> list[tuple[str, Any]]:
         from .selectors import BorutaSelector, VarianceSelector
@@ -195,7 +199,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
                 steps.append(("boruta", BorutaSelector(prefilter=None, **kw)))
             except TypeError as exc:
                 raise ConfigError(f"invalid boruta_kwargs {sorted(kw)}: {exc}") from None
-        return steps
+        return steps + scale_steps(self.scale)
 
     def _feature_steps(self) -> list[tuple[str, Any]]:
         from sklearn.compose import ColumnTransformer
@@ -349,7 +353,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
                   feature_blocks: str | Sequence[str] | bool | None = None, impute: str | None = "median",
                   calibration_kwargs: dict | None = None, random_state: int | None = 0, n_jobs: int = 1,
                   search: dict | None = None, adjust: str | Sequence[str] | bool | None = None,
-                  **model_params) -> MethylClassifier:
+                  scale: str | None = None, **model_params) -> MethylClassifier:
     """Build an unfitted :class:`MethylClassifier` (options are checked now).
 
     Parameters
@@ -391,6 +395,10 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
         shift is removed per CpG by :class:`~methylclass.models.adjust.CovariateAdjuster`, fitted on the
         training data with the class design protected; the covariate columns are consumed and dropped.
         ``{"prefixes": [...], "shrink": False}`` selects limma's plain least-squares estimate (no shrinkage).
+    scale : str or None
+        The scale of the CpG columns the model sees (:mod:`methylclass.models.scaling`): None (betas),
+        ``"standard"`` (each CpG standardised with training-fold statistics), ``"mvalue"`` or
+        ``"mvalue_standard"``.
     **model_params
         Go to the model's factory (e.g. ``n_estimators=1000`` for ``rf``).
 
@@ -407,7 +415,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
     est = MethylClassifier(model, select=select, n_features=n_features, boruta_kwargs=boruta_kwargs,
                            balance=balance, calibrate=calibrate, inner_cv=inner_cv, feature_blocks=feature_blocks,
                            impute=impute, calibration_kwargs=calibration_kwargs, random_state=random_state,
-                           n_jobs=n_jobs, search=search, adjust=adjust,
+                           n_jobs=n_jobs, search=search, adjust=adjust, scale=scale,
                            model_params=dict(model_params) or None)
     est.check_options()
     est.build_base()  # surfaces factory/parameter errors (ConfigError) before any fitting

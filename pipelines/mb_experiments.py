@@ -1,0 +1,158 @@
+"""Model-design experiments on the real medulloblastoma set (GSE85212, 341 × 399), one process, cached.
+
+Each configuration is a :func:`methylclass.models.make_pipeline` call (or a config file's model entry) run
+through the library's nested CV (:func:`methylclass.tl.cv.nested_cv`, 5 outer × 3 inner folds, the outer
+splits of ``make benchmark`` for seed 0); its out-of-fold probabilities are cached under
+``<cache>/mb_experiments/<name>_s<seed>.csv`` so that soft votes of members, thresholds and the always-wrong
+samples can be compared without refitting. Every fitted step (selection, scaling, tuning, calibration) sits in
+the pipeline, i.e. inside each outer training fold.
+
+    python pipelines/mb_experiments.py --configs logreg,logreg_std --seeds 0,1
+    python pipelines/mb_experiments.py --report          # table of every cached configuration
+
+Writes ``results/mb_experiments.json`` and ``.md`` with ``--report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from methylclass.config import load_config
+from methylclass.paths import cache_dir
+from methylclass.tl.cv import nested_cv
+from methylclass.tl.metrics import evaluate
+from methylclass.workflows.data import load_dataset
+from methylclass.workflows.runs import estimator_factory
+
+CACHE = cache_dir() / "mb_experiments"
+WIDE_C = [0.01, 0.1, 1.0, 10.0, 100.0]
+
+
+def _conf_model(name: str, **delta) -> dict:
+    """A configured model (conf/model/<name>.yaml merged into mb_benchmark), optionally changed."""
+    cfg = load_config("mb_benchmark", overrides=[f"defaults.models=[{name}]"])
+    m = dict(cfg["models"][name])
+    for k, v in delta.items():
+        if k == "pipeline":
+            m["pipeline"] = {**m.get("pipeline", {}), **v}
+        else:
+            m[k] = v
+    return m
+
+
+def _stack(members: dict, scale: str | None, combine: str = "stack", calibrate: str = "none") -> dict:
+    """An ``ensemble`` entry (stacking by default) of ``members`` on CpGs at ``scale``."""
+    return _conf_model("ensemble_stack", params={"combine": combine, "inner_cv": 3, "members": members},
+                       pipeline={"scale": scale, "calibrate": calibrate})
+
+
+def configs() -> dict[str, dict]:
+    """name → model entry (estimator, params, pipeline, search) as the config files spell it."""
+    return {
+        "logreg": _conf_model("logreg"),
+        "svm": _conf_model("svm"),
+        "logreg_std": _conf_model("logreg", pipeline={"scale": "standard"},
+                                  search={"method": "grid", "space": {"C": [0.001, 0.01, 0.1, 1.0]}}),
+        "logreg_m_std": _conf_model("logreg", pipeline={"scale": "mvalue_standard"},
+                                    search={"method": "grid", "space": {"C": [0.001, 0.01, 0.1, 1.0]}}),
+        "logreg_wideC": _conf_model("logreg", search={"method": "grid", "space": {"C": WIDE_C}}),
+        "svm_std": _conf_model("svm", pipeline={"scale": "standard"},
+                               search={"method": "grid", "space": {"C": [0.0001, 0.001, 0.01, 0.1]}}),
+        "knn_m_std": _conf_model("logreg", estimator="knn", params={"n_neighbors": 10},
+                                 pipeline={"scale": "mvalue_standard", "balance": None},
+                                 search={"method": "grid", "space": {"n_neighbors": [5, 10, 20]}}),
+        "lda": _conf_model("logreg", estimator="lda", params={}, pipeline={"balance": None}, search=None),
+        "lda_m": _conf_model("logreg", estimator="lda", params={}, pipeline={"scale": "mvalue", "balance": None},
+                             search=None),
+        "svm_m_std": _conf_model("svm", pipeline={"scale": "mvalue_standard"},
+                                 search={"method": "grid", "space": {"C": [0.0001, 0.001, 0.01, 0.1]}}),
+        "knn_std": _conf_model("logreg", estimator="knn", params={"n_neighbors": 10},
+                               pipeline={"scale": "standard", "balance": None},
+                               search={"method": "grid", "space": {"n_neighbors": [5, 10, 20]}}),
+        "lda_std": _conf_model("logreg", estimator="lda", params={}, pipeline={"scale": "standard", "balance": None},
+                               search=None),
+        "stack_lda_knn": _stack({"lda": {}, "knn": {"n_neighbors": 10}}, None),
+        "stack_lda_knn_std": _stack({"lda": {}, "knn": {"n_neighbors": 10}}, "standard"),
+        "stack_lda_knn_logreg_std": _stack({"lda": {}, "knn": {"n_neighbors": 10},
+                                            "logreg": {"balance": "class_weight", "C": 0.1}}, "standard"),
+        "votecal_lda_knn_std": _stack({"lda": {}, "knn": {"n_neighbors": 10}}, "standard", "soft", "ridge"),
+        "votecal_lda_knn_logreg_std": _stack({"lda": {}, "knn": {"n_neighbors": 10},
+                                              "logreg": {"balance": "class_weight", "C": 0.1}}, "standard",
+                                             "soft", "ridge"),
+        "lda_nocal": _conf_model("logreg", estimator="lda", params={}, pipeline={"balance": None,
+                                                                              "calibrate": None}, search=None),
+        "knn_m_std_nocal": _conf_model("logreg", estimator="knn", params={"n_neighbors": 10},
+                                       pipeline={"scale": "mvalue_standard", "balance": None, "calibrate": None},
+                                       search={"method": "grid", "space": {"n_neighbors": [5, 10, 20]}}),
+        "ensemble_pool": _conf_model("ensemble_pool"),
+        "rf": _conf_model("rf"),
+        "ensemble_stack": _conf_model("ensemble_stack"),
+        "ensemble": _conf_model("ensemble"),
+    }
+
+
+def run(name: str, entry: dict, seed: int, X: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
+    """Nested 5×3 CV of one configuration (cached)."""
+    path = CACHE / f"{name}_s{seed}.csv"
+    if path.is_file():
+        return pd.read_csv(path, index_col=0)
+    factory = estimator_factory(entry, inner=3, seed=0)
+    t0 = time.perf_counter()
+    res = nested_cv(X, y, factory, outer=5, inner=3, repeats=1, seed=seed, n_jobs=1, progress=False)
+    out = res.proba.copy()
+    out["fold"] = res.folds["repeat_0"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(path)
+    (CACHE / f"{name}_s{seed}.json").write_text(json.dumps({
+        "seconds": time.perf_counter() - t0, "entry": entry,
+        "params": None if res.params is None else res.params.to_dict(orient="records")}, default=str))
+    return out
+
+
+def scores(y: pd.Series, P: pd.DataFrame, threshold: float = 0.9) -> dict:
+    """The four criteria numbers (and the wrong samples) of out-of-fold probabilities."""
+    classes = sorted(y.unique())
+    P = P.loc[y.index, classes]
+    s = evaluate(y, P, threshold=threshold).scalars
+    pred = np.asarray(classes, dtype=object)[P.to_numpy().argmax(axis=1)]
+    return {k: round(s[k], 4) for k in ("balanced_accuracy", "accuracy", "brier", "log_loss", "classifiable",
+                                         "accuracy_classified")} | {
+        "wrong": sorted(y.index[pred != y.to_numpy()].tolist())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the requested configurations and print their numbers."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--configs", default="logreg")
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--vote", action="append", default=[], help="soft vote of cached configs, e.g. logreg+knn")
+    p.add_argument("--report", action="store_true")
+    args = p.parse_args(argv)
+    cfg = load_config("mb_benchmark")
+    ds = load_dataset(cfg["data"])
+    X, y = ds.X, ds.y.astype(str)
+    allc = configs()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = {}
+    for name in args.configs.split(","):
+        for seed in seeds:
+            P = run(name, allc[name], seed, X, y)
+            rows[f"{name} s{seed}"] = scores(y, P.drop(columns="fold"))
+            print(name, seed, rows[f"{name} s{seed}"], flush=True)
+    for vote in args.vote:
+        for seed in seeds:
+            parts = [pd.read_csv(CACHE / f"{m}_s{seed}.csv", index_col=0).drop(columns="fold")
+                     for m in vote.split("+")]
+            rows[f"vote({vote}) s{seed}"] = scores(y, sum(parts) / len(parts))
+            print(vote, seed, rows[f"vote({vote}) s{seed}"], flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
