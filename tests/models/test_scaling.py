@@ -1,0 +1,47 @@
+"""The CpG scale option of the pipeline: M-values and per-CpG standardisation, fitted on the training data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from methylclass.errors import ConfigError
+from methylclass.models import make_pipeline
+from methylclass.models.scaling import MValueTransformer, check_scale
+from tests.models.conftest import make_blobs_table
+
+
+def test_mvalue_is_log2_ratio_with_clipping_and_nan():
+    """Reference: M = log2(β/(1−β)) (Du et al. 2010); β = 0.5 → 0, β = 0.8 → 2; 0 and 1 are clipped to ±log2(999)."""
+    B = np.array([[0.5, 0.8, 0.0, 1.0, np.nan]])
+    M = MValueTransformer().fit(B).transform(B)
+    np.testing.assert_allclose(M[0, :4], [0.0, 2.0, -np.log2(999), np.log2(999)])
+    assert np.isnan(M[0, 4])
+
+
+@pytest.mark.parametrize("scale,steps", [(None, ["variance", "impute", "model"]),
+                                         ("standard", ["variance", "impute", "scale", "model"]),
+                                         ("mvalue", ["variance", "impute", "mvalue", "model"]),
+                                         ("mvalue_standard", ["variance", "impute", "mvalue", "scale", "model"])])
+def test_scale_steps_follow_selection_and_use_training_statistics(scale, steps):
+    X, y = make_blobs_table(n_per_class=(20, 20, 20), shift=0.3)
+    train, test = X.iloc[::2], X.iloc[1::2]
+    est = make_pipeline("logreg", n_features=15, calibrate=None, scale=scale).fit(train, y[::2])
+    assert [n for n, _ in est.base_pipeline_.steps] == steps
+    Z_train = est.transform_selected(train)
+    Z_test = est.transform_selected(test)
+    if scale in ("standard", "mvalue_standard"):  # standardised with the training fold's mean and sd only
+        np.testing.assert_allclose(Z_train.mean(axis=0), 0.0, atol=1e-9)
+        np.testing.assert_allclose(Z_train.std(axis=0), 1.0, atol=1e-9)
+        assert np.abs(Z_test.mean(axis=0)).max() > 1e-6
+    if scale == "mvalue":
+        cols = est.selected_features_
+        np.testing.assert_allclose(Z_test, MValueTransformer().fit(test[cols]).transform(test[cols]))
+    assert list(est.selected_features_) == list(pd.Index(est.selected_features_))
+
+
+def test_unknown_scale_is_a_config_error():
+    assert check_scale("none") is None and check_scale("beta") is None
+    with pytest.raises(ConfigError, match="unknown scale"):
+        make_pipeline("logreg", scale="log")
