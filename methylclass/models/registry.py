@@ -143,7 +143,11 @@ def make_knn(*, n_neighbors: int = 10, weights: str = "distance", metric: str = 
 
 
 def make_lda(*, shrinkage: str | float = "auto", **params) -> Any:
-    """Linear discriminant analysis with a Ledoit–Wolf shrunken common covariance (``solver="lsqr"``)."""
+    """Linear discriminant analysis with a Ledoit–Wolf shrunken common covariance (``solver="lsqr"``).
+
+    The covariance is features × features: keep the CpG selection to a few thousand (``conf/model/lda.yaml``
+    selects 2,000; 10,000 CpGs would need an 800 MB matrix and a cubic solve per fit).
+    """
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     return LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage, **params)
