@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from .impute import IMPUTE_METHODS, make_imputer
 from .rebalance import check_balance, make_sampler
 from .registry import build_model, get_factory
-from .scaling import check_scale, scale_steps
+from .scaling import BlockWeight, check_block_weight, check_scale, scale_steps
 from .tuning import check_search, run_search
 
 __all__ = ["CALIBRATE_METHODS", "SELECT_METHODS", "MethylClassifier", "make_pipeline"]
@@ -139,7 +139,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
                  impute: str | None = "median", calibration_kwargs: dict | None = None,
                  random_state: int | None = 0, n_jobs: int = 1, model_params: dict | None = None,
                  search: dict | None = None, adjust: str | Sequence[str] | None = None,
-                 scale: str | None = None):
+                 scale: str | None = None, block_weight: float = 1.0):
         self.model = model
         self.select = select
         self.n_features = n_features
@@ -156,6 +156,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         self.search = search
         self.adjust = adjust
         self.scale = scale
+        self.block_weight = block_weight
 
     # ---------------------------------------------------------------------------------------------- building
     def check_options(self) -> None:
@@ -177,6 +178,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         check_search(self.search)
         _adjust_prefixes(self.adjust)
         check_scale(self.scale)
+        check_block_weight(self.block_weight)
 
     def _cpg_steps(self) -> list[tuple[str, Any]]:
         from .selectors import BorutaSelector, VarianceSelector
@@ -222,8 +224,10 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         from .impute import MedianImputer
 
         alt = "|".join(re.escape(p) for p in prefixes)
-        block = Pipeline([("impute", MedianImputer()),
-                          ("scale", StandardScaler())])
+        block_steps = [("impute", MedianImputer()), ("scale", StandardScaler())]
+        if check_block_weight(self.block_weight) != 1.0:
+            block_steps.append(("weight", BlockWeight(self.block_weight)))
+        block = Pipeline(block_steps)
         return first + [("features", ColumnTransformer(
             [("cpg", Pipeline(cpg) if cpg else "passthrough", ColumnPositions(f"^(?!(?:{alt}))")),
              ("blocks", block, ColumnPositions(f"^(?:{alt})"))],
@@ -353,7 +357,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
                   feature_blocks: str | Sequence[str] | bool | None = None, impute: str | None = "median",
                   calibration_kwargs: dict | None = None, random_state: int | None = 0, n_jobs: int = 1,
                   search: dict | None = None, adjust: str | Sequence[str] | bool | None = None,
-                  scale: str | None = None, **model_params) -> MethylClassifier:
+                  scale: str | None = None, block_weight: float = 1.0, **model_params) -> MethylClassifier:
     """Build an unfitted :class:`MethylClassifier` (options are checked now).
 
     Parameters
@@ -399,6 +403,9 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
         The scale of the CpG columns the model sees (:mod:`methylclass.models.scaling`): None (betas),
         ``"standard"`` (each CpG standardised with training-fold statistics), ``"mvalue"`` or
         ``"mvalue_standard"``.
+    block_weight : float
+        Factor applied to the standardised ``feature_blocks`` columns (:class:`~methylclass.models.scaling.BlockWeight`:
+        for ridge models a block-wise penalty ``1/block_weight²``); searchable as ``pipeline.block_weight``.
     **model_params
         Go to the model's factory (e.g. ``n_estimators=1000`` for ``rf``).
 
@@ -415,7 +422,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
     est = MethylClassifier(model, select=select, n_features=n_features, boruta_kwargs=boruta_kwargs,
                            balance=balance, calibrate=calibrate, inner_cv=inner_cv, feature_blocks=feature_blocks,
                            impute=impute, calibration_kwargs=calibration_kwargs, random_state=random_state,
-                           n_jobs=n_jobs, search=search, adjust=adjust, scale=scale,
+                           n_jobs=n_jobs, search=search, adjust=adjust, scale=scale, block_weight=block_weight,
                            model_params=dict(model_params) or None)
     est.check_options()
     est.build_base()  # surfaces factory/parameter errors (ConfigError) before any fitting

@@ -45,3 +45,33 @@ def test_unknown_scale_is_a_config_error():
     assert check_scale("none") is None and check_scale("beta") is None
     with pytest.raises(ConfigError, match="unknown scale"):
         make_pipeline("logreg", scale="log")
+
+
+def test_block_weight_scales_the_standardised_block_and_acts_as_a_blockwise_penalty():
+    """``block_weight`` multiplies the standardised CNV columns (CpGs untouched). Reference for the penalty
+    equivalence: a ridge fit on (w·Z) has coefficients β_w with w·β_w = the coefficients of a fit on Z whose
+    block penalty is 1/w² times stronger — checked here as: a smaller weight shrinks the block's effective
+    coefficients (w·β_w) monotonically, on a block that carries the whole signal."""
+    X, y = make_blobs_table(n_per_class=(30, 30), n_informative=0, seed=4)
+    rng = np.random.default_rng(4)
+    X["cnv_0"] = rng.normal(0, 0.01, len(X)) + 0.02 * (y == "class_A")
+    X["cnv_1"] = rng.normal(0, 0.01, len(X))
+    effective = []
+    for w in (1.0, 0.3, 0.1):
+        est = make_pipeline("logreg", n_features=10, calibrate=None, feature_blocks="cnv_", block_weight=w,
+                            C=1.0).fit(X, y)
+        names = list(est.selected_features_)
+        Z = pd.DataFrame(est.transform_selected(X), columns=names)
+        cnv = X[["cnv_0", "cnv_1"]]
+        np.testing.assert_allclose(Z[["cnv_0", "cnv_1"]].to_numpy(),
+                                   w * ((cnv - cnv.mean()) / cnv.std(ddof=0)).to_numpy(), atol=1e-9)
+        cpg = [n for n in names if not n.startswith("cnv_")]
+        np.testing.assert_allclose(Z[cpg].to_numpy(), X[cpg].to_numpy())
+        effective.append(abs(w * est.final_estimator_.coef_[0, names.index("cnv_0")]))
+    assert effective[0] > effective[1] > effective[2]
+
+
+@pytest.mark.parametrize("bad", [0, -1, "x", float("nan")])
+def test_bad_block_weight_is_a_config_error(bad):
+    with pytest.raises(ConfigError, match="block_weight"):
+        make_pipeline("logreg", feature_blocks="cnv_", block_weight=bad)
