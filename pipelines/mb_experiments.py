@@ -1,16 +1,19 @@
 """Model-design experiments on the real medulloblastoma set (GSE85212, 341 × 399), one process, cached.
 
-Each configuration is a :func:`methylclass.models.make_pipeline` call (or a config file's model entry) run
-through the library's nested CV (:func:`methylclass.tl.cv.nested_cv`, 5 outer × 3 inner folds, the outer
-splits of ``make benchmark`` for seed 0); its out-of-fold probabilities are cached under
-``<cache>/mb_experiments/<name>_s<seed>.csv`` so that soft votes of members, thresholds and the always-wrong
-samples can be compared without refitting. Every fitted step (selection, scaling, tuning, calibration) sits in
-the pipeline, i.e. inside each outer training fold.
+Each configuration is a config-file model entry (``conf/model/<name>.yaml`` merged into ``mb_benchmark``, possibly
+changed) run through the library's nested CV (:func:`methylclass.tl.cv.nested_cv`, 5 outer × 3 inner folds,
+``n_jobs=1``); seed 0 gives the outer splits of ``make benchmark``. Out-of-fold probabilities are cached under
+``<cache>/mb_experiments/<name>_s<seed>.csv`` so that votes / log pools of members and the always-wrong samples
+can be compared without refitting. Every fitted step (selection, scaling, search, calibration) sits in the
+pipeline, i.e. inside each outer training fold. Seeds 0–2 were used while choosing, 3–7 only to confirm.
 
-    python pipelines/mb_experiments.py --configs logreg,logreg_std --seeds 0,1
-    python pipelines/mb_experiments.py --report          # table of every cached configuration
+    python pipelines/mb_experiments.py --configs lda,knn_m_std --seeds 0,1,2
+    python pipelines/mb_experiments.py --configs lda --seeds 0 --pool lda+knn_m_std --vote lda+knn_m_std
+    python pipelines/mb_experiments.py --configs ensemble_pool --seeds 3,4,5,6,7 --report
 
-Writes ``results/mb_experiments.json`` and ``.md`` with ``--report``.
+``--report`` writes ``results/mb_experiments.json`` and ``results/mb_experiments_table.md`` (every cached
+configuration: per-seed numbers, means, how many splits pass the four criteria of ``mb_benchmark``); the
+narrative is ``results/mb_experiments.md``.
 """
 
 from __future__ import annotations
