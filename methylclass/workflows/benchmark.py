@@ -91,7 +91,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     from ..models.decision import format_sets
     from ..pl import figure_to_base64, plot_confusion, plot_reliability, save_figure
     from ..report import ModelResult, check_criteria, write_benchmark_report
-    from ..tl.cv import nested_cv
+    from ..tl.cv import nested_cv_many
     from .explain import classifier_agreement, explain_fold_hook, unsupervised_views, write_fold_outputs
 
     say = echo or (lambda msg: log.info(msg))
@@ -124,17 +124,21 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
         params_tables = []
         und = {k: setting(cfg, f"understand.{k}") for k in ("explain", "max_evals", "embed", "embed_features")}
         agreement_rows: list[dict[str, Any]] = []
+        jobs = {}
         for name, factory in factories.items():
-            t0 = time.perf_counter()
             adjusts = bool((cfg["models"][name].get("pipeline") or {}).get("adjust"))
-            X_model = ds.X if adjusts or not ds.covariates else ds.X.drop(columns=ds.covariates)
-            res = nested_cv(X_model, ds.y, factory, outer=int(cv["outer"]), inner=inner,
-                            repeats=int(cv["repeats"]), seed=seed, n_jobs=n_jobs, groups=ds.groups,
-                            rare=cv["rare"], rare_label=cv["rare_label"], progress=progress, desc=name,
-                            map_fn=map_fn, fold_hook=explain_fold_hook(und, name, seed))
+            jobs[name] = (ds.X if adjusts or not ds.covariates else ds.X.drop(columns=ds.covariates), factory)
+        # every (model × repeat × fold) fit in one pool: no idle worker at the end of each model's folds
+        say(f"nested CV of {len(jobs)} model(s): {', '.join(jobs)}")
+        cv_results = nested_cv_many(jobs, ds.y, outer=int(cv["outer"]), inner=inner, repeats=int(cv["repeats"]),
+                                    seed=seed, n_jobs=n_jobs, groups=ds.groups, rare=cv["rare"],
+                                    rare_label=cv["rare_label"], progress=progress, desc="nested CV",
+                                    map_fn=map_fn,
+                                    fold_hooks={name: explain_fold_hook(und, name, seed) for name in jobs})
+        for name, res in cv_results.items():
             write_fold_outputs(run.path, name, res, formats)
             agreement_rows.append(classifier_agreement(name, res))
-            wall = time.perf_counter() - t0
+            wall = float(res.settings["span_seconds"])  # first fold start → last fold end of this model
             if conformal and res.sets is None:
                 res.sets = res.conformal_sets(coverage=coverage, mode=conformal)
             ev = res.evaluate(threshold=threshold, n_bins=n_bins)
