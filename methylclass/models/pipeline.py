@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from .impute import IMPUTE_METHODS, make_imputer
 from .rebalance import check_balance, make_sampler
 from .registry import build_model, get_factory
-from .scaling import BlockWeight, check_block_weight, check_scale, scale_steps
+from .scaling import BlockColumnTransformer, check_block_weight, check_scale, scale_steps
 from .tuning import check_search, run_search, run_search_with_scores
 
 __all__ = ["CALIBRATE_METHODS", "SELECT_METHODS", "MethylClassifier", "make_pipeline"]
@@ -139,7 +139,7 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
                  impute: str | None = "median", calibration_kwargs: dict | None = None,
                  random_state: int | None = 0, n_jobs: int = 1, model_params: dict | None = None,
                  search: dict | None = None, adjust: str | Sequence[str] | None = None,
-                 scale: str | None = None, block_weight: float = 1.0):
+                 scale: str | None = None, block_weight: float | str = 1.0):
         self.model = model
         self.select = select
         self.n_features = n_features
@@ -204,7 +204,6 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         return steps + scale_steps(self.scale)
 
     def _feature_steps(self) -> list[tuple[str, Any]]:
-        from sklearn.compose import ColumnTransformer
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
 
@@ -224,14 +223,12 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         from .impute import MedianImputer
 
         alt = "|".join(re.escape(p) for p in prefixes)
-        block_steps = [("impute", MedianImputer()), ("scale", StandardScaler())]
-        if check_block_weight(self.block_weight) != 1.0:
-            block_steps.append(("weight", BlockWeight(self.block_weight)))
-        block = Pipeline(block_steps)
-        return first + [("features", ColumnTransformer(
+        block = Pipeline([("impute", MedianImputer()),
+                          ("scale", StandardScaler())])
+        return first + [("features", BlockColumnTransformer(
             [("cpg", Pipeline(cpg) if cpg else "passthrough", ColumnPositions(f"^(?!(?:{alt}))")),
              ("blocks", block, ColumnPositions(f"^(?:{alt})"))],
-            remainder="drop", verbose_feature_names_out=False))]
+            block_weight=self.block_weight, remainder="drop", verbose_feature_names_out=False))]
 
     def build_base(self):
         """The unfitted imbalanced-learn pipeline (features → sampler → model), without calibration."""
@@ -374,7 +371,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
                   feature_blocks: str | Sequence[str] | bool | None = None, impute: str | None = "median",
                   calibration_kwargs: dict | None = None, random_state: int | None = 0, n_jobs: int = 1,
                   search: dict | None = None, adjust: str | Sequence[str] | bool | None = None,
-                  scale: str | None = None, block_weight: float = 1.0, **model_params) -> MethylClassifier:
+                  scale: str | None = None, block_weight: float | str = 1.0, **model_params) -> MethylClassifier:
     """Build an unfitted :class:`MethylClassifier` (options are checked now).
 
     Parameters
@@ -420,9 +417,10 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
         The scale of the CpG columns the model sees (:mod:`methylclass.models.scaling`): None (betas),
         ``"standard"`` (each CpG standardised with training-fold statistics), ``"mvalue"`` or
         ``"mvalue_standard"``.
-    block_weight : float
-        Factor applied to the standardised ``feature_blocks`` columns (:class:`~methylclass.models.scaling.BlockWeight`:
-        for ridge models a block-wise penalty ``1/block_weight²``); searchable as ``pipeline.block_weight``.
+    block_weight : float or "auto"
+        Factor applied to the standardised ``feature_blocks`` columns (for ridge models a block-wise penalty
+        ``1/block_weight²``; :class:`~methylclass.models.scaling.BlockColumnTransformer`); ``"auto"``: the median
+        training-fold SD of the selected CpGs, so one CNV feature weighs like a typical CpG.
     **model_params
         Go to the model's factory (e.g. ``n_estimators=1000`` for ``rf``).
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import ConfigError
 
-__all__ = ["SCALE_METHODS", "BlockWeight", "MValueTransformer", "check_block_weight", "check_scale", "scale_steps"]
+__all__ = ["SCALE_METHODS", "BlockColumnTransformer", "MValueTransformer", "check_block_weight", "check_scale",
+           "scale_steps"]
 
 #: accepted values of ``scale`` (besides ``None``)
 SCALE_METHODS: tuple[str, ...] = ("standard", "mvalue", "mvalue_standard")
@@ -65,54 +67,64 @@ class MValueTransformer(TransformerMixin, BaseEstimator):
         return tags
 
 
-class BlockWeight(TransformerMixin, BaseEstimator):
-    """Multiply (already standardised) columns by ``weight`` — a block-wise ridge penalty in disguise.
+class BlockColumnTransformer(ColumnTransformer):
+    """The CpG / feature-block ``ColumnTransformer`` of the pipeline, with the block's output times a weight.
 
     For an L2-penalised linear model, scaling a block of features by ``w`` is the same as penalising that block's
-    coefficients ``1/w²`` times as strongly as the others. The CNV block of ``make_pipeline(feature_blocks=…)``
-    is standardised (variance 1 per feature) while betas vary by ~0.01–0.05, so without a weight the copy-number
-    features are far less penalised than the CpGs; ``block_weight`` (searchable as ``pipeline.block_weight`` in a
-    model's ``search:``, i.e. chosen by inner CV) sets the balance.
+    coefficients ``1/w²`` times as strongly as the others. The CNV block is standardised (SD 1 per feature) while
+    the selected betas have SDs of ~0.1–0.3, so unweighted, the copy-number features are 10–100 times less
+    penalised than the CpGs and dominate a ridge model. ``block_weight="auto"`` sets ``w`` to the median
+    training-fold SD of the CpG outputs (after selection, imputation and any ``scale``), so that one CNV feature
+    weighs like a typical selected CpG — fitted in-fold, no tuning; a number fixes ``w`` (1 = unweighted).
+    Fitted attribute ``block_weight_``. Output columns: the transformers' (``cpg`` first, then ``blocks``).
     """
 
-    def __init__(self, weight: float = 1.0):
-        self.weight = weight
+    def __init__(self, transformers, *, block_weight: float | str = 1.0, remainder="drop",
+                 verbose_feature_names_out: bool = False):
+        super().__init__(transformers, remainder=remainder, verbose_feature_names_out=verbose_feature_names_out)
+        self.block_weight = block_weight
 
-    def fit(self, X, y=None):
-        """Record the input width; nothing is learned."""
-        validate_data(self, X, ensure_all_finite="allow-nan", dtype="numeric")
-        check_block_weight(self.weight)
+    def _weight(self, Z) -> float:
+        if self.block_weight != "auto":
+            return check_block_weight(self.block_weight)
+        cpg = self.output_indices_.get("cpg", slice(0, 0))
+        sd = np.nanstd(np.asarray(Z[:, cpg], dtype=float), axis=0) if cpg.stop > cpg.start else np.array([])
+        sd = sd[np.isfinite(sd) & (sd > 0)]
+        return float(np.median(sd)) if sd.size else 1.0
+
+    def _apply(self, Z):
+        blocks = self.output_indices_.get("blocks", slice(0, 0))
+        if self.block_weight_ != 1.0 and blocks.stop > blocks.start:
+            Z = np.array(Z, dtype=float, copy=True)
+            Z[:, blocks] *= self.block_weight_
+        return Z
+
+    def fit(self, X, y=None, **params):
+        """Fit the transformers and the block weight on ``X``."""
+        self.fit_transform(X, y, **params)
         return self
 
-    def transform(self, X) -> np.ndarray:
-        """``weight · X``."""
-        check_is_fitted(self, "n_features_in_")
-        return float(self.weight) * np.asarray(validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
-                                                             dtype="numeric"), dtype=float)
+    def fit_transform(self, X, y=None, **params):
+        """Fit, then the weighted output for ``X``."""
+        Z = super().fit_transform(X, y, **params)
+        self.block_weight_ = self._weight(Z)
+        return self._apply(Z)
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """The input's column names."""
-        check_is_fitted(self, "n_features_in_")
-        if input_features is not None:
-            return np.asarray(input_features, dtype=object)
-        names = getattr(self, "feature_names_in_", None)
-        return np.asarray(names if names is not None else [f"x{i}" for i in range(self.n_features_in_)],
-                          dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
+    def transform(self, X, **params):
+        """The weighted output for ``X``."""
+        return self._apply(super().transform(X, **params))
 
 
-def check_block_weight(weight) -> float:
-    """``weight`` as a positive float; ConfigError otherwise."""
+def check_block_weight(weight) -> float | str:
+    """``weight`` as a positive float (or ``"auto"``); ConfigError otherwise."""
+    if weight == "auto":
+        return "auto"
     try:
         w = float(weight)
     except (TypeError, ValueError):
-        raise ConfigError(f"block_weight must be a positive number; got {weight!r}") from None
+        raise ConfigError(f"block_weight must be a positive number or auto; got {weight!r}") from None
     if not np.isfinite(w) or w <= 0:
-        raise ConfigError(f"block_weight must be a positive number; got {weight!r}")
+        raise ConfigError(f"block_weight must be a positive number or auto; got {weight!r}")
     return w
 
 

@@ -75,3 +75,22 @@ def test_block_weight_scales_the_standardised_block_and_acts_as_a_blockwise_pena
 def test_bad_block_weight_is_a_config_error(bad):
     with pytest.raises(ConfigError, match="block_weight"):
         make_pipeline("logreg", feature_blocks="cnv_", block_weight=bad)
+
+
+def test_auto_block_weight_is_the_median_sd_of_the_selected_cpgs_of_the_training_fold():
+    """``block_weight="auto"``: w = median training SD of the selected CpGs (so a CNV feature weighs like a
+    typical CpG); with standardised CpGs that is 1."""
+    X, y = make_blobs_table(n_per_class=(30, 30), n_informative=0, seed=4)
+    X["cnv_0"] = np.random.default_rng(4).normal(0, 0.01, len(X))
+    train = X.iloc[:40]
+    est = make_pipeline("logreg", n_features=10, calibrate=None, feature_blocks="cnv_", block_weight="auto",
+                        C=1.0).fit(train, y[:40])
+    ct = est.base_pipeline_.steps[0][1]
+    cpg = [n for n in est.selected_features_ if not n.startswith("cnv_")]
+    assert ct.block_weight_ == pytest.approx(float(np.median(train[cpg].std(ddof=0))))
+    Z = est.transform_selected(X)
+    cnv = train["cnv_0"]
+    np.testing.assert_allclose(Z[:, -1], ct.block_weight_ * (X["cnv_0"] - cnv.mean()) / cnv.std(ddof=0))
+    std = make_pipeline("logreg", n_features=10, calibrate=None, feature_blocks="cnv_", block_weight="auto",
+                        scale="standard").fit(train, y[:40])
+    assert std.base_pipeline_.steps[0][1].block_weight_ == pytest.approx(1.0)
