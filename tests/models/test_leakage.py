@@ -92,3 +92,14 @@ def test_noise_labels_chance_with_tuning_stacking_and_material_adjustment():
         assert acc < CHANCE + 0.12, (name, acc)
     resub = make_pipeline("logreg", select=None, calibrate=None, C=100.0).fit(X, y).score(X, y)
     assert resub >= 0.9
+
+
+def test_noise_labels_chance_with_scaled_cpgs_and_an_auto_weighted_cnv_block():
+    """The new in-fold steps on pure-noise labels: M-values standardised with training-fold statistics and a CNV
+    block weighted by the training fold's median CpG SD — both fitted per outer fold, accuracy at chance."""
+    X, y = _noise(seed=3)
+    X = X.assign(**{f"cnv_{j}": np.random.default_rng(3 + j).normal(size=len(X)) for j in range(10)})
+    cv = StratifiedKFold(3, shuffle=True, random_state=3)
+    est = make_pipeline("logreg", n_features=200, inner_cv=2, calibration_kwargs={"C": 1.0}, scale="mvalue_standard",
+                        feature_blocks="cnv_", block_weight="auto")
+    assert cross_val_score(est, X, y, cv=cv).mean() < CHANCE + 0.12
