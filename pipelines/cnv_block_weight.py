@@ -49,13 +49,14 @@ def run(name: str) -> dict:
     for k, v in delta.items():
         model[k] = {**model.get(k, {}), **v} if k == "pipeline" else v
     ds = load_dataset(cfg["data"])
+    X = ds.X.drop(columns=ds.covariates)  # as the benchmark workflow does for models without pipeline.adjust
     factory = estimator_factory(model, inner=3, seed=0, feature_blocks=tuple(cfg["data"].get("feature_blocks") or ()))
     t0 = time.perf_counter()
-    res = nested_cv(ds.X, ds.y, factory, outer=3, inner=3, seed=0, n_jobs=1, rare="merge", progress=False)
+    res = nested_cv(X, ds.y, factory, outer=3, inner=3, seed=0, n_jobs=1, rare="merge", progress=False)
     ev = res.evaluate(threshold=0.9).scalars
     out = {k: round(ev[k], 4) for k in ("balanced_accuracy", "brier", "classifiable", "accuracy_classified")}
     out["params"] = None if res.params is None else res.params.drop(columns=["repeat", "fold"]).to_dict("records")
-    out.update(seconds=round(time.perf_counter() - t0, 1), n_features=int(ds.X.shape[1]))
+    out.update(seconds=round(time.perf_counter() - t0, 1), n_features=int(X.shape[1]))
     return out
 
 
@@ -63,7 +64,7 @@ def main(argv: list[str]) -> int:
     """Run the named variants (all by default) and merge them into results/cnv_block_weight.json."""
     names = argv[0].split(",") if argv else list(VARIANTS)
     path = Path("results") / "cnv_block_weight.json"
-    table = json.loads(path.read_text()) if path.is_file() else {}
+    table = json.loads(path.read_text()) if path.is_file() and argv else {}
     for name in names:
         table[name] = run(name)
         print(name, table[name], flush=True)
