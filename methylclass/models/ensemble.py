@@ -145,6 +145,20 @@ class EnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_features_in_ = np.asarray(X).shape[1]
         return self
 
+    @property
+    def best_params_(self) -> dict[str, Any] | None:
+        """Parameters chosen by members with their own ``search`` (``{"<member>.<param>": value}``; None if
+        no member searched), as fitted on all the data given to :meth:`fit`."""
+        members = getattr(self, "members_", None)
+        if members is None and hasattr(self, "stack_"):
+            members = list(zip(self.stack_.named_estimators_, self.stack_.estimators_))
+        chosen = {}
+        for name, m in members or []:
+            inner = getattr(m, "estimator_", m)  # soft / geometric members are calibrated wrappers
+            for k, v in (getattr(inner, "best_params_", None) or {}).items():
+                chosen[f"{name}.{k}"] = v
+        return chosen or None
+
     def member_proba(self, X) -> dict[str, np.ndarray]:
         """Each member's (calibrated, for soft / geometric) probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "classes_")

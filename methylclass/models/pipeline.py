@@ -276,8 +276,9 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         with _thread_limit(self.n_jobs):
             spec = check_search(self.search)
             if spec is None:
-                self.best_params_ = None
                 self.estimator_ = self.build().fit(X, y)
+                # a model that tunes parts of itself (an ensemble member with its own search) reports its choice
+                self.best_params_ = getattr(self.final_estimator_, "best_params_", None)
             else:
                 from .calibration import resolve_inner_folds
 

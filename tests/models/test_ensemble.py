@@ -88,6 +88,7 @@ def test_member_scale_and_search_are_fitted_with_the_member():
     assert type(members["lda"].estimator_).__name__ == "LinearDiscriminantAnalysis"
     knn = members["knn"].estimator_
     assert isinstance(knn, MethylClassifier) and knn.best_params_["n_neighbors"] in (3, 7)
+    assert est.best_params_ == {"knn.n_neighbors": knn.best_params_["n_neighbors"]}  # → params.csv in a run
     assert [n for n, _ in knn.base_pipeline_.steps] == ["mvalue", "scale", "model"]
     assert isinstance(members["logreg"].estimator_, Pipeline)
     assert [n for n, _ in members["logreg"].estimator_.steps] == ["scale", "model"]
