@@ -23,8 +23,8 @@ import pandas as pd
 from .._atomic import RunFolder, atomic_text
 from ..config import save_config, setting
 from ..errors import ConfigError
-from .data import Dataset, load_dataset
-from .runs import Echo, _atomic_csv, _clean_nan, _json_default, decision_threshold, estimator_factory
+from .data import Dataset, load_dataset, resolved_data_block
+from .runs import Echo, _atomic_csv, _clean_nan, _json_default, covariate_plan, decision_threshold, estimator_factory
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,13 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     cv = {k: setting(cfg, f"cv.{k}") for k in ("outer", "inner", "repeats", "rare", "rare_label")}
     conformal, coverage = setting(cfg, "decision.conformal"), float(setting(cfg, "decision.coverage"))
     blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())  # optional part of the input
-    factories = {name: estimator_factory(m, inner=inner, seed=seed, feature_blocks=blocks)
-                 for name, m in cfg["models"].items()}
-    ds = dataset or load_dataset(cfg["data"])
+    ds = dataset or load_dataset(resolved_data_block(cfg))
+    plans = {name: covariate_plan(m, ds.covariates, ds.auto_covariates) for name, m in cfg["models"].items()}
+    factories = {name: estimator_factory(plans[name][0], inner=inner, seed=seed, feature_blocks=blocks)
+                 for name in cfg["models"]}
+    if ds.auto_covariates:
+        say(f"arrays {ds.summary.get('arrays')}: the array is an in-fold adjusted covariate of every model "
+            "(store.array_covariate)")
     say(f"data: {ds.summary['n_samples']} samples × {ds.summary['n_features']} features, "
         f"{len(ds.summary['class_counts'])} classes ({ds.summary['source']})")
     map_fn = fold_map(cfg)
@@ -126,8 +130,8 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
         agreement_rows: list[dict[str, Any]] = []
         jobs = {}
         for name, factory in factories.items():
-            adjusts = bool((cfg["models"][name].get("pipeline") or {}).get("adjust"))
-            jobs[name] = (ds.X if adjusts or not ds.covariates else ds.X.drop(columns=ds.covariates), factory)
+            dropped = plans[name][2]  # covariates this model does not adjust for: never features
+            jobs[name] = (ds.X.drop(columns=dropped) if dropped else ds.X, factory)
         # every (model × repeat × fold) fit in one pool: no idle worker at the end of each model's folds
         say(f"nested CV of {len(jobs)} model(s): {', '.join(jobs)}")
         cv_results = nested_cv_many(jobs, ds.y, outer=int(cv["outer"]), inner=inner, repeats=int(cv["repeats"]),
