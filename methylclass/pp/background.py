@@ -361,8 +361,7 @@ def illumina_background(raw: RawSignals, *, rank: int | None = None) -> tuple[fl
     """Background level ``(green, red)`` of minfi ``bgcorrect.illumina``: the ``rank``-th smallest negative
     control intensity per channel (31 by default; ``ceil(5 %)`` of the count when there are fewer than
     :data:`ILLUMINA_MIN_NEGATIVES` negative controls)."""
-    return negative_control_background(raw.sample, raw.manifest, raw.controls["grn"].to_numpy(np.float64),
-                                       raw.controls["red"].to_numpy(np.float64), rank=rank)
+    return negative_control_background(raw.sample, raw.manifest, *raw.control_intensities(), rank=rank)
 
 
 def negative_control_background(sample: str, manifest: Manifest, green: np.ndarray, red: np.ndarray, *,

@@ -61,8 +61,9 @@ def _ecdf_upper(background: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _negative_controls(raw: RawSignals) -> tuple[np.ndarray, np.ndarray]:
     rows = channel_index(raw.manifest).control_rows("NEGATIVE")
-    grn = raw.controls["grn"].to_numpy(np.float64)[rows] if rows.size else np.zeros(0)
-    red = raw.controls["red"].to_numpy(np.float64)[rows] if rows.size else np.zeros(0)
+    if not rows.size:
+        return np.zeros(0), np.zeros(0)
+    grn, red = (c[rows] for c in raw.control_intensities())
     return grn[np.isfinite(grn)], red[np.isfinite(red)]
 
 

@@ -119,14 +119,16 @@ def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
     module docstring).
     """
     levels = raw.idat_levels()
-    if levels is None or dye_bias not in ("linear", "none") or len(raw.controls) == 0:
+    if levels is None or dye_bias not in ("linear", "none"):
+        return None
+    green, red = raw.control_intensities()
+    if green.size == 0:
         return None
     ix = channel_index(raw.manifest)
     pos = channel_positions(levels, ix)
     if min(p.size for p in (pos.green_in, pos.red_in, pos.green_bg, pos.red_bg)) <= _MIN_COUNTED:
         return None
-    ctrl_g = integer_levels(raw.controls["grn"].to_numpy(np.float64))
-    ctrl_r = integer_levels(raw.controls["red"].to_numpy(np.float64))
+    ctrl_g, ctrl_r = integer_levels(green), integer_levels(red)
     if ctrl_g is None or ctrl_r is None:
         return None
     mean = levels.mean
@@ -206,10 +208,11 @@ def illumina_by_levels(raw: RawSignals, *, reference: float) -> tuple[np.ndarray
     Returns ``(meth, unmeth, meta)`` like :func:`noob_by_levels`, or None when the fast path does not apply.
     """
     levels = raw.idat_levels()
-    if levels is None or len(raw.controls) == 0:
+    if levels is None:
         return None
-    ctrl_g = raw.controls["grn"].to_numpy(np.float64)
-    ctrl_r = raw.controls["red"].to_numpy(np.float64)
+    ctrl_g, ctrl_r = raw.control_intensities()
+    if ctrl_g.size == 0:
+        return None
     try:
         g, r = control_means(raw.sample, raw.manifest, ctrl_g, ctrl_r)
         if not (g > 0 and r > 0):

@@ -179,7 +179,7 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
     beta = betas(meth, unmeth, offset)
     n_bead_masked = 0
     if min_beads > 0:
-        few = (raw.beads_meth < min_beads) | (raw.beads_unmeth < min_beads)
+        few = raw.few_beads(min_beads)
         n_bead_masked = int(np.count_nonzero(few & ~np.isnan(beta)))
         beta[few] = np.nan
     if detection is None:
