@@ -33,6 +33,7 @@ from ..io.raw_types import RawSignals
 from .background import channel_index
 from .detection import P_THRESHOLD, failed_mask
 from .dyebias import normalization_control_means
+from .levels import level_counts_of
 
 MAX_FAILED_FRACTION = 0.10
 WARN_FAILED_FRACTION = 0.05
@@ -205,14 +206,14 @@ def predict_sex(raw: RawSignals) -> dict:
     return {"predicted": sex, "x_median": xm, "y_median": ym, "y_minus_x": d}
 
 
-def _median_log2(x: np.ndarray | None, levels: tuple[np.ndarray, np.ndarray] | None = None) -> float | None:
-    """``log2(median(x))`` over the finite, positive values of float32 ``x``; with ``levels`` (``x``'s integer
-    IDAT levels, 0 where absent) the median is read off the level counts instead of partitioning ``x`` — the
-    same float32 arithmetic as ``np.median``, so the same value."""
-    if levels is None:
+def _median_log2(x: np.ndarray | None, counts: np.ndarray | None = None) -> float | None:
+    """``log2(median(x))`` over the finite, positive values of float32 ``x``; with ``counts`` (how many probes
+    have each integer IDAT level of ``x``, absent addresses at level 0) the median is read off the counts
+    instead of partitioning ``x`` — the same float32 arithmetic as ``np.median``, so the same value."""
+    if counts is None:
         x = x[np.isfinite(x) & (x > 0)]
         return float(np.log2(np.median(x))) if x.size else None
-    counts = np.bincount(levels[0], minlength=2)
+    counts = counts.copy()
     counts[0] = 0
     n = int(counts.sum())
     if n == 0:
@@ -266,7 +267,7 @@ def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_thres
     if lv is None:
         med_m, med_u = _median_log2(raw.meth), _median_log2(raw.unmeth)
     else:
-        med_m, med_u = _median_log2(None, lv.gather("meth")), _median_log2(None, lv.gather("unmeth"))
+        med_m, med_u = (_median_log2(None, level_counts_of(lv, t)) for t in ("meth", "unmeth"))
     qc["median_log2_meth"], qc["median_log2_unmeth"] = med_m, med_u
     if med_m is not None and med_u is not None and (med_m + med_u) / 2 < MIN_MEDIAN_LOG2_INTENSITY:
         reasons.append(f"low intensity: mean of log2 median M ({med_m:.2f}) and U ({med_u:.2f}) is below "
