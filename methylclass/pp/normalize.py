@@ -78,7 +78,7 @@ def betas(meth: np.ndarray, unmeth: np.ndarray, offset: float = BETA_OFFSET) -> 
     m = np.maximum(meth, 0)
     u = np.maximum(unmeth, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (m / (m + u + offset)).astype(np.float32)
+        return (m / (m + u + offset)).astype(np.float32, copy=False)
 
 
 def illumina_normalize(raw: RawSignals, *, reference: float = ILLUMINA_REFERENCE) -> RawSignals:
