@@ -245,5 +245,15 @@ def read_raw(source: str | Path | Iterable[str | Path], *, manifest: Manifest | 
             raise type(first_error)(f"{first_error} (and the other {n - 1} sample(s) failed too)")
         raise first_error
     assert man is not None
-    table = pd.DataFrame(rows).set_index("sample")
-    return RawSet(samples=samples, manifest=man, sample_table=table, problems=problems, warnings=warns)
+    return RawSet(samples=samples, manifest=man, sample_table=_sample_table(rows), problems=problems,
+                  warnings=warns)
+
+
+def _sample_table(rows: list[dict]) -> pd.DataFrame:
+    """``pd.DataFrame(rows).set_index("sample")`` (columns in order of first appearance, NaN where a row lacks
+    one), built column by column: a third of the time for the one-row tables of single-sample reads."""
+    columns = [c for c in dict.fromkeys(k for r in rows for k in r) if c != "sample"]
+    index = pd.Index([r["sample"] for r in rows], name="sample")
+    return pd.DataFrame({c: [r.get(c, np.nan) for r in rows] for c in columns}, index=index, columns=columns)
+
+

@@ -33,7 +33,7 @@ rank on EPIC's 411) and clip at 0. With fewer than :data:`ILLUMINA_MIN_NEGATIVES
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.special import log_ndtr
@@ -80,10 +80,17 @@ class ChannelIndex:
     ctrl_types: np.ndarray
     chrx: np.ndarray
     chry: np.ndarray
+    #: control_rows answers, by the types asked for
+    _rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     def control_rows(self, *types: str) -> np.ndarray:
-        """Indices of control probes whose (upper-cased) type is one of ``types``."""
-        return np.flatnonzero(np.isin(self.ctrl_types, [t.upper() for t in types]))
+        """Indices of control probes whose (upper-cased) type is one of ``types`` (read-only; matched once)."""
+        hit = self._rows.get(types)
+        if hit is None:
+            hit = np.flatnonzero(np.isin(self.ctrl_types, [t.upper() for t in types]))
+            hit.flags.writeable = False
+            self._rows[types] = hit
+        return hit
 
 
 def channel_index(manifest: Manifest) -> ChannelIndex:

@@ -224,6 +224,11 @@ def _median_log2(x: np.ndarray | None, counts: np.ndarray | None = None) -> floa
     return float(np.log2(np.mean(picked.astype(np.float32))))
 
 
+def _fraction(mask: np.ndarray) -> float:
+    """``float(mask.mean())`` of a boolean mask, by counting: the same correctly rounded count / size."""
+    return int(np.count_nonzero(mask)) / mask.size
+
+
 def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_threshold: float = P_THRESHOLD,
               detection_method: str | None = None) -> dict:
     """All QC metrics of one sample and the pass/fail verdict (see the module docstring).
@@ -249,10 +254,10 @@ def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_thres
     reasons: list[str] = []
     warnings: list[str] = []
     missing = raw.missing()
-    qc: dict = {"sample": raw.sample, "n_probes": int(n), "missing_fraction": float(missing.mean()) if n else 0.0}
+    qc: dict = {"sample": raw.sample, "n_probes": int(n), "missing_fraction": _fraction(missing) if n else 0.0}
     if detection_p is not None and n:
         failed = failed_mask(detection_p, p_threshold)
-        frac = float(failed.mean())
+        frac = _fraction(failed)
         qc.update(detection_method=detection_method, p_threshold=float(p_threshold), n_failed=int(failed.sum()),
                   failed_fraction=frac)
         if frac > MAX_FAILED_FRACTION:
@@ -286,7 +291,7 @@ def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_thres
 
     if n:
         low_beads = raw.few_beads(MIN_BEADS)
-        bead_frac = float(low_beads.mean())
+        bead_frac = _fraction(low_beads)
         qc["bead_failed_fraction"] = bead_frac
         if bead_frac > MAX_BEAD_FAILED_FRACTION:
             reasons.append(f"{bead_frac:.1%} of probes have fewer than {MIN_BEADS} beads; "
