@@ -219,7 +219,14 @@ class IdatLevels:
         mask = np.zeros(self.index.n_probes, dtype=bool)
         if min_beads <= 0:
             return mask
-        low = np.flatnonzero(self.beads < min(int(min_beads), 256))
+        t = min(int(min_beads), 256)
+        # one scan of the bead counts serves every threshold up to max(t, 3) (normalize asks for 1, the QC for 3)
+        scan, low = self.cache.get("low_beads", (0, None))
+        if t > scan:
+            scan, low = max(t, 3), np.flatnonzero(self.beads < max(t, 3))
+            self.cache["low_beads"] = (scan, low)
+        if t < scan:
+            low = low[self.beads[low] < t]
         for target in ("meth", "unmeth"):
             inverse = self.index.inverse(target)
             if inverse is None:
