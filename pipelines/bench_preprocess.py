@@ -382,6 +382,8 @@ def criteria(report: dict) -> dict:
         if mp:
             out["speedup_vs_mepylome"] = mp["per_sample"]["median_s"] / ours
             out[f"ge_{MIN_VS_MEPYLOME:g}x_mepylome"] = out["speedup_vs_mepylome"] >= MIN_VS_MEPYLOME
+            if "cpu_median_s" in mp["per_sample"] and "cpu_median_s" in mc["per_sample"]:
+                out["cpu_speedup_vs_mepylome"] = mp["per_sample"]["cpu_median_s"] / mc["per_sample"]["cpu_median_s"]
         pr = report["per_sample"].get("methylprep")
         if pr:
             out["speedup_vs_methylprep"] = pr["per_sample_marginal_s"] / ours
@@ -503,6 +505,9 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
             cp["mepylome_round_medians_s"] = [mep]
             cp["ratios_vs_mepylome"] = [mep / cp["round_medians_s"][0]]
             cp["load_averages"] = [ps["load_average_before"]["methylclass"][0]]
+            mep_cpu = ps["mepylome"]["methods"]["noob"]["per_sample"]["cpu_median_s"]
+            cp["round_cpu_medians_s"] = [cp["methylclass"]["per_sample"]["cpu_median_s"]]
+            cp["cpu_ratios_vs_mepylome"] = [mep_cpu / cp["round_cpu_medians_s"][0]]
             parity["mepylome"]["illumina_minfi_reference"] = agreement(
                 run_dir / "methylclass" / "betas_illumina_minfi_reference.npz", theirs / "betas_illumina.npz")
         except (subprocess.CalledProcessError, OSError) as exc:
