@@ -47,7 +47,8 @@ class RawSet:
     ``samples``: one :class:`RawSignals` per usable sample, in discovery order. ``sample_table``: one row per
     sample (index = sample name): IDAT paths, barcode, position, address count, address coverage, plus the
     sample-sheet columns. ``problems``: samples skipped (:class:`~methylclass.records.SampleFailure`, reason
-    names the file). ``warnings``: notes on samples that were kept.
+    names the file). ``warnings``: notes on samples that were kept. :func:`read_raw` builds ``sample_table`` on
+    first access (:meth:`from_rows`).
     """
 
     samples: list[RawSignals]
@@ -55,6 +56,24 @@ class RawSet:
     sample_table: pd.DataFrame
     problems: list[SampleFailure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_rows(cls, samples: list[RawSignals], manifest: Manifest, rows: list[dict],
+                  problems: list[SampleFailure], warnings: list[str]) -> RawSet:
+        """A set whose ``sample_table`` is built from the per-sample ``rows`` (dicts with a ``sample`` key) when
+        first read: a single-sample read that only wants ``.samples[0]`` never pays for a DataFrame."""
+        obj = cls.__new__(cls)
+        obj.__dict__.update(samples=samples, manifest=manifest, problems=problems, warnings=warnings,
+                            _table_rows=rows)
+        return obj
+
+    def __getattr__(self, name: str):
+        # reached only for an attribute not set on the instance: the table of a set made by from_rows
+        rows = self.__dict__.get("_table_rows")
+        if name == "sample_table" and rows is not None:
+            table = self.__dict__["sample_table"] = _sample_table(rows)
+            return table
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -245,8 +264,7 @@ def read_raw(source: str | Path | Iterable[str | Path], *, manifest: Manifest | 
             raise type(first_error)(f"{first_error} (and the other {n - 1} sample(s) failed too)")
         raise first_error
     assert man is not None
-    return RawSet(samples=samples, manifest=man, sample_table=_sample_table(rows), problems=problems,
-                  warnings=warns)
+    return RawSet.from_rows(samples, man, rows, problems, warns)
 
 
 def _sample_table(rows: list[dict]) -> pd.DataFrame:

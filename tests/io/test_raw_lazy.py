@@ -206,3 +206,24 @@ def test_kernels_on_lazy_levels_equal_the_eager_sample(first_channel):
             np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
         assert a.qc == b.qc
     assert np.isnan(a.detection_p[0]) == (first_channel == "")
+
+
+def test_read_raw_builds_its_sample_table_on_first_access(tmp_path):
+    """The table of a read is built when first read (once), equals the one-row-per-sample frame of the pairs,
+    and survives pickling."""
+    from methylclass.io.idat import write_idat
+    from methylclass.io.raw import read_raw
+
+    man = _manifest()
+    for i in range(2):
+        grn, red = _pair(man, 20 + i)
+        write_idat(tmp_path / f"20000000000{i}_R01C01_Grn.idat", grn)
+        write_idat(tmp_path / f"20000000000{i}_R01C01_Red.idat", red)
+    rs = read_raw(tmp_path, manifest=man)
+    assert "sample_table" not in vars(rs)
+    clone = pickle.loads(pickle.dumps(rs))
+    table = rs.sample_table
+    assert rs.sample_table is table and list(table.index) == rs.names and table.index.name == "sample"
+    assert (table["n_addresses"] == len(_pair(man, 0)[0].illumina_ids)).all()
+    assert (table["address_coverage"] == 1.0).all() and table["grn"].str.endswith("_Grn.idat").all()
+    pd.testing.assert_frame_equal(clone.sample_table, table)
