@@ -73,6 +73,7 @@ COHORTS = {
     # (sum 2,801), 29 families of sibling classes, 10,000 CpGs; CNV features from 16 normals
     "full": ("benchmark_cohort_heidelberg",
              ["--classes", "91", "--families", "29", "--per-class", HEIDELBERG_SIZES, "--normals", "16",
+              "--dmps", "40", "--family-dmps", "40",
               "--probes", "10000", "--seed", "7", "--jobs", "2"]),
 }
 EXPERIMENTS = {"standard": {"mb": "mb_benchmark", "simulated": "simulated_benchmark"},
@@ -124,9 +125,9 @@ def make_simulated(size: str, *, force: bool = False) -> tuple[Path, float]:
     log.unlink(missing_ok=True)
     _run(["simulate", "--out", str(sim), "--force", "--quiet", *options], log)
     manifest = str(sim / "manifest" / "probes.tsv.gz")
-    # noob without dye-bias correction: the synthetic design has no NORM_* control probes
+    # the simulator writes the design's control probes (NORM_*, negatives) beside the probe table
     _run(["preprocess", str(sim), "--sheet", str(sim / "samplesheet.csv"), "--manifest", manifest,
-          "--out", str(store), "--local", "--dye-bias", "none", "--overwrite"], log)
+          "--controls", str(sim / "manifest" / "controls.tsv"), "--out", str(store), "--local", "--overwrite"], log)
     with open(sim / "samplesheet.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     normals = sim / "normals.csv"

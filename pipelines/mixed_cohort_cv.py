@@ -1,19 +1,21 @@
 """Nested CV on a mixed-array store against a single-array cohort of the same size and classes.
 
-    python pipelines/mixed_cohort_cv.py [--per-class 12] [--classes 6] [--local]
-    # prints both balanced accuracies, writes results/mixed_cohort_cv.json
+    python pipelines/mixed_cohort_cv.py [--per-class 12] [--classes 6] [--local] [--n-jobs 1]
+    # prints the balanced accuracies, writes results/mixed_cohort_cv.json
 
 Cohorts are simulated from the same design seed (same classes, DMPs and CNV signatures): one entirely on
 the 450k-like layout, and mixed ones split over 450k-, EPIC- and EPICv2-like layouts (a third each, EPICv2
 with replicate probes) without and with the extra per-array probe shift (``--array-effects``; even without it
 each array has its own probe affinities, i.e. its own technical behaviour). Each is preprocessed into ONE
 store on Spark (``--local``: without Spark) — the mixed one through the per-sample manifests named in its
-sample sheet — and read with the training default (a mixed store: the CpGs every array holds). Nested CV
-(5 outer × 3 inner folds, default pipeline options of ``conf/base.yaml``, ``--model``) gives the out-of-fold
-balanced accuracy of each; the issue asks for the mixed cohort to be within 2 points of the single-array one.
-When :mod:`methylclass.models.adjust` is available (the in-fold covariate adjustment of the models issue),
-the mixed cohorts are also run with the array as the adjusted covariate (``cov_array`` from the store's
-sample table ``array`` column, removed per CpG inside each training fold with the classes protected).
+sample sheet — and read the way ``train``/``benchmark`` read a store (:func:`methylclass.workflows.data.
+load_dataset` with the run config's store settings; a mixed store: the CpGs every array holds). The model is
+built as the benchmark builds it (:func:`methylclass.workflows.runs.covariate_plan` +
+``estimator_factory``), so with the DEFAULT settings a mixed store's array is the in-fold adjusted covariate
+``cov_array`` (``conf/base.yaml`` ``store.array_covariate: true``); each mixed cohort is also run with that
+switched off (``*_no_array_covariate``) to show what the default is worth. Nested CV (``cv.outer`` ×
+``cv.inner`` of ``conf/``, default pipeline options with ``--model`` and ``--n-features``) gives the
+out-of-fold balanced accuracy; the issue asks for the mixed cohort to be within 2 points of the single-array one.
 """
 
 from __future__ import annotations
@@ -30,46 +32,41 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _cohort(root: Path, arrays: dict, args, spark, array_effect: float) -> tuple:
     from methylclass.simulate import simulate_mixed_cohort
-    from methylclass.workflows.data import load_dataset
     from methylclass.workflows.ingest import ingest
 
     root.mkdir(parents=True, exist_ok=True)
     sim = simulate_mixed_cohort(root / "sim", arrays, n_normals=0, n_probes=args.probes, classes=args.classes,
                                 array_effect=array_effect,
                                 seed=args.seed, dmps_per_class=args.dmps, dmps_per_family=args.dmps,
-                                dmp_delta=tuple(args.delta), purity=tuple(args.purity), n_jobs=2)
+                                dmp_delta=tuple(args.delta), purity=tuple(args.purity), n_jobs=args.n_jobs)
     t0 = time.perf_counter()
     if spark is None:
         res = ingest(sim.samplesheet, root / "store", backend="local")
     else:
         res = ingest(sim.samplesheet, root / "store", spark=spark)
-    t_ingest = time.perf_counter() - t0
-    ds = load_dataset({"store": str(root / "store"), "label_column": "Sample_Group"})
-    return ds, res, t_ingest
+    return res, time.perf_counter() - t0
 
 
-def _adjusted(ds, store: Path, opts: dict, args) -> float | None:
-    """Balanced accuracy of nested CV with the array as an in-fold adjusted covariate (None when the
-    covariate adjustment step is not available in this installation)."""
-    try:
-        from methylclass.models.adjust import CovariateAdjuster
-    except ImportError:
-        return None
-    from sklearn.pipeline import Pipeline
-
-    from methylclass.io.store import Store
-    from methylclass.models import make_pipeline
+def _nested_cv(store: Path, args, array_covariate: bool) -> tuple:
+    """``(dataset, scalars, adjusted covariates)`` of nested CV on ``store`` as the benchmark runs it."""
+    from methylclass.config import load_config, setting
     from methylclass.tl.cv import nested_cv
+    from methylclass.workflows.data import load_dataset, resolved_data_block
+    from methylclass.workflows.runs import covariate_plan, estimator_factory
 
-    arr = Store.open(store).samples.set_index("sample")["array"].reindex(ds.X.index)
-    X = ds.X.assign(cov_array=arr.astype(str).to_numpy())
-
-    def make():
-        return Pipeline([("adjust", CovariateAdjuster(prefixes=("cov_",))),
-                         ("clf", make_pipeline(args.model, **{**opts, "random_state": args.seed}))])
-
-    cv = nested_cv(X, ds.y, make, outer=5, inner=None, seed=args.seed, n_jobs=2, progress=False)
-    return float(cv.evaluate().scalars["balanced_accuracy"])
+    over = [f"defaults.models=[{args.model}]", f"pipeline.n_features={args.n_features}"]
+    if not array_covariate:
+        over.append("store.array_covariate=false")
+    cfg = load_config(overrides=over)
+    cfg["data"] = {"store": str(store), "label_column": "Sample_Group"}
+    ds = load_dataset(resolved_data_block(cfg))
+    model_cfg, used, dropped = covariate_plan(cfg["models"][args.model], ds.covariates, ds.auto_covariates)
+    inner = setting(cfg, "cv.inner")
+    factory = estimator_factory(model_cfg, inner=inner, seed=args.seed)
+    X = ds.X.drop(columns=dropped) if dropped else ds.X
+    cv = nested_cv(X, ds.y, factory, outer=int(setting(cfg, "cv.outer")), inner=inner, seed=args.seed,
+                   n_jobs=args.n_jobs, progress=False)
+    return ds, cv.evaluate().scalars, used
 
 
 def main(argv=None) -> dict:
@@ -86,12 +83,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--array-effects", default="0,1",
                     help="strengths of the per-array technical probe shift of the mixed cohorts (0 = none)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-jobs", type=int, default=1, help="outer folds fitted in parallel (keep 1 on a busy machine)")
     ap.add_argument("--out", default=str(ROOT / "results" / "mixed_cohort_cv.json"))
     args = ap.parse_args(argv)
-
-    from methylclass.config import load_config
-    from methylclass.models import make_pipeline
-    from methylclass.tl.cv import nested_cv
 
     spark = None
     if not args.local:
@@ -100,31 +94,33 @@ def main(argv=None) -> dict:
         spark = get_spark()
     n = args.per_class
     third = [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]
-    opts = {**dict(load_config().get("pipeline", {})), "n_features": args.n_features}
-    out: dict = {"script": "pipelines/mixed_cohort_cv.py", "args": vars(args)}
+    out: dict = {"script": "pipelines/mixed_cohort_cv.py", "args": vars(args),
+                 "settings": "conf/ defaults (cv, pipeline, store.array_covariate: true) with --model and "
+                             "--n-features; *_no_array_covariate: store.array_covariate=false"}
     t0 = time.perf_counter()
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         mixed = {"450k": third[0], "EPIC": third[1], "EPICv2": third[2]}
-        runs = [("single_450k", {"450k": n}, 0.0)]
-        runs += [(f"mixed_shift_{float(e):g}", mixed, float(e)) for e in args.array_effects.split(",")]
-        for label, arrays, effect in list(runs):
-            ds, res, t_ingest = _cohort(Path(tmp) / label, arrays, args, spark, effect)
-            cv = nested_cv(ds.X, ds.y, lambda: make_pipeline(args.model, **{**opts, "random_state": args.seed}),
-                           outer=5, inner=3, seed=args.seed, n_jobs=2, progress=False)
-            sc = cv.evaluate().scalars
-            out[label] = {"arrays": ds.summary.get("arrays"), "n_samples": len(ds.X),
-                          "n_cpgs": int(ds.X.shape[1]), "store_array": res.array,
-                          "ingest_seconds": round(t_ingest, 1),
-                          "balanced_accuracy": sc["balanced_accuracy"], "accuracy": sc["accuracy"]}
-            print(f"{label:12s} {out[label]['arrays']}  {ds.X.shape[1]:,} CpGs  balanced accuracy "
-                  f"{sc['balanced_accuracy']:.3f}  (ingest {t_ingest:.0f} s, {'local' if spark is None else 'Spark'})")
-            adjusted = _adjusted(ds, Path(tmp) / label / "store", opts, args) if label != "single_450k" else None
-            if adjusted is not None:
-                out[f"{label}_array_adjusted"] = {**out[label], "balanced_accuracy": adjusted}
-                runs.append((f"{label}_array_adjusted", arrays, effect))
-                print(f"{label} + in-fold array adjustment: balanced accuracy {adjusted:.3f}")
+        cohorts = [("single_450k", {"450k": n}, 0.0)]
+        cohorts += [(f"mixed_shift_{float(e):g}", mixed, float(e)) for e in args.array_effects.split(",")]
+        for label, arrays, effect in cohorts:
+            res, t_ingest = _cohort(Path(tmp) / label, arrays, args, spark, effect)
+            variants = [(label, True)] + ([] if label == "single_450k" else [(f"{label}_no_array_covariate", False)])
+            for name, flag in variants:
+                t1 = time.perf_counter()
+                ds, sc, used = _nested_cv(Path(tmp) / label / "store", args, flag)
+                out[name] = {"arrays": ds.summary.get("arrays"), "n_samples": len(ds.X),
+                             "n_cpgs": int(ds.X.shape[1] - len(ds.covariates)), "store_array": res.array,
+                             "adjusted_covariates": used, "ingest_seconds": round(t_ingest, 1),
+                             "cv_seconds": round(time.perf_counter() - t1, 1),
+                             "balanced_accuracy": sc["balanced_accuracy"], "accuracy": sc["accuracy"],
+                             "brier": sc["brier"]}
+                runs.append(name)
+                print(f"{name:32s} {out[name]['arrays']}  {out[name]['n_cpgs']:,} CpGs  adjusted {used or '-'}  "
+                      f"balanced accuracy {sc['balanced_accuracy']:.3f}  (ingest {t_ingest:.0f} s, "
+                      f"{'local' if spark is None else 'Spark'})")
     out["gaps"] = {}
-    for label, *_ in runs[1:]:
+    for label in runs[1:]:
         gap = out["single_450k"]["balanced_accuracy"] - out[label]["balanced_accuracy"]
         out["gaps"][label] = {"points": round(100 * gap, 2), "within_2_points": bool(gap <= 0.02)}
         print(f"single − {label}: {100 * gap:+.1f} points ({'within' if gap <= 0.02 else 'NOT within'} 2 points)")

@@ -6,8 +6,11 @@ model's training data were, in this process (no Spark). OUT receives ``predictio
 ``predictions.json`` and ``report/`` (``index.html`` + one page per sample). One row per sample: ``sample``,
 ``status`` (ok / failed), ``prediction`` (a class or ``no_match``), ``score``, ``reason`` (empty for a call;
 ``low_score``, ``out_of_distribution``, ``low_coverage``, ``qc_failed``, or the read error of a failed sample),
-``top_classes``, ``prediction_set``, ``ood_pvalue``, ``coverage``, ``qc_status``, ``proba_<class>`` and the
-CNV features used. The earlier form ``predict --model DIR --betas TABLE --out PRED.csv`` writes the CSV only.
+``top_classes``, ``prediction_set``, ``ood_pvalue``, ``coverage``, ``qc_status``, ``warning`` (e.g. a covariate
+the model adjusts for that could not be built: that sample is not adjusted), ``proba_<class>`` and the CNV
+features used. A model trained on a mixed-array store adjusts for the array: IDATs give it themselves, beta
+tables need ``--array``; other covariates come from ``--covariate NAME=VALUE`` or the sample sheet.
+The earlier form ``predict --model DIR --betas TABLE --out PRED.csv`` writes the CSV only.
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "can fire)")
     p.add_argument("--max-missing", type=float, metavar="FRACTION",
                    help="largest fraction of the model's CpGs a sample may miss (default: the model's, 0.05)")
+    p.add_argument("--array", metavar="NAME",
+                   help="array of beta-value inputs (e.g. EPICv2), for a model adjusting for the array "
+                        "(raw intensity inputs use the array detected when reading them)")
+    p.add_argument("--covariate", dest="covariates", action="append", default=[], metavar="NAME=VALUE",
+                   help="value of an adjusted covariate for every sample, e.g. material=ffpe (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -57,8 +65,19 @@ def _ood(text: str | None):
         raise ConfigError(f"--ood-alpha must be a number in (0, 1) or 'auto' (got '{text}')") from None
 
 
+def _covariates(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ConfigError(f"--covariate must be NAME=VALUE (e.g. material=ffpe); got '{item}'")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Predict, write the outputs, print a one-line summary per outcome."""
+    covariates = _covariates(args.covariates)
     if args.betas:
         if args.inputs:
             raise ConfigError("give either INPUT... or --betas TABLE, not both")
@@ -66,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
         pred = predict_table(args.model, args.betas, args.out, threshold=args.threshold, alpha=args.alpha,
                              ood_alpha=_ood(args.ood_alpha), sample_column=args.sample_column,
-                             orientation=args.orientation, label_column=args.label_column, labels=args.labels)
+                             orientation=args.orientation, label_column=args.label_column, labels=args.labels,
+                             array=args.array, covariates=covariates)
     else:
         if not args.inputs:
             raise ConfigError("nothing to predict: give IDATs, folders, sheets, tables or stores (or --betas)")
@@ -74,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
         pred = predict_cases(args.model, args.inputs, args.out, report=args.report, echo=echo,
                              threshold=args.threshold, alpha=args.alpha, ood_alpha=_ood(args.ood_alpha),
-                             max_missing=args.max_missing, manifest=args.manifest, controls=args.controls)
+                             max_missing=args.max_missing, manifest=args.manifest, controls=args.controls,
+                             array=args.array, covariates=covariates)
     echo(f"{len(pred)} samples → {args.out}")
     for label, n in pred["prediction"].replace("", "(failed)").value_counts().items():
         print(f"{label}\t{n}", file=sys.stdout)

@@ -161,8 +161,14 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
         return RandomForestClassifier(n_estimators=200, random_state=self.random_state)
 
-    def fit(self, X, y):
-        """Inner CV → out-of-fold scores → ridge calibrator; then refit the base on all of ``X``, ``y``."""
+    def fit(self, X, y, oof_scores: np.ndarray | None = None):
+        """Inner CV → out-of-fold scores → ridge calibrator; then refit the base on all of ``X``, ``y``.
+
+        ``oof_scores`` (samples × score columns, from :func:`base_scores` with this calibrator's score method):
+        out-of-fold scores of the base already computed on this calibrator's own inner folds (the
+        hyperparameter search of :class:`~methylclass.models.pipeline.MethylClassifier` fits exactly those
+        models for the chosen candidate); given, the inner fits are skipped and the result is the same.
+        """
         from joblib import Parallel, delayed
 
         X = _as_indexable(X)
@@ -174,6 +180,11 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         base = self._base()
         self.score_method_ = (self.score_method if self.score_method != "auto"
                               else ("decision" if hasattr(base, "decision_function") else "log_proba"))
+        if oof_scores is not None:
+            oof = np.asarray(oof_scores, dtype=float)
+            if oof.shape[0] != len(y):
+                raise ValueError(f"oof_scores has {oof.shape[0]} rows for {len(y)} samples")
+            return self._finish(X, y, base, oof, n_splits)
         skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         folds = list(skf.split(np.zeros(len(y)), y))
 
@@ -186,6 +197,10 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         oof = np.empty((len(y), width))
         for te, s in parts:
             oof[te] = s
+        return self._finish(X, y, base, oof, n_splits)
+
+    def _finish(self, X, y, base, oof: np.ndarray, n_splits: int):
+        """Fit the calibrator on the out-of-fold scores and refit the base on all samples."""
         self.oof_scores_ = oof
         self.calibrator_, self.C_ = self._fit_calibrator(oof, y, n_splits)
         self.estimator_ = clone(base).fit(X, y)

@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from .impute import IMPUTE_METHODS, make_imputer
 from .rebalance import check_balance, make_sampler
 from .registry import build_model, get_factory
-from .tuning import check_search, run_search
+from .tuning import check_search, run_search, run_search_with_scores
 
 __all__ = ["CALIBRATE_METHODS", "SELECT_METHODS", "MethylClassifier", "make_pipeline"]
 
@@ -278,15 +278,32 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
 
                 probe = clone(self).set_params(search=None, calibrate=None)
                 n_splits = resolve_inner_folds(y, int(self.inner_cv), what="hyperparameter search inner CV")
-                best, params, table = run_search(probe, X, y, spec, n_splits=n_splits,
-                                                 random_state=self.random_state)
+                if spec["method"] != "halving" and self.calibrate == "ridge":
+                    # the calibrator's inner folds are the search's: reuse the chosen candidate's fold models
+                    best, params, table, oof = run_search_with_scores(
+                        probe, X, y, spec, n_splits=n_splits, random_state=self.random_state,
+                        score_method=lambda cand: self._ridge_score_method(cand))
+                    final = clone(self).set_params(search=None, **params).build()
+                    same_folds = final.random_state == self.random_state
+                    self.estimator_ = final.fit(X, y, oof_scores=oof) if same_folds else final.fit(X, y)
+                else:
+                    best, params, table = run_search(probe, X, y, spec, n_splits=n_splits,
+                                                     random_state=self.random_state)
+                    self.estimator_ = clone(self).set_params(search=None, **params).build().fit(X, y)
                 self.best_params_ = best
                 self.search_results_ = table
-                self.estimator_ = clone(self).set_params(search=None, **params).build().fit(X, y)
         self.classes_ = np.asarray(self.estimator_.classes_)
         if not hasattr(self, "n_features_in_") and hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         return self
+
+    def _ridge_score_method(self, candidate: MethylClassifier) -> str:
+        """The score method the ridge calibrator of ``candidate`` (a probe without calibration) would use."""
+        cal = clone(candidate).set_params(calibrate=self.calibrate,
+                                          calibration_kwargs=self.calibration_kwargs).build()
+        if cal.score_method != "auto":
+            return cal.score_method
+        return "decision" if hasattr(cal._base(), "decision_function") else "log_proba"
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (calibrated unless ``calibrate=None``), columns in ``classes_`` order."""

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["SEARCH_METHODS", "candidate_grid", "check_search", "run_search"]
+__all__ = ["SEARCH_METHODS", "candidate_grid", "check_search", "run_search", "run_search_with_scores"]
 
 #: accepted ``search.method`` values
 SEARCH_METHODS: tuple[str, ...] = ("grid", "random", "halving")
@@ -114,12 +114,8 @@ def run_search(estimator, X, y, search: Mapping[str, Any], *, n_splits: int, ran
     base_mp = estimator.get_params(deep=False).get("model_params")
     grid = [{k: [v] for k, v in _as_params(c, base_mp).items()} for c in cands]
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    scoring = spec["scoring"]
-    if scoring == "neg_log_loss":  # name every class: a small (halving) subsample may lack one in a fold
-        from sklearn.metrics import log_loss, make_scorer
-
-        scoring = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba",
-                              labels=np.unique(np.asarray(y)))
+    # log loss names every class: a small (halving) subsample may lack one in a fold
+    scoring = _scorer(spec["scoring"], np.unique(np.asarray(y)))
     if len(cands) == 1:
         return cands[0], _as_params(cands[0], base_mp), [{**cands[0], "mean_score": np.nan, "rank": 1}]
     if spec["method"] == "halving":
@@ -148,3 +144,85 @@ def run_search(estimator, X, y, search: Mapping[str, Any], *, n_splits: int, ran
         table.append(row)
     best = cands[grid.index({k: [v] for k, v in searcher.best_params_.items()})]
     return dict(best), _as_params(best, base_mp), table
+
+
+def run_search_with_scores(estimator, X, y, search: Mapping[str, Any], *, n_splits: int,
+                           random_state: int | None = 0, score_method) -> tuple[dict, dict, list[dict], np.ndarray]:
+    """:func:`run_search` for the ``grid`` / ``random`` methods that also keeps the chosen candidate's
+    out-of-fold calibration scores.
+
+    The candidates are fitted on the same stratified folds (``random_state``) as the ridge calibrator's inner
+    CV, so the chosen candidate's inner models are exactly the ones the calibrator would fit again: their
+    held-out :func:`~methylclass.models.calibration.base_scores` go to the calibrator instead (one third fewer
+    fits for a three-candidate grid). Scores, ranks and the choice follow ``GridSearchCV`` (mean fold score,
+    population SD, the first of equal candidates wins); written by hand because ``GridSearchCV`` discards the
+    fitted fold models.
+
+    Parameters
+    ----------
+    estimator
+        Unfitted, uncalibrated :class:`MethylClassifier` without ``search``.
+    X, y
+        Training samples × features and labels.
+    search : mapping
+        The ``search`` block (method ``grid`` or ``random``).
+    n_splits, random_state
+        Inner stratified folds.
+    score_method : callable
+        ``score_method(unfitted_candidate) -> "decision" | "log_proba"``: the calibrator's score method for a
+        candidate.
+
+    Returns
+    -------
+    tuple
+        ``(best_candidate, best_estimator_params, table, oof_scores)``.
+    """
+    from scipy.stats import rankdata
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.utils import _safe_indexing
+
+    from .calibration import base_scores
+
+    spec = check_search(search)
+    if spec is None or spec["method"] == "halving":
+        raise ConfigError("run_search_with_scores takes a grid or random search")
+    cands = candidate_grid(spec, random_state=random_state)
+    y = np.asarray(y)
+    classes = np.unique(y)
+    base_mp = estimator.get_params(deep=False).get("model_params")
+    scorer = _scorer(spec["scoring"], classes)
+    folds = list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+                 .split(np.zeros(len(y)), y))
+    fold_scores = np.empty((len(cands), len(folds)))
+    best_oof, best_mean = None, -np.inf
+    for i, cand in enumerate(cands):
+        est = clone(estimator).set_params(**_as_params(cand, base_mp))
+        method = score_method(est)
+        oof = None
+        for j, (tr, te) in enumerate(folds):
+            fitted = clone(est).fit(_safe_indexing(X, tr), y[tr])
+            X_te = _safe_indexing(X, te)
+            fold_scores[i, j] = scorer(fitted, X_te, y[te])
+            s = base_scores(fitted.estimator_, X_te, classes, method=method)
+            if oof is None:
+                oof = np.empty((len(y), s.shape[1]))
+            oof[te] = s
+        mean = float(fold_scores[i].mean())
+        if mean > best_mean:  # strict: the first of equal candidates wins, as in GridSearchCV
+            best_mean, best_oof, best_i = mean, oof, i
+    means = fold_scores.mean(axis=1)
+    ranks = rankdata(-means, method="min").astype(int)
+    table = [{**c, "mean_score": float(means[i]), "sd_score": float(fold_scores[i].std()), "rank": int(ranks[i])}
+             for i, c in enumerate(cands)]
+    best = cands[best_i]
+    return dict(best), _as_params(best, base_mp), table, best_oof
+
+
+def _scorer(scoring: str, classes: np.ndarray):
+    """The scikit-learn scorer of ``scoring``; log loss names every class (a fold may lack one)."""
+    from sklearn.metrics import get_scorer, log_loss, make_scorer
+
+    if scoring == "neg_log_loss":
+        return make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=classes)
+    return get_scorer(scoring)

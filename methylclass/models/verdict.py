@@ -15,6 +15,11 @@ features into calls. Rules (each a ``reason`` of a ``no_match``, checked in this
   that a sample farther from the training set than (almost) every training sample is always flagged.
 * ``low_score`` — the calibrated score of the best class is below its threshold.
 
+A model trained with in-fold adjusted covariates (``cov_array`` of a mixed-array store, ``cov_material``…) reads
+them as level names or training codes (:mod:`methylclass.models.covariates`); a missing value or a level never
+seen in training gets no adjustment and the row's ``warning`` says so (the sample is still judged by the rules
+above).
+
 Refused outright (DataError naming the column): duplicated columns, infinite values, and a table without the
 CNV features the model uses (a store or a table alike; the IDAT path computes them with the bundle's panel).
 """
@@ -32,6 +37,7 @@ from ..errors import ConfigError, DataError
 from ..io.betas_table import refuse_infinite
 from ..io.canonical import collapse_replicate_columns
 from ..io.manifest.tables import strip_replicate_suffix
+from .covariates import COV_PREFIX, covariate_spec, encode_covariates
 from .decision import NO_MATCH, ProfileOOD, decide, format_sets
 
 __all__ = ["CNV_PREFIX", "REASONS", "align_input", "decision_defaults", "ood_level", "predict_frame"]
@@ -93,6 +99,7 @@ def align_input(bundle, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         raise DataError(f"predict: column '{dup[0]}' appears more than once in the input"
                         + (f" ({len(dup)} duplicated columns)" if len(dup) > 1 else ""))
     X = X.set_axis(cols, axis=1)
+    X, _ = encode_covariates(X, covariate_spec(bundle.card))  # level names → training codes (idempotent)
     features = list(bundle.card["features"])
     if (strip_replicate_suffix(pd.Series(features, dtype=object)).to_numpy() == np.asarray(features)).all():
         # an EPICv2/MSA query (cg…_TC21, cg…_BC11 replicates) meets a model on canonical CpG ids: average the
@@ -119,7 +126,7 @@ def align_input(bundle, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 def model_cpgs(card: Mapping) -> list[str]:
     """The CpGs the model reads (its used features without the CNV block; all input CpGs if unknown)."""
     used = card.get("used_features") or card["features"]
-    return [f for f in used if not str(f).startswith(CNV_PREFIX)]
+    return [f for f in used if not str(f).startswith((CNV_PREFIX, COV_PREFIX))]
 
 
 def _top(P: np.ndarray, classes: list[str], n: int = 5) -> list[str]:
@@ -148,6 +155,9 @@ def predict_frame(bundle, X: pd.DataFrame, *, threshold: float | None = None,
     per_class = d["class_thresholds"] if per_class is None else per_class
     alpha = float(d["alpha"] if alpha is None else alpha)
     limit = float(d["max_missing"] if max_missing is None else max_missing)
+    if not isinstance(X, pd.DataFrame):
+        raise DataError("predict: give a samples × features DataFrame with probe ids as columns")
+    X, cov_warning = encode_covariates(X.set_axis(X.columns.astype(str), axis=1), covariate_spec(bundle.card))
     A, coverage = align_input(bundle, X)
     classes = bundle.classes
     n = len(A)
@@ -202,7 +212,8 @@ def predict_frame(bundle, X: pd.DataFrame, *, threshold: float | None = None,
                         "reason": reason, "reason_detail": detail, "top_classes": _top(P, classes),
                         "prediction_set": sets, "ood_pvalue": pvals, "ood_level": level,
                         "ood": np.isfinite(pvals) & (pvals <= level),
-                        "coverage": coverage.to_numpy(), "qc_status": qc})
+                        "coverage": coverage.to_numpy(), "qc_status": qc,
+                        "warning": cov_warning.to_numpy()})
     for j, c in enumerate(classes):
         out[f"proba_{c}"] = P[:, j]
     cnv_cols = [f for f in bundle.card["features"] if f.startswith(CNV_PREFIX)]

@@ -301,7 +301,9 @@ def _row_context(row: Mapping[str, Any], sample: str, file: str, proba_cols: Seq
                       f" (level {number(row.get('ood_level')):.3g})" if number(row.get("ood_level")) is not None
                       else "")),
                   ("model CpGs measured", "–" if cov is None else percent(cov)),
-                  ("QC", text(row.get("qc_status")) or "–")],
+                  ("QC", text(row.get("qc_status")) or "–"),
+                  # e.g. a covariate the model adjusts for that could not be built (models.covariates)
+                  *([("warning", text(row.get("warning")))] if text(row.get("warning")) else [])],
     }
 
 

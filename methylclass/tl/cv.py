@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -239,6 +239,7 @@ def joblib_map(n_jobs: int) -> MapFn:
 def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray,
              groups: np.ndarray | None, classes: list[str], repeat: int, fold: int,
              hook: Callable[[Any, pd.DataFrame], Any] | None = None) -> dict:
+    started = time.time()
     est = clone(est)
     fit_kw = {}
     if groups is not None and "groups" in inspect.signature(est.fit).parameters:
@@ -252,7 +253,7 @@ def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
     col = {c: i for i, c in enumerate(classes)}
     proba[:, [col[str(c)] for c in est.classes_]] = raw
     out = {"repeat": repeat, "fold": fold, "test": test, "proba": proba, "n_train": len(train),
-           "n_test": len(test), "fit_seconds": t1 - t0, "predict_seconds": t2 - t1}
+           "n_test": len(test), "fit_seconds": t1 - t0, "predict_seconds": t2 - t1, "started": started}
     if hasattr(est, "predict_sets"):
         sets = np.asarray(est.predict_sets(X.iloc[test]), dtype=bool)
         full = np.zeros((len(test), len(classes)), dtype=bool)
@@ -268,6 +269,7 @@ def _fit_one(est, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.nd
         out["hook"] = hook(est, X.iloc[test])
     if getattr(est, "best_params_", None) is not None:
         out["params"] = dict(est.best_params_)
+    out["ended"] = time.time()
     return out
 
 
@@ -318,6 +320,95 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
     CVResult
         Out-of-fold probabilities, fold assignments, timings and the rare-class report.
     """
+    plan = _plan(X, y, make_estimator, outer=outer, inner=inner, repeats=repeats, seed=seed, groups=groups,
+                 rare=rare, rare_label=rare_label, fold_hook=fold_hook, n_jobs=n_jobs)
+    run = map_fn or joblib_map(n_jobs)
+    results = []
+    with _progress(len(plan.tasks), progress, desc) as bar:
+        for res in run(plan.fit, plan.tasks):
+            results.append(res)
+            bar.advance()
+    return _assemble(plan, results)
+
+
+def nested_cv_many(jobs: Mapping[str, tuple[pd.DataFrame, Callable[[], Any] | Any]], y: pd.Series | Sequence[str],
+                   *, outer: int = 5, inner: int | None = 3, repeats: int = 1, seed: int = 0, n_jobs: int = 2,
+                   groups: pd.Series | Sequence | None = None, rare: RarePolicy = "refuse",
+                   rare_label: str = "rare_merged", progress: bool | None = None, desc: str = "nested CV",
+                   fold_hooks: Mapping[str, Callable[[Any, pd.DataFrame], Any] | None] | None = None,
+                   map_fn: MapFn | None = None) -> dict[str, CVResult]:
+    """:func:`nested_cv` of several models whose outer-fold fits share one pool of workers.
+
+    Every (model × repeat × fold) fit is one task of a single ``map_fn`` call, so the workers stay busy
+    across models instead of idling at the end of each model's last wave of folds (five folds on two
+    workers run in three waves). Each model's splits, seeds and results are exactly those of
+    :func:`nested_cv` with the same arguments.
+
+    Parameters
+    ----------
+    jobs : mapping
+        Model name → ``(X, make_estimator)``: its samples × features table (the same samples for every
+        model) and its estimator factory, as for :func:`nested_cv`. Tasks are queued in this order, so list
+        the slowest models first.
+    y, outer, inner, repeats, seed, n_jobs, groups, rare, rare_label, progress, desc, map_fn
+        As for :func:`nested_cv`.
+    fold_hooks : mapping, optional
+        Model name → its ``fold_hook`` (see :func:`nested_cv`).
+
+    Returns
+    -------
+    dict
+        Model name → its :class:`CVResult`; ``settings["span_seconds"]`` is the time from the model's first
+        fold start to its last fold end (the folds of other models ran in between).
+    """
+    hooks = dict(fold_hooks or {})
+    plans = {name: _plan(X, y, make, outer=outer, inner=inner, repeats=repeats, seed=seed, groups=groups,
+                         rare=rare, rare_label=rare_label, fold_hook=hooks.get(name), n_jobs=n_jobs)
+             for name, (X, make) in jobs.items()}
+    tasks = [(name, t) for name, plan in plans.items() for t in plan.tasks]
+    fit = _ModelFoldFit({name: plan.fit for name, plan in plans.items()})
+    run = map_fn or joblib_map(n_jobs)
+    collected: dict[str, list[dict]] = {name: [] for name in plans}
+    with _progress(len(tasks), progress, desc) as bar:
+        for res in run(fit, tasks):
+            collected[res.pop("model")].append(res)
+            bar.advance()
+    out = {}
+    for name, plan in plans.items():
+        res = collected[name]
+        out[name] = _assemble(plan, res)
+        out[name].settings["span_seconds"] = max(d["ended"] for d in res) - min(d["started"] for d in res)
+    return out
+
+
+class _ModelFoldFit:
+    """One picklable callable for the folds of several models: ``(model, fold spec)`` → that model's fit."""
+
+    def __init__(self, fits: Mapping[str, FoldFit]):
+        self.fits = dict(fits)
+
+    def __call__(self, task: tuple[str, tuple[int, int, np.ndarray, np.ndarray]]) -> dict:
+        name, spec = task
+        return {**self.fits[name](spec), "model": name}
+
+
+@dataclass
+class _Plan:
+    """What :func:`nested_cv` fits (the tasks and their callable) and what assembling the results needs."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    grouped: bool
+    classes: list[str]
+    tasks: list[tuple[int, int, np.ndarray, np.ndarray]]
+    fit: FoldFit
+    report: RareClassReport
+    settings: dict[str, Any]
+
+
+def _plan(X, y, make_estimator, *, outer: int, inner: int | None, repeats: int, seed: int, groups,
+          rare: RarePolicy, rare_label: str, fold_hook, n_jobs: int) -> _Plan:
+    """Check the inputs, apply the rare-class policy and lay out the outer folds (module docstring)."""
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(np.asarray(X))
     if outer < 2:
@@ -359,12 +450,16 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
         for f, (train, test) in enumerate(splits):
             tasks.append((r, f, train, test))
 
-    results = []
-    run = map_fn or joblib_map(n_jobs)
-    with _progress(len(tasks), progress, desc) as bar:
-        for res in run(FoldFit(template, X, yv, gv, classes, fold_hook), tasks):
-            results.append(res)
-            bar.advance()
+    template_name = type(template).__name__
+    return _Plan(X=X, y=y_s, grouped=g_s is not None, classes=classes, tasks=tasks,
+                 fit=FoldFit(template, X, yv, gv, classes, fold_hook), report=report,
+                 settings={"outer": outer, "inner": inner, "repeats": repeats, "seed": seed, "n_jobs": n_jobs,
+                           "grouped": g_s is not None, "rare": rare, "estimator": template_name})
+
+
+def _assemble(plan: _Plan, results: list[dict]) -> CVResult:
+    """The :class:`CVResult` of one model from its fold results (any order)."""
+    X, y_s, classes, repeats = plan.X, plan.y, plan.classes, plan.settings["repeats"]
     results.sort(key=lambda d: (d["repeat"], d["fold"]))
 
     n, k = len(X), len(classes)
@@ -393,10 +488,9 @@ def nested_cv(X: pd.DataFrame, y: pd.Series | Sequence[str], make_estimator: Cal
         params=pd.DataFrame(chosen) if chosen else None,
         fold_features=pd.concat(fold_features, ignore_index=True) if fold_features else None,
         fold_outputs=outputs,
-        proba=mean, proba_repeats=frames, y=y_s, timings=timings, classes=classes, rare=report,
+        proba=mean, proba_repeats=frames, y=y_s, timings=timings, classes=classes, rare=plan.report,
         folds=pd.DataFrame(fold_ids, index=idx, columns=[f"repeat_{r}" for r in range(repeats)]),
         sets=None if sets is None else pd.DataFrame(sets, index=idx, columns=classes),
         ood=None if ood is None else pd.Series(ood, index=idx, name="ood_score"),
-        settings={"outer": outer, "inner": inner, "repeats": repeats, "seed": seed, "n_jobs": n_jobs,
-                  "grouped": g_s is not None, "rare": rare, "estimator": type(template).__name__},
+        settings=dict(plan.settings),
     )

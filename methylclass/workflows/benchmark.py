@@ -23,8 +23,8 @@ import pandas as pd
 from .._atomic import RunFolder, atomic_text
 from ..config import save_config, setting
 from ..errors import ConfigError
-from .data import Dataset, load_dataset
-from .runs import Echo, _atomic_csv, _clean_nan, _json_default, decision_threshold, estimator_factory
+from .data import Dataset, load_dataset, resolved_data_block
+from .runs import Echo, _atomic_csv, _clean_nan, _json_default, covariate_plan, decision_threshold, estimator_factory
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     from ..models.decision import format_sets
     from ..pl import figure_to_base64, plot_confusion, plot_reliability, save_figure
     from ..report import ModelResult, check_criteria, write_benchmark_report
-    from ..tl.cv import nested_cv
+    from ..tl.cv import nested_cv_many
     from .explain import classifier_agreement, explain_fold_hook, unsupervised_views, write_fold_outputs
 
     say = echo or (lambda msg: log.info(msg))
@@ -106,9 +106,13 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
     cv = {k: setting(cfg, f"cv.{k}") for k in ("outer", "inner", "repeats", "rare", "rare_label")}
     conformal, coverage = setting(cfg, "decision.conformal"), float(setting(cfg, "decision.coverage"))
     blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())  # optional part of the input
-    factories = {name: estimator_factory(m, inner=inner, seed=seed, feature_blocks=blocks)
-                 for name, m in cfg["models"].items()}
-    ds = dataset or load_dataset(cfg["data"])
+    ds = dataset or load_dataset(resolved_data_block(cfg))
+    plans = {name: covariate_plan(m, ds.covariates, ds.auto_covariates) for name, m in cfg["models"].items()}
+    factories = {name: estimator_factory(plans[name][0], inner=inner, seed=seed, feature_blocks=blocks)
+                 for name in cfg["models"]}
+    if ds.auto_covariates:
+        say(f"arrays {ds.summary.get('arrays')}: the array is an in-fold adjusted covariate of every model "
+            "(store.array_covariate)")
     say(f"data: {ds.summary['n_samples']} samples × {ds.summary['n_features']} features, "
         f"{len(ds.summary['class_counts'])} classes ({ds.summary['source']})")
     map_fn = fold_map(cfg)
@@ -124,17 +128,21 @@ def benchmark(cfg: Mapping[str, Any], *, progress: bool | None = None, echo: Ech
         params_tables = []
         und = {k: setting(cfg, f"understand.{k}") for k in ("explain", "max_evals", "embed", "embed_features")}
         agreement_rows: list[dict[str, Any]] = []
+        jobs = {}
         for name, factory in factories.items():
-            t0 = time.perf_counter()
-            adjusts = bool((cfg["models"][name].get("pipeline") or {}).get("adjust"))
-            X_model = ds.X if adjusts or not ds.covariates else ds.X.drop(columns=ds.covariates)
-            res = nested_cv(X_model, ds.y, factory, outer=int(cv["outer"]), inner=inner,
-                            repeats=int(cv["repeats"]), seed=seed, n_jobs=n_jobs, groups=ds.groups,
-                            rare=cv["rare"], rare_label=cv["rare_label"], progress=progress, desc=name,
-                            map_fn=map_fn, fold_hook=explain_fold_hook(und, name, seed))
+            dropped = plans[name][2]  # covariates this model does not adjust for: never features
+            jobs[name] = (ds.X.drop(columns=dropped) if dropped else ds.X, factory)
+        # every (model × repeat × fold) fit in one pool: no idle worker at the end of each model's folds
+        say(f"nested CV of {len(jobs)} model(s): {', '.join(jobs)}")
+        cv_results = nested_cv_many(jobs, ds.y, outer=int(cv["outer"]), inner=inner, repeats=int(cv["repeats"]),
+                                    seed=seed, n_jobs=n_jobs, groups=ds.groups, rare=cv["rare"],
+                                    rare_label=cv["rare_label"], progress=progress, desc="nested CV",
+                                    map_fn=map_fn,
+                                    fold_hooks={name: explain_fold_hook(und, name, seed) for name in jobs})
+        for name, res in cv_results.items():
             write_fold_outputs(run.path, name, res, formats)
             agreement_rows.append(classifier_agreement(name, res))
-            wall = time.perf_counter() - t0
+            wall = float(res.settings["span_seconds"])  # first fold start → last fold end of this model
             if conformal and res.sets is None:
                 res.sets = res.conformal_sets(coverage=coverage, mode=conformal)
             ev = res.evaluate(threshold=threshold, n_bins=n_bins)

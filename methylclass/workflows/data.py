@@ -26,6 +26,8 @@ class Dataset:
     summary: dict[str, Any] = field(default_factory=dict)
     taxonomy: Any = None  # methylclass.models.Taxonomy (class → family) or None
     covariates: list[str] = field(default_factory=list)  # names of the ``cov_*`` columns of X
+    #: covariates every model adjusts for, whatever its ``pipeline.adjust`` (the array of a mixed store)
+    auto_covariates: list[str] = field(default_factory=list)
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str | None:
@@ -188,17 +190,42 @@ def _read_store(data: Mapping[str, Any], blocks: tuple[str, ...]) -> tuple[pd.Da
     return X, None if y is None else y.astype(str)
 
 
-def _array_summary(path: Path, samples: pd.Index, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The arrays of the training samples (recorded in the data summary, hence in a bundle's card)."""
+def _sample_arrays(path: Path, samples: pd.Index) -> tuple[pd.Series, Any]:
+    """``(array per sample, store)``: the store sample table's ``array`` column (the store's one array when
+    the table has none)."""
     from ..io.store import Store
 
     st = Store.open(path)
     table = st.samples.set_index(st.samples["sample"].astype(str))
     arrays = table["array"].reindex(samples.astype(str)).astype(str) if "array" in table else \
         pd.Series(st.arrays[0], index=samples)
+    return arrays.set_axis(samples), st
+
+
+def _array_summary(path: Path, samples: pd.Index, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The arrays of the training samples (recorded in the data summary, hence in a bundle's card)."""
+    arrays, st = _sample_arrays(path, samples)
     return {"arrays": {str(k): int(v) for k, v in arrays.value_counts().sort_index().items()},
             "join": data.get("join") or ("inner" if len(st.arrays) > 1 else "outer"),
             "common_probes": data.get("common_probes")}
+
+
+def resolved_data_block(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg["data"]`` with the store settings of the run config filled in (``store.sex_chromosomes``,
+    ``store.array_covariate``; a value in the data block itself wins), for :func:`load_dataset`."""
+    from ..config import setting
+
+    data = dict(cfg.get("data") or {})
+    for key in ("sex_chromosomes", "array_covariate"):
+        if data.get(key) is None:
+            data[key] = setting(cfg, f"store.{key}")
+    return data
+
+
+def _encode_covariate(values: pd.Series) -> tuple[dict[str, float], dict[str, int]]:
+    """Numeric codes of a covariate's levels (sorted levels → 0, 1, …; keeps X a float matrix) and counts."""
+    levels = {str(v): float(i) for i, v in enumerate(sorted(values.unique()))}
+    return levels, {str(k): int(v) for k, v in values.value_counts().items()}
 
 
 def is_store(path: str | Path) -> bool:
@@ -213,7 +240,11 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
     preprocessing store (betas of every stored sample; labels from ``labels`` or a sample-table column such
     as the sheet's ``Sample_Group``). ``feature_blocks: [cnv_]`` adds the copy-number features (the table's
     ``cnv_*`` columns, or the store's ``cnv_features.parquet``). ``exclude_classes`` leaves samples of those
-    labels out (e.g. the normal references of a cohort).
+    labels out (e.g. the normal references of a cohort). ``covariates: {name: column}`` adds ``cov_<name>``
+    columns (numeric codes of the sorted levels; the level map goes to ``summary["covariates"]``). A store whose
+    training samples come from more than one array adds ``cov_array`` (the sample table's ``array``) as well,
+    listed in ``Dataset.auto_covariates`` — every model then adjusts for it in-fold — unless
+    ``data.array_covariate`` (else ``conf/base.yaml`` ``store.array_covariate``) is false.
 
     Parameters
     ----------
@@ -265,20 +296,42 @@ def load_dataset(data: Mapping[str, Any]) -> Dataset:
     summary.update(feature_blocks=list(blocks), excluded_classes=excluded,
                    n_block_features=int(sum(str(c).startswith(blocks) for c in X.columns)) if blocks else 0)
     taxonomy = _read_taxonomy(data, y)
-    covariates, levels, counts = [], {}, {}
+    covariates, info = [], {}
     for name, col in (data.get("covariates") or {}).items():  # e.g. {material: Material}: cov_material
-        # numeric codes (sorted levels → 0, 1, …) keep X a float matrix; the level map goes to the summary / card
+        # numeric codes keep X a float matrix; the level map goes to the summary / card (prediction maps the
+        # level names of new samples through it: models.covariates)
         cov = f"cov_{name}"
         values = _read_sample_column(data, X.index, str(col), f"covariates.{name}")
-        levels[cov] = {str(v): float(i) for i, v in enumerate(sorted(values.unique()))}
-        counts[cov] = {str(k): int(v) for k, v in values.value_counts().items()}
-        X = X.assign(**{cov: values.map(levels[cov]).to_numpy(dtype=float)})
+        levels, counts = _encode_covariate(values)
+        X = X.assign(**{cov: values.map(levels).to_numpy(dtype=float)})
         covariates.append(cov)
+        info[cov] = {"levels": levels, "counts": counts, "column": str(col), "source": "sample column"}
+    auto = []
+    if (data.get("store") or is_store(path)) and "cov_array" not in covariates and _array_covariate_on(data):
+        # a store mixing arrays: each array's probes have their own affinities (and scanner), a technical shift
+        # of every CpG that the models would otherwise learn as signal (mixed-cohort nested CV 0.69 vs 0.92
+        # with the adjustment, README "Mixed-array cohorts"); the array becomes the in-fold adjusted covariate
+        arrays, _ = _sample_arrays(path, X.index)
+        if arrays.nunique() > 1:
+            levels, counts = _encode_covariate(arrays)
+            X = X.assign(cov_array=arrays.map(levels).to_numpy(dtype=float))
+            covariates.append("cov_array")
+            auto.append("cov_array")
+            info["cov_array"] = {"levels": levels, "counts": counts, "column": "array", "source": "array"}
     if taxonomy is not None:
         summary["taxonomy"] = taxonomy.to_dict()
     if covariates:
-        summary["covariates"] = {c: {"levels": levels[c], "counts": counts[c]} for c in covariates}
-    return Dataset(X=X, y=y, groups=groups, summary=summary, taxonomy=taxonomy, covariates=covariates)
+        summary["covariates"] = info
+    return Dataset(X=X, y=y, groups=groups, summary=summary, taxonomy=taxonomy, covariates=covariates,
+                   auto_covariates=auto)
+
+
+def _array_covariate_on(data: Mapping[str, Any]) -> bool:
+    """``data.array_covariate``, else ``conf/base.yaml`` ``store.array_covariate``."""
+    from ..config import setting
+
+    value = data.get("array_covariate")
+    return bool(setting({}, "store.array_covariate") if value is None else value)
 
 
 def cli_data_block(*, betas: str | Path, label_column: str | None = None, sample_column: str | None = None,

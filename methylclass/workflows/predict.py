@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import ensure_writable_file
-from ..errors import DataError, MethylclassError
+from ..errors import ConfigError, DataError, MethylclassError
+from ..models.covariates import covariate_spec, encode_covariates, match_level
 from ..pp.qc import qc_status
 from .data import is_store
 from .runs import _atomic_csv
@@ -152,26 +153,39 @@ class Model:
     def diagnose(self, inputs: Any, *, manifest=None, controls: str | Path | None = None,
                  threshold: float | None = None, per_class: Mapping[str, float] | None = None,
                  alpha: float | None = None, ood_alpha: float | str | None = None,
-                 max_missing: float | None = None) -> Diagnosis:
+                 max_missing: float | None = None, array: str | None = None,
+                 covariates: Mapping[str, str] | None = None) -> Diagnosis:
         """Predict ``inputs`` and keep what a report needs. ``manifest``/``controls``: a manifest file (and its
         control table) for IDATs of an array without a built-in manifest. Decision options default to the
-        bundle's (``conf/base.yaml`` ``decision``)."""
+        bundle's (``conf/base.yaml`` ``decision``).
+
+        A model trained with adjusted covariates (``card["covariates"]``) gets its ``cov_<name>`` columns built
+        here: ``cov_array`` from the array detected when reading IDATs, a store's sample-table ``array`` column,
+        a frame's own ``cov_array`` column, else ``array`` (tables); other covariates from ``covariates``
+        (``{"material": "ffpe"}``, for every sample), else the sample-sheet / store column the model was trained
+        on (or one named like the covariate), else a frame's ``cov_<name>`` column. What stays unknown gets no
+        adjustment and a ``warning`` (:mod:`methylclass.models.covariates`)."""
+        declared = self._declared_covariates(array, covariates)
         frames, qc, failed, details, missing = [], {}, [], {}, []
         for kind, source in classify_inputs(inputs):
             if kind == "missing":
                 missing.append(f"'{source}' does not exist (not a file, a folder or an IDAT basename)")
                 failed.append(_failed_row(source.name, missing[-1], str(source)))
             elif kind == "frame":
-                frames.append(source)
+                frames.append(self._with_covariates(source, source, declared))
             elif kind == "table":
-                frames.append(self._read_table(source))
+                frames.append(self._with_covariates(self._read_table(source), None, declared))
             elif kind == "store":
                 X, q = self._read_store(source)
-                frames.append(X)
+                frames.append(self._with_covariates(X, self._store_values(source, X.index), declared))
                 qc.update(q)
             else:
                 X, q, f, d = self._from_idats(source, manifest or self.manifest, controls or self.controls)
-                frames.append(X)
+                # the sheet's columns, and the array each sample was read as (not a sheet's own Array column)
+                values = pd.DataFrame([{**{k: v for k, v in (d.get(s, {}).get("meta") or {}).items()
+                                           if str(k).lower() != "array"}, "array": d.get(s, {}).get("array")}
+                                       for s in X.index], index=X.index)
+                frames.append(self._with_covariates(X, values, declared, detected_array=True))
                 qc.update(q)
                 failed += f
                 details.update(d)
@@ -185,6 +199,7 @@ class Model:
         if len(X):
             pred = self.bundle.predict(X, threshold=threshold, per_class=per_class, alpha=alpha,
                                        ood_alpha=ood_alpha, max_missing=max_missing, qc_status=qc)
+            X, _ = encode_covariates(X, covariate_spec(self.card))  # the model-input codes (for explain)
             pred.insert(pred.columns.get_loc("qc_status") + 1, "file",
                         [details.get(s, {}).get("file", "") for s in pred["sample"]])
             parts.append(pred)
@@ -194,7 +209,8 @@ class Model:
             raise DataError("predict: no samples in the input")
         out = pd.concat(parts, ignore_index=True)
         out["status"] = out["status"].fillna("failed")
-        for col in ("prediction", "reason", "reason_detail", "top_classes", "prediction_set", "qc_status", "file"):
+        for col in ("prediction", "reason", "reason_detail", "top_classes", "prediction_set", "qc_status", "file",
+                    "warning"):
             if col in out:
                 out[col] = out[col].fillna("")
         return Diagnosis(predictions=out, X=X, details=details, bins=self._cnv()[0] if self._uses_cnv else None)
@@ -204,6 +220,83 @@ class Model:
         from ..tl.explain import explain
 
         return explain(self, X, **kwargs)
+
+    # -- covariates
+    @property
+    def covariates(self) -> dict[str, dict[str, float]]:
+        """``{cov_<name>: {training level: code}}`` the model adjusts for (empty for none)."""
+        return covariate_spec(self.card)
+
+    def _declared_covariates(self, array: str | None, covariates: Mapping[str, str] | None) -> dict[str, str]:
+        """``{cov_<name>: value}`` of the explicit options, checked: a covariate the model does not use, or an
+        array name that is neither a known array nor a training level, is a ConfigError."""
+        spec = self.covariates
+        out: dict[str, str] = {}
+        for name, value in (covariates or {}).items():
+            col = f"cov_{str(name).strip().lower().removeprefix('cov_')}"
+            if col == "cov_array":
+                array = value if array is None else array
+                continue
+            if col not in spec:
+                uses = ", ".join(c[4:] for c in spec) or "none"
+                raise ConfigError(f"covariate '{name}': the model does not adjust for it (its covariates: {uses})")
+            if not str(value).strip():
+                raise ConfigError(f"covariate '{name}': empty value")
+            out[col] = str(value).strip()
+        if array is not None:
+            text = str(array).strip()
+            levels = spec.get("cov_array", {})
+            if match_level(text, levels, array=True) is None:
+                from ..io.manifest.registry import get_array
+
+                try:
+                    get_array(text)
+                except MethylclassError:
+                    known = f"; training arrays: {', '.join(levels)}" if levels else ""
+                    raise ConfigError(f"array '{text}' is not a known array type{known}") from None
+            out["cov_array"] = text
+        return out
+
+    def _covariate_column(self, col: str) -> list[str]:
+        """Candidate sheet / store / frame columns holding covariate ``col``'s values."""
+        info = (self.card.get("covariates") or {}).get(col) or {}
+        return [c for c in (info.get("column"), col[4:], col) if c]
+
+    def _with_covariates(self, X: pd.DataFrame, values: pd.DataFrame | None, declared: Mapping[str, str], *,
+                         detected_array: bool = False) -> pd.DataFrame:
+        """``X`` with one ``cov_<name>`` column (level names) per covariate of the model (see :meth:`diagnose`)."""
+        spec = self.covariates
+        if not spec:
+            return X
+        lower = {str(c).lower(): c for c in (values.columns if values is not None else [])}
+        out = {}
+        for col in spec:
+            found = None
+            for cand in self._covariate_column(col):
+                if str(cand).lower() in lower:
+                    found = values[lower[str(cand).lower()]].reindex(X.index)
+                    break
+            if col == "cov_array":
+                have = found is not None and found.notna().any()
+                if detected_array and have:  # the array the IDATs were read as: never overridden
+                    out[col] = found.to_numpy(dtype=object)
+                elif "cov_array" in declared:
+                    out[col] = np.full(len(X), declared["cov_array"], dtype=object) if not have else \
+                        found.where(found.notna(), declared["cov_array"]).to_numpy(dtype=object)
+                elif have:
+                    out[col] = found.to_numpy(dtype=object)
+            elif col in declared:
+                out[col] = np.full(len(X), declared[col], dtype=object)
+            elif found is not None:
+                out[col] = found.to_numpy(dtype=object)
+        return X.assign(**out) if out else X
+
+    def _store_values(self, path: Path, samples: pd.Index) -> pd.DataFrame:
+        """A store's sample-table columns (``array``, sheet columns) of ``samples``."""
+        from ..io.store import Store
+
+        table = Store.open(path).samples
+        return table.set_index(table["sample"].astype(str)).reindex(samples.astype(str)).set_axis(samples)
 
     # -- inputs
     @property
@@ -296,8 +389,12 @@ class Model:
             from .ingest import refs_from_discovery
 
             source = refs_from_discovery(find_samples(source))
-        _, groups = _prepare(source, None, manifest, None if manifest is not None else prep.get("array"),
-                             controls)
+        from .ingest_mixed import MIXED
+
+        trained_on = prep.get("array")
+        if trained_on == MIXED:  # a model from a mixed store: each sample is read as the array it is
+            trained_on = None
+        _, groups = _prepare(source, None, manifest, None if manifest is not None else trained_on, controls)
         Xs, qc, failed, details = [], {}, [], {}
         for g in groups:
             X, q, f, d = self._from_group(g.refs, g.manifest, method, options)
@@ -325,7 +422,8 @@ class Model:
             if ns is None:
                 failed.append(_failed_row(rec["sample"], rec["reason"] or "unreadable", file))
                 continue
-            d = {"file": file, "qc": {k: v for k, v in rec.items() if str(k).startswith("qc_")}}
+            d = {"file": file, "qc": {k: v for k, v in rec.items() if str(k).startswith("qc_")},
+                 "array": man.array, "meta": dict(ref.get("meta") or {})}
             if self._uses_cnv:
                 _, task, params = self._cnv()
                 try:
@@ -527,7 +625,8 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
                   threshold: float | None = None, class_thresholds: Mapping[str, float] | None = None,
                   alpha: float | None = None, ood_alpha: float | str | None = None, sample_column: str | None = None,
                   orientation: str = "auto", label_column: str | None = None,
-                  labels: str | Path | None = None) -> pd.DataFrame:
+                  labels: str | Path | None = None, array: str | None = None,
+                  covariates: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Apply the model bundle in ``model_dir`` to the beta table (or preprocessing store) ``betas``; write
     ``out`` (CSV) if given.
 
@@ -557,6 +656,11 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
         Column (or row) holding the true label; added as column ``label``.
     labels : str or Path, optional
         A separate label file; the true label is added as column ``label``.
+    array : str, optional
+        The array the table's samples were measured on (a store's sample table says it itself): builds the
+        ``cov_array`` covariate of a model trained on a mixed-array store.
+    covariates : mapping of str to str, optional
+        Other covariate values for every sample (e.g. ``{"material": "ffpe"}``), see :meth:`Model.diagnose`.
 
     Returns
     -------
@@ -574,6 +678,10 @@ def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | No
         blocks = ("cnv_",)  # trained with the CNV block (e.g. from an in-memory dataset): read it too
     X, y = read_input(betas, label_column=label_column, sample_column=sample_column, labels=labels,
                       orientation=orientation, blocks=blocks)
+    model = Model(bundle)
+    if model.covariates or array is not None or covariates:
+        values = model._store_values(Path(betas), X.index) if is_store(betas) else None
+        X = model._with_covariates(X, values, model._declared_covariates(array, covariates))
     pred = bundle.predict(X, threshold=threshold, per_class=class_thresholds, alpha=alpha, ood_alpha=ood_alpha)
     if y is not None:
         pred.insert(1, "label", y.to_numpy())

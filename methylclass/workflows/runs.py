@@ -49,6 +49,32 @@ def estimator_factory(model_cfg: Mapping[str, Any], *, inner: int | None, seed: 
 
 
 
+def covariate_plan(model_cfg: Mapping[str, Any], covariates: Sequence[str],
+                   auto: Sequence[str] = ()) -> tuple[dict[str, Any], list[str], list[str]]:
+    """``(model_cfg, used, dropped)``: which ``cov_*`` columns of the data one model adjusts for.
+
+    A model adjusts for the covariates its ``pipeline.adjust`` prefixes match; the ``auto`` ones (the array of a
+    mixed store, ``store.array_covariate``) are added to every model's adjustment. The returned config has the
+    widened ``pipeline.adjust``; ``dropped`` are the covariate columns the model does not use (removed from its
+    input: a covariate is never a feature). Without covariates the config is returned unchanged.
+    """
+    from ..models.pipeline import _adjust_prefixes
+
+    pipe = dict(model_cfg.get("pipeline") or {})
+    adjust = pipe.get("adjust")
+    prefixes = _adjust_prefixes(adjust)
+    used = [c for c in covariates if prefixes and str(c).startswith(prefixes)]
+    extra = [c for c in auto if c not in used]
+    if extra:
+        widened: dict[str, Any] = {"prefixes": [*prefixes, *extra]}
+        if isinstance(adjust, Mapping) and "shrink" in adjust:
+            widened["shrink"] = adjust["shrink"]
+        pipe["adjust"] = widened
+        used += extra
+        model_cfg = {**model_cfg, "pipeline": pipe}
+    return dict(model_cfg), used, [c for c in covariates if c not in used]
+
+
 def _atomic_csv(df: pd.DataFrame, path: Path, **kw) -> None:
     atomic_write(path, lambda fh: df.to_csv(fh, **kw))
 

@@ -16,8 +16,8 @@ import numpy as np
 from .._atomic import ensure_writable_parent
 from ..config import setting
 from ..errors import ConfigError
-from .data import Dataset, load_dataset
-from .runs import Echo, decision_threshold, estimator_factory
+from .data import Dataset, load_dataset, resolved_data_block
+from .runs import Echo, covariate_plan, decision_threshold, estimator_factory
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,14 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     inner = cv["inner"]
     blocks = tuple((cfg.get("data") or {}).get("feature_blocks") or ())  # optional part of the input
     ood_k = int(ood_k if ood_k is not None else setting(cfg, "train.ood_k"))
-    factory = estimator_factory(models[name], inner=inner, seed=seed, feature_blocks=blocks)
-    ds = dataset or load_dataset(cfg["data"])
-    X, y = ds.X, ds.y
+    ds = dataset or load_dataset(resolved_data_block(cfg))
+    model_cfg, used_cov, dropped = covariate_plan(models[name], ds.covariates, ds.auto_covariates)
+    factory = estimator_factory(model_cfg, inner=inner, seed=seed, feature_blocks=blocks)
+    X, y = (ds.X.drop(columns=dropped) if dropped else ds.X), ds.y
     say(f"training {name} on {len(X)} samples × {X.shape[1]} features, {y.nunique()} classes")
+    if used_cov:
+        say("in-fold adjusted covariates: " + ", ".join(
+            f"{c[4:]} ({', '.join((ds.summary['covariates'][c] or {}).get('levels', {}))})" for c in used_cov))
     est = factory().fit(X, y)
     components: dict[str, Any] = {}
     metrics = None
@@ -132,7 +136,7 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
         metrics = res.evaluate(threshold=decision_threshold(cfg)).scalars  # class_thresholds too
         cls = [str(c) for c in est.classes_]
         components["conformal"] = ConformalClassifier(mode=conformal).fit(res.proba[cls], res.y, cls)
-    cpg_cols = [c for c in X.columns if not str(c).startswith(blocks or ("cnv_",))]
+    cpg_cols = [c for c in X.columns if not str(c).startswith((*(blocks or ("cnv_",)), "cov_"))]
     if cpg_cols:  # distance to the nearest class profile on the most variable CpGs (see ProfileOOD)
         components["ood"] = ProfileOOD(random_state=seed).fit(X[cpg_cols], y)
     elif hasattr(est, "transform_selected"):
@@ -142,10 +146,10 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     # how the model meets missing CpGs: "centroid" = models.impute.CentroidImputer inside the pipeline (then up
     # to 1 − decision.min_coverage may be missing), else nothing beyond predict.max_missing_fraction
     decision["missing_strategy"] = "centroid" if getattr(est, "impute", None) == "centroid" else None
-    card_config = {"model": {"name": name, **models[name]}, "cv": cv, "decision": decision,
+    cov_info = {c: dict((ds.summary.get("covariates") or {}).get(c) or {}) for c in used_cov}
+    card_config = {"model": {"name": name, **model_cfg}, "cv": cv, "decision": decision,
                    "taxonomy": None if ds.taxonomy is None else ds.taxonomy.to_dict(),
-                   "covariates": {c: (ds.summary.get("covariates") or {}).get(c, {}).get("levels")
-                                  for c in ds.covariates},
+                   "covariates": {c: v.get("levels") for c, v in cov_info.items()},
                    "data": ds.summary, "conformal": {"mode": conformal, "folds": folds} if conformal else None,
                    "experiment": dict(cfg.get("experiment") or {})}
     data_cfg = dict(cfg.get("data") or {})
@@ -154,6 +158,9 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     decision = {**decision, "ood_alpha": setting(cfg, "predict.ood_alpha"),
                 "max_missing_fraction": setting(cfg, "predict.max_missing_fraction")}
     extra, arrays = training_card(data_cfg, X, y, decision)
+    # what prediction must build (workflows.predict → models.covariates): each covariate's training levels
+    extra["covariates"] = {c: {"name": c[4:], **v} for c, v in cov_info.items()}
+    extra["arrays"] = ds.summary.get("arrays")
     if any(str(c).startswith("cnv_") for c in X.columns) and not arrays:
         say("note: the model uses CNV features but no CNV reference panel was found beside them; it can predict "
             "tables/stores that carry cnv_ columns, not IDATs")

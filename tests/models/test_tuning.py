@@ -83,3 +83,39 @@ def test_tuned_pipeline_scores_like_default_on_easy_data():
     tuned = make_pipeline("logreg", n_features=40, search={"space": {"C": [0.1, 1.0, 10.0]}})
     default = make_pipeline("logreg", n_features=40)
     assert cross_val_score(tuned, X, y, cv=cv).mean() >= cross_val_score(default, X, y, cv=cv).mean() - 0.05
+
+
+@pytest.mark.parametrize("model,space", [("logreg", {"C": [0.05, 1.0, 20.0]}), ("svm", {"C": [0.01, 1.0]})])
+def test_search_reuses_fold_models_for_the_calibrator_with_the_same_result(model, space, monkeypatch):
+    """grid search + ridge calibration: the chosen candidate's inner models feed the calibrator, and the
+    fitted classifier equals GridSearchCV's choice refitted with its own calibration inner CV."""
+    from sklearn.base import clone
+
+    from methylclass.models.calibration import RidgeCalibratedClassifier
+    from methylclass.models.tuning import run_search
+
+    reused = []
+    original = RidgeCalibratedClassifier.fit
+
+    def spy(self, X, y, oof_scores=None):
+        reused.append(oof_scores is not None)
+        return original(self, X, y, oof_scores=oof_scores)
+
+    monkeypatch.setattr(RidgeCalibratedClassifier, "fit", spy)
+
+    rng = np.random.default_rng(4)
+    y = np.repeat(["a", "b", "c"], 20)
+    X = pd.DataFrame(rng.normal(size=(60, 30)) + (y == "a")[:, None] * 0.8 - (y == "b")[:, None] * 0.5,
+                     columns=[f"cg{i:05d}" for i in range(30)])
+    search = {"method": "grid", "space": space}
+    est = make_pipeline(model, n_features=30, inner_cv=3, random_state=0, search=search).fit(X, y)
+    assert reused == [True]
+    probe = clone(est).set_params(search=None, calibrate=None)
+    best, params, table = run_search(probe, X, y, search, n_splits=3, random_state=0)
+    assert est.best_params_ == best
+    assert [r["mean_score"] for r in est.search_results_] == pytest.approx([r["mean_score"] for r in table],
+                                                                           rel=1e-12)
+    assert [r["rank"] for r in est.search_results_] == [r["rank"] for r in table]
+    reference = clone(est).set_params(search=None, **params).build().fit(X, y)
+    np.testing.assert_allclose(est.predict_proba(X), reference.predict_proba(X), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.estimator_.oof_scores_, reference.oof_scores_, rtol=1e-10, atol=1e-12)

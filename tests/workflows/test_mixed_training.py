@@ -28,15 +28,17 @@ def test_mixed_store_trains_on_the_shared_cpgs(mixed_store):
     assert sex & cpg["450k"] & cpg["EPICv2"] & cpg["MSA"]
     data = {"store": str(store), "label_column": "Sample_Group", "exclude_classes": ["normal"]}
     ds = load_dataset(data)
+    # the array is the in-fold adjusted covariate of a mixed store (conf store.array_covariate), not a CpG
+    assert ds.covariates == ["cov_array"]
     # sex-chromosome CpGs are left out by default (conf store.sex_chromosomes: drop), kept on request
-    assert set(ds.X.columns) == (cpg["450k"] & cpg["EPICv2"] & cpg["MSA"]) - sex
-    kept = load_dataset({**data, "sex_chromosomes": "keep"})
+    assert set(ds.X.columns) - {"cov_array"} == (cpg["450k"] & cpg["EPICv2"] & cpg["MSA"]) - sex
+    kept = load_dataset({**data, "sex_chromosomes": "keep", "array_covariate": False})
     assert set(kept.X.columns) == cpg["450k"] & cpg["EPICv2"] & cpg["MSA"]
     assert ds.summary["arrays"] == {"SIM450K": 4, "SIMEPICV2": 4, "SIMMSA": 2}
     assert ds.summary["join"] == "inner"
     # the CpGs two arrays share (a model meant for 450k and EPICv2 cases), over the union of the store
     block = cli_data_block(betas=str(store), label_column="Sample_Group", common_probes="SIM450K,SIMEPICV2")
-    ds2 = load_dataset({**block, "join": "outer", "exclude_classes": ["normal"]})
+    ds2 = load_dataset({**block, "join": "outer", "exclude_classes": ["normal"], "array_covariate": False})
     assert set(ds2.X.columns) == (cpg["450k"] & cpg["EPICv2"]) - sex
     assert ds2.X.loc[ds2.X.index.str.startswith("MSA")].isna().any(axis=None)  # MSA lacks some of them
     assert ds2.summary["common_probes"] == ["SIM450K", "SIMEPICV2"]
