@@ -18,6 +18,7 @@ noob, pOOBAH, QC, betas — never builds the float copies, out-of-band arrays or
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -353,21 +354,23 @@ class _GatherIndex:
 #: two layouts
 _INDEX_CACHE: list[_GatherIndex] = []
 _INDEX_CACHE_MAX = 8
+_INDEX_LOCK = threading.Lock()
 
 
 def _gather_index(illumina_ids: np.ndarray, manifest: Manifest) -> _GatherIndex:
     """The :class:`_GatherIndex` of ``manifest`` and this address layout, from the cache when one serves it."""
-    for i in range(len(_INDEX_CACHE) - 1, -1, -1):
-        hit = _INDEX_CACHE[i]
-        if hit.serves(illumina_ids, manifest):
-            if i != len(_INDEX_CACHE) - 1:
-                _INDEX_CACHE.append(_INDEX_CACHE.pop(i))
-            return hit
-    index = _GatherIndex(illumina_ids, manifest)
-    if len(_INDEX_CACHE) >= _INDEX_CACHE_MAX:
-        _INDEX_CACHE.pop(0)
-    _INDEX_CACHE.append(index)
-    return index
+    with _INDEX_LOCK:  # samples may be mapped from several threads
+        for i in range(len(_INDEX_CACHE) - 1, -1, -1):
+            hit = _INDEX_CACHE[i]
+            if hit.serves(illumina_ids, manifest):
+                if i != len(_INDEX_CACHE) - 1:
+                    _INDEX_CACHE.append(_INDEX_CACHE.pop(i))
+                return hit
+        index = _GatherIndex(illumina_ids, manifest)
+        if len(_INDEX_CACHE) >= _INDEX_CACHE_MAX:
+            _INDEX_CACHE.pop(0)
+        _INDEX_CACHE.append(index)
+        return index
 
 
 def _gather(values: np.ndarray, plan: tuple[np.ndarray, np.ndarray], missing, dtype) -> np.ndarray:

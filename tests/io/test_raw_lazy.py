@@ -227,3 +227,20 @@ def test_read_raw_builds_its_sample_table_on_first_access(tmp_path):
     assert (table["n_addresses"] == len(_pair(man, 0)[0].illumina_ids)).all()
     assert (table["address_coverage"] == 1.0).all() and table["grn"].str.endswith("_Grn.idat").all()
     pd.testing.assert_frame_equal(clone.sample_table, table)
+
+
+def test_threads_mapping_two_layouts_at_once_get_their_own():
+    """Samples of two layouts mapped from 4 threads at once: each equals its channel-rule expectation."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    man = _manifest(seed=3)
+    pairs = [_pair(man, 30 + i, order_seed=100 + i % 2, drop=i % 3) for i in range(16)]
+
+    def check(pair):
+        raw, want = raw_signals_from_idats(*pair, man, "s"), _expected(man, *pair)
+        few = raw.few_beads(3)  # from the levels, before the bead arrays are built
+        _assert_fields(raw, want)
+        return np.array_equal(few, (want["beads_meth"] < 3) | (want["beads_unmeth"] < 3))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(check, pairs))
