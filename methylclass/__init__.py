@@ -58,7 +58,7 @@ _LAZY = {
     "ingest": "workflows.ingest", "ingest_cohort": "workflows.ingest", "preprocess_local": "workflows.ingest",
     "run_cnv": "workflows.cnv", "run_cnv_store": "workflows.cnv",
     "benchmark": "workflows.benchmark", "evaluate": "workflows.benchmark", "train": "workflows.train",
-    "predict_table": "workflows.predict", "load_dataset": "workflows.data", "run_demo": "workflows.demo",
+    "predict_table": "workflows.predict_outputs", "load_dataset": "workflows.data", "run_demo": "workflows.demo",
     "load_model": "workflows.predict", "Model": "workflows.predict", "explain": "tl.explain",
 }
 

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_record import machine_record
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -103,7 +105,7 @@ def main() -> None:
               "warm_median": med, "repeats": rows, "target_s": 1.0, "meets_target": med["total_wall"] <= 1.0,
               "cold_cli_s": cold, "cold_cli_pyspark": "PYSPARK_IMPORTED" in proc.stdout,
               "python": platform.python_version(), "machine": platform.machine(),
-              "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+              "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "record": machine_record()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1))
     print(f"warm: predict {med['predict_wall']:.3f} s + explain {med['explain_wall']:.3f} s = "

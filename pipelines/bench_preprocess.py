@@ -10,7 +10,8 @@ and cohort ingestion on local Spark — all in one run, on the same simulated fi
 then ``normalize(s, method="noob")`` with its defaults (pOOBAH detection p-values and sample QC included; the
 manifest loaded once beforehand), against mepylome's ``RawData`` → ``MethylData(prep="noob").betas`` on the same
 files. ``--quick`` alternates methylclass and mepylome processes ``--rounds`` times (default 3) so both see the
-same machine load, and reports the median of the per-round ratios next to the load averages.
+same machine load, and reports the median of the per-round ratios next to the load averages — of wall time and of
+CPU time (on a shared machine the wall time follows the load; the criteria are checked on both).
 
 **Per sample** (``--samples`` N realistic 450k pairs written by :func:`methylclass.simulate.simulate_cohort`,
 cached under ``<repo>/.cache/bench``). Every tool runs in its own process; what is timed per sample is the
@@ -381,6 +382,8 @@ def criteria(report: dict) -> dict:
         if mp:
             out["speedup_vs_mepylome"] = mp["per_sample"]["median_s"] / ours
             out[f"ge_{MIN_VS_MEPYLOME:g}x_mepylome"] = out["speedup_vs_mepylome"] >= MIN_VS_MEPYLOME
+            if "cpu_median_s" in mp["per_sample"] and "cpu_median_s" in mc["per_sample"]:
+                out["cpu_speedup_vs_mepylome"] = mp["per_sample"]["cpu_median_s"] / mc["per_sample"]["cpu_median_s"]
         pr = report["per_sample"].get("methylprep")
         if pr:
             out["speedup_vs_methylprep"] = pr["per_sample_marginal_s"] / ours
@@ -396,8 +399,12 @@ def criteria(report: dict) -> dict:
             out[f"call_path_ge_{MIN_CALL_PATH_VS_MEPYLOME:g}x_mepylome"] = (
                 out["call_path_speedup_vs_mepylome"] >= MIN_CALL_PATH_VS_MEPYLOME)
         if cp.get("cpu_ratios_vs_mepylome"):
+            # on a shared machine the wall time follows the load; CPU seconds are what the code costs
             out["call_path_cpu_speedup_vs_mepylome"] = statistics.median(cp["cpu_ratios_vs_mepylome"])
             out["call_path_cpu_s_per_sample"] = statistics.median(cp["round_cpu_medians_s"])
+            out[f"call_path_cpu_le_{TARGET_CALL_PATH_S}s"] = out["call_path_cpu_s_per_sample"] <= TARGET_CALL_PATH_S
+            out[f"call_path_cpu_ge_{MIN_CALL_PATH_VS_MEPYLOME:g}x_mepylome"] = (
+                out["call_path_cpu_speedup_vs_mepylome"] >= MIN_CALL_PATH_VS_MEPYLOME)
     runs = {r["n_samples"]: r for r in report.get("ingest", {}).get("runs", []) if "error" not in r}
     if 1000 in runs:
         r = runs[1000]
@@ -498,6 +505,9 @@ def per_sample(args: argparse.Namespace, work: Path, report: dict, save) -> None
             cp["mepylome_round_medians_s"] = [mep]
             cp["ratios_vs_mepylome"] = [mep / cp["round_medians_s"][0]]
             cp["load_averages"] = [ps["load_average_before"]["methylclass"][0]]
+            mep_cpu = ps["mepylome"]["methods"]["noob"]["per_sample"]["cpu_median_s"]
+            cp["round_cpu_medians_s"] = [cp["methylclass"]["per_sample"]["cpu_median_s"]]
+            cp["cpu_ratios_vs_mepylome"] = [mep_cpu / cp["round_cpu_medians_s"][0]]
             parity["mepylome"]["illumina_minfi_reference"] = agreement(
                 run_dir / "methylclass" / "betas_illumina_minfi_reference.npz", theirs / "betas_illumina.npz")
         except (subprocess.CalledProcessError, OSError) as exc:

@@ -19,6 +19,8 @@ import resource
 import time
 from pathlib import Path
 
+from bench_record import machine_record
+
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = {"rf": {"n_estimators": 300}, "xgb": {"n_estimators": 100}, "logreg": {}}
 
@@ -67,7 +69,7 @@ def main() -> None:
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_1min": round(os.getloadavg()[0], 2)},
               "planted_class_dmps": len(truth), "n_jobs": args.n_jobs,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "record": machine_record()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1))

@@ -88,8 +88,10 @@ ABLATIONS: dict[str, tuple[str, list[str]]] = {
                                      "pipeline.boruta_kwargs={n_estimators: 100, max_iter: 30, prefilter: 399}"]),
     "ensemble_soft": ("mb", ["defaults.models=[ensemble]"]),
     "ensemble_stack": ("mb", ["defaults.models=[ensemble_stack]"]),
+    "ensemble_pool": ("mb", ["defaults.models=[ensemble_pool]"]),
     "sim_with_cnv": ("simulated", []),
     "sim_no_cnv": ("simulated", ["data.feature_blocks=[]"]),
+    "sim_cnv_unweighted": ("simulated", ["pipeline.block_weight=1.0"]),
     "sim_material_adjusted": ("simulated", ["defaults.models=[logreg_adjusted]"]),
 }
 ABLATION_BASE = {"mb": "mb_ablation", "simulated": "simulated_ablation"}

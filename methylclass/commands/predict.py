@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.betas:
         if args.inputs:
             raise ConfigError("give either INPUT... or --betas TABLE, not both")
-        from ..workflows.predict import predict_table
+        from ..workflows.predict_outputs import predict_table
 
         pred = predict_table(args.model, args.betas, args.out, threshold=args.threshold, alpha=args.alpha,
                              ood_alpha=_ood(args.ood_alpha), sample_column=args.sample_column,
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.inputs:
             raise ConfigError("nothing to predict: give IDATs, folders, sheets, tables or stores (or --betas)")
-        from ..workflows.predict import predict_cases
+        from ..workflows.predict_outputs import predict_cases
 
         pred = predict_cases(args.model, args.inputs, args.out, report=args.report, echo=echo,
                              threshold=args.threshold, alpha=args.alpha, ood_alpha=_ood(args.ood_alpha),

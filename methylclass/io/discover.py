@@ -16,6 +16,7 @@ When both ``X_Grn.idat`` and ``X_Grn.idat.gz`` exist, the uncompressed file is u
 
 from __future__ import annotations
 
+import copy
 import os
 import struct
 from collections import defaultdict
@@ -163,7 +164,11 @@ def check_pair(grn: Idat, red: Idat) -> Idat:
     if grn.n_probes != red.n_probes:
         raise IdatError(f"{names} are not a pair: {grn.n_probes:,} vs {red.n_probes:,} probes")
     if np.array_equal(grn.illumina_ids, red.illumina_ids):
-        return red
+        # the same addresses: share Green's array, so the mapping sees one layout without comparing again (a
+        # shallow copy: arrays a sparse read left unread stay unread)
+        shared = copy.copy(red)
+        shared.illumina_ids = grn.illumina_ids
+        return shared
     g_order, r_order = np.argsort(grn.illumina_ids, kind="stable"), np.argsort(red.illumina_ids, kind="stable")
     g_sorted, r_sorted = grn.illumina_ids[g_order], red.illumina_ids[r_order]
     if not np.array_equal(g_sorted, r_sorted):

@@ -13,7 +13,10 @@ Layout of a version-3 IDAT (little endian), as documented by illuminaio (Smith e
 
 The reader maps the arrays as numpy views over one buffer (no per-probe Python loop). Every field that is not an
 array is kept as its raw bytes together with the header and data order, so :func:`write_idat` reproduces a file
-read by :func:`read_idat` byte for byte.
+read by :func:`read_idat` byte for byte. From an uncompressed file the ``SD`` and ``MidBlock`` arrays, which no
+preprocessing step reads (half of a 450k file's bytes), are read from the file when first accessed — after
+checking that the file is still the one that was read (size, modification time, inode), else
+:class:`IdatError`.
 
 Version 1 (encrypted XML) IDATs of the old 27k scanner software are refused with a clear message.
 """
@@ -21,7 +24,7 @@ Version 1 (encrypted XML) IDATs of the old 27k scanner software are refused with
 from __future__ import annotations
 
 import gzip
-import io
+import os
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -100,6 +103,14 @@ class Idat:
     data_order: tuple[int, ...] = DEFAULT_DATA_ORDER
     version: int = 3
     path: Path | None = None
+
+    def __getattr__(self, name: str):
+        # reached only for an attribute not set on the instance: ``sd`` / ``mid_block`` of a file read sparsely
+        lazy = self.__dict__.get("_unread")
+        if lazy is not None and name in lazy.fields:
+            value = self.__dict__[name] = lazy.load(name)
+            return value
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     @classmethod
     def from_arrays(
@@ -189,6 +200,98 @@ def _read_bytes(path: Path) -> bytes:
         raise IdatError(f"'{path}' cannot be read: {exc}") from None
 
 
+@dataclass(frozen=True)
+class _Unread:
+    """Where the arrays left unread by :func:`_read_sparse` lie in the file, and the file's identity then."""
+
+    path: Path
+    identity: tuple[int, ...]
+    #: name → (byte offset, count, dtype)
+    fields: dict[str, tuple[int, int, str]]
+
+    def load(self, name: str) -> np.ndarray:
+        offset, count, dtype = self.fields[name]
+        try:
+            with open(self.path, "rb") as fh:
+                if _identity(os.fstat(fh.fileno())) != self.identity:
+                    raise IdatError(f"'{self.path}' has changed since it was read; its {name} can no longer be "
+                                    "loaded — read the file again")
+                fh.seek(offset)
+                data = fh.read(count * np.dtype(dtype).itemsize)
+        except OSError as exc:
+            raise IdatError(f"'{self.path}' cannot be read again for its {name}: {exc}") from None
+        if len(data) != count * np.dtype(dtype).itemsize:
+            raise IdatError(f"'{self.path}' has changed since it was read: its {name} is cut short")
+        return np.frombuffer(data, dtype=dtype, count=count)
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class _ViewReader:
+    """``read(n)`` over a buffer without copying it (what :func:`read_header` needs of a file)."""
+
+    def __init__(self, buf) -> None:
+        self._view, self._pos = memoryview(buf), 0
+
+    def read(self, n: int) -> bytes:
+        out = bytes(self._view[self._pos:self._pos + n])
+        self._pos += len(out)
+        return out
+
+
+def _read_sparse(path: Path) -> Idat | None:
+    """:func:`read_idat` of an uncompressed file without reading the ``SD`` and ``MidBlock`` payloads (loaded on
+    first access, see the module docstring); None whenever the file is not laid out plainly enough for that
+    (missing fields, a field inside a skipped range, a read cut short, any error) — the full read then decides."""
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            offsets = read_header(fh, path)
+            size = st.st_size
+            if not {NSNPS, SD, MID_BLOCK} <= offsets.keys() or max(offsets[NSNPS], offsets[MID_BLOCK]) + 4 > size:
+                return None
+            fh.seek(offsets[NSNPS])
+            n = struct.unpack("<i", fh.read(4))[0]
+            fh.seek(offsets[MID_BLOCK])
+            count = struct.unpack("<i", fh.read(4))[0]
+            skip = {"sd": (offsets[SD], n, "<u2", SD), "mid_block": (offsets[MID_BLOCK] + 4, count, "<i4", MID_BLOCK)}
+            spans = sorted((o, o + c * np.dtype(d).itemsize) for o, c, d, _ in skip.values())
+            if n <= 0 or count < 0 or spans[1][1] > size or spans[0][1] > spans[1][0]:
+                return None
+            # the plain layout only: no other field starts inside a skipped payload, the arrays read lie apart from
+            # it, and every scalar / string field comes after both (so no string decode runs into them)
+            for o, c, d, code in skip.values():
+                end = o + c * np.dtype(d).itemsize
+                if any(other != code and (o - 4 if code == MID_BLOCK else o) <= off < end
+                       for other, off in offsets.items()):
+                    return None
+            for code, dtype in _ARRAY_FIELDS.items():
+                if code != SD and code in offsets:
+                    a, b = offsets[code], offsets[code] + n * np.dtype(dtype).itemsize
+                    if any(a < e and s < b for s, e in spans):
+                        return None
+            if any(off < spans[1][1] for code, off in offsets.items()
+                   if code not in _ARRAY_FIELDS and code not in (NSNPS, MID_BLOCK)):
+                return None
+            buf = np.empty(size, dtype=np.uint8)
+            view, pos = memoryview(buf), 0
+            for start, end in [*spans, (size, size)]:
+                fh.seek(pos)
+                if fh.readinto(view[pos:start]) != start - pos:
+                    return None
+                pos = end
+    except (OSError, IdatError, struct.error):
+        return None
+    buf.flags.writeable = False
+    idat = _parse_idat(memoryview(buf), path)
+    # the skipped payloads were never read: drop the views over them, load from the file when asked for
+    del idat.__dict__["sd"], idat.__dict__["mid_block"]
+    idat.__dict__["_unread"] = _Unread(path, _identity(st), {k: v[:3] for k, v in skip.items()})
+    return idat
+
+
 def read_idat(path: str | Path) -> Idat:
     """Read an IDAT file (``.idat`` or ``.idat.gz``) into an :class:`Idat`.
 
@@ -209,6 +312,10 @@ def read_idat(path: str | Path) -> Idat:
         corrupt gzip stream.
     """
     path = Path(path)
+    if not path.name.endswith(".gz"):
+        idat = _read_sparse(path)
+        if idat is not None:
+            return idat
     return _parse_idat(_read_bytes(path), path)
 
 
@@ -264,9 +371,9 @@ def read_header(fh: BinaryIO, path: str | Path) -> dict[int, int]:
     return {int(c): int(o) for c, o in struct.iter_unpack("<Hq", table)}
 
 
-def _parse_idat(buf: bytes, path: Path) -> Idat:
+def _parse_idat(buf: bytes | memoryview, path: Path) -> Idat:
     """Parse the bytes of a version-3 IDAT; every error names ``path``."""
-    offsets = read_header(io.BytesIO(buf), path)
+    offsets = read_header(_ViewReader(buf), path)
     table_end = 16 + 10 * struct.unpack_from("<i", buf, 12)[0]  # header checked by read_header
     for code in (NSNPS, ILLUMINA_ID, MEAN):
         if code not in offsets:

@@ -69,6 +69,8 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     "methylclass.models.pipeline.MethylClassifier",
     "methylclass.models.rebalance.AdaptiveSMOTE",
     "methylclass.models.selectors.BorutaSelector",
+    "methylclass.models.scaling.BlockColumnTransformer",
+    "methylclass.models.scaling.MValueTransformer",
     "methylclass.models.selectors.VarianceSelector",
     "numpy.dtype",
     "sklearn.calibration._CalibratedClassifier",

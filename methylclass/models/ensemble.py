@@ -5,6 +5,11 @@ and the CNV block are fitted once per training set, then
 
 * ``combine="soft"``: every member is wrapped in :class:`~methylclass.models.calibration.RidgeCalibratedClassifier`
   (its own inner-CV ridge calibration) and the calibrated probabilities are averaged (``weights`` optional);
+* ``combine="geometric"``: the same calibrated members pooled by their weighted geometric mean, renormalised
+  (the *logarithmic opinion pool*, Genest & Zidek 1986: ``p(c) ∝ Π_m p_m(c)^{w_m}`` with ``Σ w_m = 1``). It has
+  no fitted parameters of its own. Unlike the arithmetic mean, which is less sharp than any member when the
+  members agree (two calibrated members at 0.93 and 0.88 average to 0.905), the log pool keeps the agreement
+  sharp, while a class that one member rules out stays low;
 * ``combine="stack"``: scikit-learn's ``StackingClassifier`` with stratified ``inner_cv`` folds — the members'
   out-of-fold probabilities on the training data fit the meta-learner (:class:`LogProbaRidge`: multinomial ridge
   logistic regression on standardised log-probabilities, strength chosen by CV log-loss), then the members are
@@ -13,7 +18,12 @@ and the CNV block are fitted once per training set, then
 Either way the output is already calibrated: configure the pipeline with ``calibrate: none``
 (``conf/model/ensemble.yaml``). Members are registry names with their own parameters and ``balance``
 (``class_weight`` / ``downsample``), e.g. ``{"logreg": {"balance": "class_weight", "C": 1.0}, "rf":
-{"balance": "downsample"}}``; a member may be listed as ``name`` and use the registry defaults.
+{"balance": "downsample"}}``; a member may be listed as ``name`` and use the registry defaults. A member's
+``scale`` (``standard``, ``mvalue``, ``mvalue_standard``; :mod:`methylclass.models.scaling`) puts that scale step
+in front of that member only, fitted in-fold with it (e.g. kNN on standardised M-values next to LDA on betas),
+and its ``search`` (:mod:`methylclass.models.tuning`) lets the member choose its parameters by inner CV on the
+data it is fitted on (a member with ``search`` is a :class:`~methylclass.models.pipeline.MethylClassifier`
+without selection or calibration of its own).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
 from sklearn.pipeline import make_pipeline as sk_make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
@@ -32,11 +43,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..errors import ConfigError
 from .calibration import DEFAULT_CS, RidgeCalibratedClassifier, resolve_inner_folds
 from .registry import build_model, logistic_regression
+from .scaling import check_scale, scale_steps
 
 __all__ = ["COMBINE_METHODS", "EnsembleClassifier", "LogProbaRidge", "make_ensemble"]
 
 #: accepted ``combine`` values
-COMBINE_METHODS: tuple[str, ...] = ("soft", "stack")
+COMBINE_METHODS: tuple[str, ...] = ("soft", "geometric", "stack")
 _LOG_EPS = 1e-4
 
 
@@ -80,14 +92,14 @@ class LogProbaRidge(ClassifierMixin, BaseEstimator):
 
 
 class EnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """Soft voting of ridge-calibrated members or stacking with a :class:`LogProbaRidge` meta-learner.
+    """Soft voting or log pooling of ridge-calibrated members, or stacking with a :class:`LogProbaRidge`.
 
     Parameters: ``estimators`` (list of ``(name, unfitted classifier)``), ``combine`` (``"soft"`` /
-    ``"stack"``), ``weights`` (soft voting; default equal), ``inner_cv`` (calibration / stacking folds),
-    ``C`` (meta-learner strength; None = by CV), ``random_state``, ``n_jobs`` (members' inner folds).
+    ``"geometric"`` / ``"stack"``), ``weights`` (soft / geometric; default equal), ``inner_cv`` (calibration /
+    stacking folds), ``C`` (meta-learner strength; None = by CV), ``random_state``, ``n_jobs`` (members' inner folds).
 
-    Fitted attributes: ``classes_``, ``members_`` (soft: fitted calibrated members) or ``stack_`` (the fitted
-    ``StackingClassifier``), ``n_features_in_``.
+    Fitted attributes: ``classes_``, ``members_`` (soft / geometric: fitted calibrated members) or ``stack_`` (the
+    fitted ``StackingClassifier``), ``n_features_in_``.
     """
 
     def __init__(self, estimators: Sequence[tuple[str, Any]] = (), *, combine: str = "soft",
@@ -117,7 +129,7 @@ class EnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y = column_or_1d(y)
         check_classification_targets(y)
         n_splits = resolve_inner_folds(y, int(self.inner_cv), what=f"ensemble ({self.combine}) inner CV")
-        if self.combine == "soft":
+        if self.combine in ("soft", "geometric"):
             self.members_ = [(name, RidgeCalibratedClassifier(clone(est), inner_cv=n_splits,
                                                               random_state=self.random_state,
                                                               n_jobs=self.n_jobs).fit(X, y))
@@ -133,10 +145,24 @@ class EnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_features_in_ = np.asarray(X).shape[1]
         return self
 
+    @property
+    def best_params_(self) -> dict[str, Any] | None:
+        """Parameters chosen by members with their own ``search`` (``{"<member>.<param>": value}``; None if
+        no member searched), as fitted on all the data given to :meth:`fit`."""
+        members = getattr(self, "members_", None)
+        if members is None and hasattr(self, "stack_"):
+            members = list(zip(self.stack_.named_estimators_, self.stack_.estimators_))
+        chosen = {}
+        for name, m in members or []:
+            inner = getattr(m, "estimator_", m)  # soft / geometric members are calibrated wrappers
+            for k, v in (getattr(inner, "best_params_", None) or {}).items():
+                chosen[f"{name}.{k}"] = v
+        return chosen or None
+
     def member_proba(self, X) -> dict[str, np.ndarray]:
-        """Each member's (calibrated, for soft voting) probabilities, columns in ``classes_`` order."""
+        """Each member's (calibrated, for soft / geometric) probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "classes_")
-        if self.combine == "soft":
+        if self.combine in ("soft", "geometric"):
             return {name: m.predict_proba(X) for name, m in self.members_}
         return {name: m.predict_proba(X) for name, m in zip(self.stack_.named_estimators_,
                                                             self.stack_.estimators_)}
@@ -147,8 +173,14 @@ class EnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.combine == "stack":
             return self.stack_.predict_proba(X)
         w = np.ones(len(self.members_)) if self.weights is None else np.asarray(self.weights, dtype=float)
-        P = sum(wi * m.predict_proba(X) for wi, (_, m) in zip(w, self.members_))
-        return P / w.sum()
+        w = w / w.sum()
+        if self.combine == "soft":
+            return sum(wi * m.predict_proba(X) for wi, (_, m) in zip(w, self.members_))
+        # log pool; probabilities floored at 1e-6 so that one member's near-0 is a strong but finite veto
+        L = sum(wi * np.log(np.clip(m.predict_proba(X), 1e-6, 1.0)) for wi, (_, m) in zip(w, self.members_))
+        L -= L.max(axis=1, keepdims=True)
+        P = np.exp(L)
+        return P / P.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class."""
@@ -196,6 +228,7 @@ def make_ensemble(*, members: Any = ("logreg", "svm", "rf"), combine: str = "sof
         params = dict(params)
         model = params.pop("estimator", name)
         balance = params.pop("balance", None)
+        scale = check_scale(params.pop("scale", None))
         if balance not in (None, "none", "class_weight", "downsample"):
             raise ConfigError(f"ensemble member {name!r}: balance must be class_weight, downsample or none")
         cw = "balanced" if balance == "class_weight" else None
@@ -203,7 +236,19 @@ def make_ensemble(*, members: Any = ("logreg", "svm", "rf"), combine: str = "sof
             from .registry import _accepts, get_factory
 
             cw = class_weight if _accepts(get_factory(model), "class_weight") else None
-        built.append((name, build_model(model, random_state=random_state, n_jobs=n_jobs, class_weight=cw,
-                                        downsample=balance == "downsample", **params)))
+        search = params.pop("search", None)
+        est = build_model(model, random_state=random_state, n_jobs=n_jobs, class_weight=cw,
+                          downsample=balance == "downsample", **params)
+        if search:  # the member tunes itself on the data it is fitted on (inner folds of whatever fits it)
+            from .pipeline import MethylClassifier
+
+            est = MethylClassifier(model, select=None, impute=None, calibrate=None, scale=scale,
+                                   balance=balance if balance != "none" else None, search=dict(search),
+                                   inner_cv=int(inner_cv), random_state=random_state, n_jobs=n_jobs,
+                                   model_params=params or None)
+            est.check_options()
+        elif scale is not None:
+            est = Pipeline([*scale_steps(scale), ("model", est)])
+        built.append((name, est))
     return EnsembleClassifier(built, combine=combine, weights=None if weights is None else list(weights),
                               inner_cv=int(inner_cv), C=C, random_state=random_state, n_jobs=1)

@@ -33,6 +33,7 @@ from ..errors import ConfigError
 from .impute import IMPUTE_METHODS, make_imputer
 from .rebalance import check_balance, make_sampler
 from .registry import build_model, get_factory
+from .scaling import BlockColumnTransformer, check_block_weight, check_scale, scale_steps
 from .tuning import check_search, run_search, run_search_with_scores
 
 __all__ = ["CALIBRATE_METHODS", "SELECT_METHODS", "MethylClassifier", "make_pipeline"]
@@ -137,7 +138,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
                  inner_cv: int = 3, feature_blocks: str | Sequence[str] | bool | None = None,
                  impute: str | None = "median", calibration_kwargs: dict | None = None,
                  random_state: int | None = 0, n_jobs: int = 1, model_params: dict | None = None,
-                 search: dict | None = None, adjust: str | Sequence[str] | None = None):
+                 search: dict | None = None, adjust: str | Sequence[str] | None = None,
+                 scale: str | None = None, block_weight: float | str = 1.0):
         self.model = model
         self.select = select
         self.n_features = n_features
@@ -153,6 +155,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         self.model_params = model_params
         self.search = search
         self.adjust = adjust
+        self.scale = scale
+        self.block_weight = block_weight
 
     # ---------------------------------------------------------------------------------------------- building
     def check_options(self) -> None:
@@ -173,6 +177,8 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         _block_prefixes(self.feature_blocks)
         check_search(self.search)
         _adjust_prefixes(self.adjust)
+        check_scale(self.scale)
+        check_block_weight(self.block_weight)
 
     def _cpg_steps(self) -> list[tuple[str, Any]]:
         from .selectors import BorutaSelector, VarianceSelector
@@ -195,10 +201,9 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
                 steps.append(("boruta", BorutaSelector(prefilter=None, **kw)))
             except TypeError as exc:
                 raise ConfigError(f"invalid boruta_kwargs {sorted(kw)}: {exc}") from None
-        return steps
+        return steps + scale_steps(self.scale)
 
     def _feature_steps(self) -> list[tuple[str, Any]]:
-        from sklearn.compose import ColumnTransformer
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
 
@@ -220,10 +225,10 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         alt = "|".join(re.escape(p) for p in prefixes)
         block = Pipeline([("impute", MedianImputer()),
                           ("scale", StandardScaler())])
-        return first + [("features", ColumnTransformer(
+        return first + [("features", BlockColumnTransformer(
             [("cpg", Pipeline(cpg) if cpg else "passthrough", ColumnPositions(f"^(?!(?:{alt}))")),
              ("blocks", block, ColumnPositions(f"^(?:{alt})"))],
-            remainder="drop", verbose_feature_names_out=False))]
+            block_weight=self.block_weight, remainder="drop", verbose_feature_names_out=False))]
 
     def build_base(self):
         """The unfitted imbalanced-learn pipeline (features → sampler → model), without calibration."""
@@ -271,8 +276,9 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         with _thread_limit(self.n_jobs):
             spec = check_search(self.search)
             if spec is None:
-                self.best_params_ = None
                 self.estimator_ = self.build().fit(X, y)
+                # a model that tunes parts of itself (an ensemble member with its own search) reports its choice
+                self.best_params_ = getattr(self.final_estimator_, "best_params_", None)
             else:
                 from .calibration import resolve_inner_folds
 
@@ -366,7 +372,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
                   feature_blocks: str | Sequence[str] | bool | None = None, impute: str | None = "median",
                   calibration_kwargs: dict | None = None, random_state: int | None = 0, n_jobs: int = 1,
                   search: dict | None = None, adjust: str | Sequence[str] | bool | None = None,
-                  **model_params) -> MethylClassifier:
+                  scale: str | None = None, block_weight: float | str = 1.0, **model_params) -> MethylClassifier:
     """Build an unfitted :class:`MethylClassifier` (options are checked now).
 
     Parameters
@@ -408,6 +414,14 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
         shift is removed per CpG by :class:`~methylclass.models.adjust.CovariateAdjuster`, fitted on the
         training data with the class design protected; the covariate columns are consumed and dropped.
         ``{"prefixes": [...], "shrink": False}`` selects limma's plain least-squares estimate (no shrinkage).
+    scale : str or None
+        The scale of the CpG columns the model sees (:mod:`methylclass.models.scaling`): None (betas),
+        ``"standard"`` (each CpG standardised with training-fold statistics), ``"mvalue"`` or
+        ``"mvalue_standard"``.
+    block_weight : float or "auto"
+        Factor applied to the standardised ``feature_blocks`` columns (for ridge models a block-wise penalty
+        ``1/block_weight²``; :class:`~methylclass.models.scaling.BlockColumnTransformer`); ``"auto"``: the median
+        training-fold SD of the selected CpGs, so one CNV feature weighs like a typical CpG.
     **model_params
         Go to the model's factory (e.g. ``n_estimators=1000`` for ``rf``).
 
@@ -424,7 +438,7 @@ def make_pipeline(model: str = "rf", *, select: str | None = "variance", n_featu
     est = MethylClassifier(model, select=select, n_features=n_features, boruta_kwargs=boruta_kwargs,
                            balance=balance, calibrate=calibrate, inner_cv=inner_cv, feature_blocks=feature_blocks,
                            impute=impute, calibration_kwargs=calibration_kwargs, random_state=random_state,
-                           n_jobs=n_jobs, search=search, adjust=adjust,
+                           n_jobs=n_jobs, search=search, adjust=adjust, scale=scale, block_weight=block_weight,
                            model_params=dict(model_params) or None)
     est.check_options()
     est.build_base()  # surfaces factory/parameter errors (ConfigError) before any fitting

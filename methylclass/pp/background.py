@@ -33,7 +33,7 @@ rank on EPIC's 411) and clip at 0. With fewer than :data:`ILLUMINA_MIN_NEGATIVES
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.special import log_ndtr
@@ -80,10 +80,17 @@ class ChannelIndex:
     ctrl_types: np.ndarray
     chrx: np.ndarray
     chry: np.ndarray
+    #: control_rows answers, by the types asked for
+    _rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     def control_rows(self, *types: str) -> np.ndarray:
-        """Indices of control probes whose (upper-cased) type is one of ``types``."""
-        return np.flatnonzero(np.isin(self.ctrl_types, [t.upper() for t in types]))
+        """Indices of control probes whose (upper-cased) type is one of ``types`` (read-only; matched once)."""
+        hit = self._rows.get(types)
+        if hit is None:
+            hit = np.flatnonzero(np.isin(self.ctrl_types, [t.upper() for t in types]))
+            hit.flags.writeable = False
+            self._rows[types] = hit
+        return hit
 
 
 def channel_index(manifest: Manifest) -> ChannelIndex:
@@ -174,8 +181,12 @@ def huber_weighted(vals: np.ndarray, w: np.ndarray, k: float = HUBER_K, tol: flo
     s = float(MAD_CONSTANT * _weighted_median(dev[order], w[order]))
     if s == 0:
         raise DataError("cannot estimate scale: MAD is zero for this sample (constant intensities)")
+    buf = np.empty_like(vals)
     for _ in range(10_000):
-        mu1 = float((np.minimum(np.maximum(vals, mu - k * s), mu + k * s) * w).sum() / n)
+        # clip(v, a, b) is min(max(v, a), b) (a < b): one pass, into one buffer; the same values, the same sum
+        np.clip(vals, mu - k * s, mu + k * s, out=buf)
+        buf *= w
+        mu1 = float(buf.sum() / n)
         if abs(mu - mu1) < tol * s:
             break
         mu = mu1
@@ -196,8 +207,17 @@ def normexp_signal(x: np.ndarray, params: NormexpParams) -> np.ndarray:
     mu_sf = x - mu - sigma2 / alpha
     z = mu_sf / sigma
     # log φ(0; mu_sf, sigma) - log(1 - Φ(0; mu_sf, sigma)) = log φ(z)/sigma - log Φ(z)
-    log_ratio = -0.5 * z * z - _LOG_SQRT_2PI - np.log(sigma) - log_ndtr(z)
-    signal = mu_sf + sigma2 * np.exp(log_ratio)
+    if x.ndim == 1 and sigma >= 1e-20:
+        # for z ≥ 40 the ratio's exponent is below -754 (φ(z) < e^-800; log Φ(z) ≈ 0; -log sigma < 47), so
+        # exp() is exactly 0.0 and the signal exactly mu_sf: evaluate log Φ only where it can matter
+        signal = mu_sf.copy()
+        near = np.flatnonzero(~(z >= 40))
+        zn = z[near]
+        log_ratio = -0.5 * zn * zn - _LOG_SQRT_2PI - np.log(sigma) - log_ndtr(zn)
+        signal[near] = mu_sf[near] + sigma2 * np.exp(log_ratio)
+    else:
+        log_ratio = -0.5 * z * z - _LOG_SQRT_2PI - np.log(sigma) - log_ndtr(z)
+        signal = mu_sf + sigma2 * np.exp(log_ratio)
     return np.where(signal < 0, 1e-6, signal)
 
 
@@ -361,8 +381,7 @@ def illumina_background(raw: RawSignals, *, rank: int | None = None) -> tuple[fl
     """Background level ``(green, red)`` of minfi ``bgcorrect.illumina``: the ``rank``-th smallest negative
     control intensity per channel (31 by default; ``ceil(5 %)`` of the count when there are fewer than
     :data:`ILLUMINA_MIN_NEGATIVES` negative controls)."""
-    return negative_control_background(raw.sample, raw.manifest, raw.controls["grn"].to_numpy(np.float64),
-                                       raw.controls["red"].to_numpy(np.float64), rank=rank)
+    return negative_control_background(raw.sample, raw.manifest, *raw.control_intensities(), rank=rank)
 
 
 def negative_control_background(sample: str, manifest: Manifest, green: np.ndarray, red: np.ndarray, *,

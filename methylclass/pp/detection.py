@@ -27,7 +27,7 @@ from scipy.special import ndtr
 from ..errors import ConfigError, DataError
 from ..io.raw_types import RawSignals
 from .background import MAD_CONSTANT, channel_index
-from .levels import channel_positions
+from .levels import background_counts, channel_keys, channel_positions, complete_channels
 
 #: default detection threshold: a probe with p > this has failed (sesame, methylprep, minfi convention)
 P_THRESHOLD = 0.05
@@ -61,8 +61,9 @@ def _ecdf_upper(background: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _negative_controls(raw: RawSignals) -> tuple[np.ndarray, np.ndarray]:
     rows = channel_index(raw.manifest).control_rows("NEGATIVE")
-    grn = raw.controls["grn"].to_numpy(np.float64)[rows] if rows.size else np.zeros(0)
-    red = raw.controls["red"].to_numpy(np.float64)[rows] if rows.size else np.zeros(0)
+    if not rows.size:
+        return np.zeros(0), np.zeros(0)
+    grn, red = (c[rows] for c in raw.control_intensities())
     return grn[np.isfinite(grn)], red[np.isfinite(red)]
 
 
@@ -80,27 +81,33 @@ def _poobah_by_levels(raw: RawSignals, combine_negative: bool) -> np.ndarray | N
         return None
     ix = channel_index(raw.manifest)
     pos = channel_positions(levels, ix)
-    mean = levels.mean
     tables = []
-    for bg_pos, neg in zip((pos.green_bg, pos.red_bg), _negative_controls(raw) if combine_negative else ((), ())):
+    for bg_pos, bg_counts, neg in zip((pos.green_bg, pos.red_bg), background_counts(levels, ix),
+                                      _negative_controls(raw) if combine_negative else ((), ())):
         neg = np.asarray(neg, dtype=np.float64)
         if neg.size and not _is_uint16_valued(neg):
             return None
         if bg_pos.size + neg.size <= MIN_BACKGROUND:
             return None
-        counts = np.bincount(mean.take(bg_pos), minlength=65536)
-        if neg.size:
-            counts += np.bincount(neg.astype(np.int64), minlength=65536)
+        counts = bg_counts + np.bincount(neg.astype(np.int64), minlength=65536) if neg.size else bg_counts
         tables.append(_upper_table(counts))
     up_g, up_r = tables
-    (m, m_absent), (u, u_absent) = levels.gather("meth"), levels.gather("unmeth")
-    p = np.full(m.shape, np.nan, dtype=np.float32)
-    p[ix.grn] = up_g.take(np.maximum(m[ix.grn], u[ix.grn]))
-    p[ix.red] = up_r.take(np.maximum(m[ix.red], u[ix.red]))
-    p[ix.t2] = np.minimum(up_g.take(m[ix.t2]), up_r.take(u[ix.t2]))
+    if complete_channels(raw.manifest, ix):
+        # 1 - ECDF is non-increasing in the level, so a Type I probe's p at its brighter allele is the smaller
+        # of its two alleles' p; each allele looked up in the table of the channel it was read in (green:
+        # Type II M and Type I Grn, red: Type II U and Type I Red) — one pass over all probes, same values
+        table = np.concatenate([up_g, up_r])
+        km, ku = channel_keys(levels)
+        p = np.minimum(table.take(km), table.take(ku))
+    else:
+        (m, _), (u, _) = levels.gather("meth"), levels.gather("unmeth")
+        p = np.full(m.shape, np.nan, dtype=np.float32)
+        p[ix.grn] = up_g.take(np.maximum(m[ix.grn], u[ix.grn]))
+        p[ix.red] = up_r.take(np.maximum(m[ix.red], u[ix.red]))
+        p[ix.t2] = np.minimum(up_g.take(m[ix.t2]), up_r.take(u[ix.t2]))
     # a probe with either address absent has no p-value (Type I: max with NaN; Type II: both alleles needed)
-    p[m_absent] = np.nan
-    p[u_absent] = np.nan
+    p[levels.index.plans["meth"][1]] = np.nan
+    p[levels.index.plans["unmeth"][1]] = np.nan
     return p
 
 

@@ -36,8 +36,7 @@ def normalization_control_means(sig: RawSignals) -> tuple[float, float]:
 
     Raises :class:`DataError` naming the sample when the manifest has no such controls or none was read.
     """
-    return control_means(sig.sample, sig.manifest, sig.controls["grn"].to_numpy(np.float64),
-                         sig.controls["red"].to_numpy(np.float64))
+    return control_means(sig.sample, sig.manifest, *sig.control_intensities())
 
 
 def control_means(sample: str, manifest, green: np.ndarray, red: np.ndarray) -> tuple[float, float]:

@@ -87,10 +87,76 @@ def channel_positions(levels: IdatLevels, ix: ChannelIndex) -> ChannelPositions:
 def _level_counts(mean: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """How many of the beads at ``positions`` have each level 0…65535, with level 0 counted as 1 (noob floors
     in-band values ≤ 0 and out-of-band values < 1 to 1)."""
-    counts = np.bincount(mean.take(positions), minlength=_N_LEVELS)
+    return _floor_level_zero(np.bincount(mean.take(positions), minlength=_N_LEVELS))
+
+
+def _floor_level_zero(counts: np.ndarray) -> np.ndarray:
     counts[1] += counts[0]
     counts[0] = 0
     return counts
+
+
+def background_counts(levels: IdatLevels, ix: ChannelIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Level counts (0…65535, as read) of the green and red out-of-band beads of one sample: noob's background
+    and pOOBAH's null, counted once per sample (read-only)."""
+    hit = levels.cache.get("background_counts")
+    if hit is None:
+        pos = channel_positions(levels, ix)
+        hit = tuple(np.bincount(levels.mean.take(p), minlength=_N_LEVELS) for p in (pos.green_bg, pos.red_bg))
+        for c in hit:
+            c.flags.writeable = False
+        levels.cache["background_counts"] = hit
+    return hit
+
+
+def complete_channels(manifest, ix: ChannelIndex) -> bool:
+    """True when every probe of ``manifest`` is Type II, Type I Grn or Type I Red (so the channel a probe's
+    ``meth``/``unmeth`` is read in, :func:`channel_offsets`, is the one noob and pOOBAH assign it)."""
+    return ix.grn.size + ix.red.size + ix.t2.size == manifest.n_probes
+
+
+def channel_keys(levels: IdatLevels) -> tuple[np.ndarray, np.ndarray]:
+    """Per probe, the key of its ``meth`` / ``unmeth`` level in two stacked 65,536-level tables (green then
+    red): ``level + 65536`` where the bead was read in red (:func:`channel_offsets`); an absent address has
+    key 0. Computed once per sample and shared by noob's correction, pOOBAH and the QC medians (read-only)."""
+    hit = levels.cache.get("keys")
+    if hit is None:
+        keys = []
+        for target, off in zip(("meth", "unmeth"), channel_offsets(levels)):
+            k = off + levels.gather(target)[0]
+            k.flags.writeable = False
+            keys.append(k)
+        hit = levels.cache["keys"] = tuple(keys)
+    return hit
+
+
+def key_counts(levels: IdatLevels) -> tuple[np.ndarray, np.ndarray]:
+    """How many probes have each :func:`channel_keys` key (0…131071), for ``meth`` and ``unmeth`` (read-only;
+    absent addresses are counted at key 0)."""
+    hit = levels.cache.get("key_counts")
+    if hit is None:
+        hit = tuple(np.bincount(k, minlength=2 * _N_LEVELS) for k in channel_keys(levels))
+        for c in hit:
+            c.flags.writeable = False
+        levels.cache["key_counts"] = hit
+    return hit
+
+
+def level_counts_of(levels: IdatLevels, target: str) -> np.ndarray:
+    """How many probes have each ``target`` (``meth``/``unmeth``) level 0…65535 (absent addresses at 0)."""
+    c = key_counts(levels)[("meth", "unmeth").index(target)]
+    return c[:_N_LEVELS] + c[_N_LEVELS:]
+
+
+def _in_band_counts(levels: IdatLevels) -> tuple[np.ndarray, np.ndarray]:
+    """noob's in-band level counts (green, red; level 0 counted as 1) from the per-probe key counts: the green
+    in-band beads are the green-read ``meth`` and ``unmeth`` levels, the red ones the red-read; the absent
+    addresses, all at key 0, are taken back out. The same counts as gathering the channel positions."""
+    hm, hu = key_counts(levels)
+    n_absent = sum(levels.index.plans[t][1].size for t in ("meth", "unmeth"))
+    green = hm[:_N_LEVELS] + hu[:_N_LEVELS]
+    green[0] -= n_absent
+    return _floor_level_zero(green), _floor_level_zero(hm[_N_LEVELS:] + hu[_N_LEVELS:])
 
 
 def _huber_of_counts(counts: np.ndarray) -> tuple[float, float]:
@@ -119,22 +185,26 @@ def noob_by_levels(raw: RawSignals, *, offset: float, dye_bias: str
     module docstring).
     """
     levels = raw.idat_levels()
-    if levels is None or dye_bias not in ("linear", "none") or len(raw.controls) == 0:
+    if levels is None or dye_bias not in ("linear", "none"):
+        return None
+    green, red = raw.control_intensities()
+    if green.size == 0:
         return None
     ix = channel_index(raw.manifest)
     pos = channel_positions(levels, ix)
     if min(p.size for p in (pos.green_in, pos.red_in, pos.green_bg, pos.red_bg)) <= _MIN_COUNTED:
         return None
-    ctrl_g = integer_levels(raw.controls["grn"].to_numpy(np.float64))
-    ctrl_r = integer_levels(raw.controls["red"].to_numpy(np.float64))
+    ctrl_g, ctrl_r = integer_levels(green), integer_levels(red)
     if ctrl_g is None or ctrl_r is None:
         return None
-    mean = levels.mean
-    counts_g_in, counts_r_in = _level_counts(mean, pos.green_in), _level_counts(mean, pos.red_in)
+    if complete_channels(raw.manifest, ix):
+        counts_g_in, counts_r_in = _in_band_counts(levels)
+    else:
+        counts_g_in, counts_r_in = _level_counts(levels.mean, pos.green_in), _level_counts(levels.mean, pos.red_in)
+    bg_g, bg_r = (_floor_level_zero(c.copy()) for c in background_counts(levels, ix))
     try:
         params = []
-        for c_in, c_bg in ((counts_g_in, _level_counts(mean, pos.green_bg)),
-                           (counts_r_in, _level_counts(mean, pos.red_bg))):
+        for c_in, c_bg in ((counts_g_in, bg_g), (counts_r_in, bg_r)):
             mu, sigma = _huber_of_counts(c_bg)
             alpha = max(_huber_of_counts(c_in)[0] - mu, NOOB_MIN_ALPHA)
             params.append(NormexpParams(mu=mu, sigma=sigma, alpha=alpha))
@@ -190,9 +260,9 @@ def _in_band(levels: IdatLevels, t_green: np.ndarray, t_red: np.ndarray) -> tupl
     touching the other beads."""
     table = np.concatenate([t_green, t_red])
     out = []
-    for target, off in zip(("meth", "unmeth"), channel_offsets(levels)):
-        lv, absent = levels.gather(target)
-        values = table.take(off + lv)
+    for target, keys in zip(("meth", "unmeth"), channel_keys(levels)):
+        values = table.take(keys)
+        absent = levels.index.plans[target][1]
         if absent.size:
             values[absent] = np.nan
         out.append(values)
@@ -206,10 +276,11 @@ def illumina_by_levels(raw: RawSignals, *, reference: float) -> tuple[np.ndarray
     Returns ``(meth, unmeth, meta)`` like :func:`noob_by_levels`, or None when the fast path does not apply.
     """
     levels = raw.idat_levels()
-    if levels is None or len(raw.controls) == 0:
+    if levels is None:
         return None
-    ctrl_g = raw.controls["grn"].to_numpy(np.float64)
-    ctrl_r = raw.controls["red"].to_numpy(np.float64)
+    ctrl_g, ctrl_r = raw.control_intensities()
+    if ctrl_g.size == 0:
+        return None
     try:
         g, r = control_means(raw.sample, raw.manifest, ctrl_g, ctrl_r)
         if not (g > 0 and r > 0):

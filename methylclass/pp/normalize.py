@@ -73,12 +73,21 @@ class NormalizedSample:
         return m
 
 
-def betas(meth: np.ndarray, unmeth: np.ndarray, offset: float = BETA_OFFSET) -> np.ndarray:
-    """``max(M,0) / (max(M,0) + max(U,0) + offset)`` as float32 (NaN where M or U is NaN)."""
-    m = np.maximum(meth, 0)
-    u = np.maximum(unmeth, 0)
+def betas(meth: np.ndarray, unmeth: np.ndarray, offset: float = BETA_OFFSET, *,
+          nonnegative: bool = False) -> np.ndarray:
+    """``max(M,0) / (max(M,0) + max(U,0) + offset)`` as float32 (NaN where M or U is NaN).
+
+    ``nonnegative=True`` promises that no value is below 0 (the clipping is then the identity and skipped).
+    """
+    m = meth if nonnegative else np.maximum(meth, 0)
+    u = unmeth if nonnegative else np.maximum(unmeth, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (m / (m + u + offset)).astype(np.float32)
+        d = m + u
+        if d.dtype.kind == "f" and np.result_type(d, offset) == d.dtype and np.result_type(m, d) == d.dtype:
+            # m / (m + u + offset) computed in place: the same dtype at every step, so the same values
+            d += offset
+            return np.divide(m, d, out=d).astype(np.float32, copy=False)
+        return (m / (d + offset)).astype(np.float32, copy=False)
 
 
 def illumina_normalize(raw: RawSignals, *, reference: float = ILLUMINA_REFERENCE) -> RawSignals:
@@ -161,6 +170,7 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
     if not (isinstance(min_beads, (int, np.integer)) and min_beads >= 0):
         raise ConfigError(f"min_beads must be a whole number ≥ 0, got {min_beads!r}")
 
+    positive = False  # signals known to be ≥ 0 or NaN (the beta's clipping at 0 is then skipped)
     if method == "raw":
         meth, unmeth, meta = raw.meth, raw.unmeth, raw.meta
     elif method == "illumina":
@@ -171,15 +181,17 @@ def normalize(raw: RawSignals, *, method: str = "noob", offset: float = BETA_OFF
         meth, unmeth, meta = fast
     else:
         fast = noob_by_levels(raw, offset=noob_offset, dye_bias=dye_bias)
+        # the fast path's signals are table values ≥ noob_offset + 1e-6 (> 0) times a positive dye factor
+        positive = fast is not None and noob_offset >= 0
         if fast is None:
             sig = correct_dye_bias(noob(raw, offset=noob_offset), dye_bias)
             fast = sig.meth, sig.unmeth, sig.meta
         meth, unmeth, meta = fast
 
-    beta = betas(meth, unmeth, offset)
+    beta = betas(meth, unmeth, offset, nonnegative=positive)
     n_bead_masked = 0
     if min_beads > 0:
-        few = (raw.beads_meth < min_beads) | (raw.beads_unmeth < min_beads)
+        few = raw.few_beads(min_beads)
         n_bead_masked = int(np.count_nonzero(few & ~np.isnan(beta)))
         beta[few] = np.nan
     if detection is None:

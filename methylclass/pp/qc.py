@@ -33,6 +33,7 @@ from ..io.raw_types import RawSignals
 from .background import channel_index
 from .detection import P_THRESHOLD, failed_mask
 from .dyebias import normalization_control_means
+from .levels import level_counts_of
 
 MAX_FAILED_FRACTION = 0.10
 WARN_FAILED_FRACTION = 0.05
@@ -113,6 +114,23 @@ def _control_sets(types: tuple[str, ...], names: tuple[str, ...]) -> dict[str, n
     return {key: _select(t, n, ctype, pattern) for key, ctype, pattern in _CONTROL_SETS}
 
 
+#: the control sets of the control tables met last, by identity (the table kept, so an id is never reused)
+_SETS_BY_TABLE: list[tuple[object, dict[str, np.ndarray]]] = []
+
+
+def _table_control_sets(table) -> dict[str, np.ndarray]:
+    """:func:`_control_sets` of a control table, remembered for the very table object (a manifest's, shared by
+    every sample mapped onto it), so its strings are matched once, not once per sample."""
+    for known, sets in _SETS_BY_TABLE:
+        if known is table:
+            return sets
+    sets = _control_sets(tuple(table["type"].astype(str).str.strip().str.upper()),
+                         tuple(table["name"].astype(str).str.strip()))
+    _SETS_BY_TABLE.append((table, sets))
+    del _SETS_BY_TABLE[:-4]
+    return sets
+
+
 def _ratio(num: np.ndarray, den: np.ndarray, how_num=np.min, how_den=np.max) -> float | None:
     num, den = num[np.isfinite(num)], den[np.isfinite(den)]
     if num.size == 0 or den.size == 0:
@@ -123,13 +141,11 @@ def _ratio(num: np.ndarray, den: np.ndarray, how_num=np.min, how_den=np.max) -> 
 
 def control_metrics(raw: RawSignals) -> dict[str, float | None]:
     """Control-probe ratios (see :data:`CONTROL_THRESHOLDS`); ``None`` where the controls are missing."""
-    c = raw.controls
+    c = raw.control_table()
     if len(c) == 0:
         return {k: None for k in CONTROL_THRESHOLDS}
-    rows = _control_sets(tuple(c["type"].astype(str).str.strip().str.upper()),
-                         tuple(c["name"].astype(str).str.strip()))
-    g = c["grn"].to_numpy(np.float64)
-    r = c["red"].to_numpy(np.float64)
+    rows = _table_control_sets(c)
+    g, r = raw.control_intensities()
 
     out: dict[str, float | None] = {}
     out["staining_green"] = _ratio(g[rows["biotin_high"]], g[rows["biotin_bkg"]])
@@ -163,10 +179,19 @@ def predict_sex(raw: RawSignals) -> dict:
     """minfi ``getSex`` on one sample (see the module docstring): ``{"predicted", "x_median", "y_median",
     "y_minus_x"}``."""
     ix = channel_index(raw.manifest)
+    lv = raw.idat_levels()
+
+    def total(rows: np.ndarray) -> np.ndarray:
+        if lv is None:
+            return raw.meth[rows].astype(np.float64) + raw.unmeth[rows].astype(np.float64)
+        # the same float64 sums from the integer levels (NaN where an address is absent)
+        t = lv.gather("meth")[0][rows].astype(np.float64) + lv.gather("unmeth")[0][rows]
+        t[raw.missing()[rows]] = np.nan
+        return t
 
     def log2_total(rows: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            cn = np.log2(raw.meth[rows].astype(np.float64) + raw.unmeth[rows].astype(np.float64))
+            cn = np.log2(total(rows))
         return cn[np.isfinite(cn)]
 
     x, y = log2_total(ix.chrx), log2_total(ix.chry)
@@ -181,14 +206,14 @@ def predict_sex(raw: RawSignals) -> dict:
     return {"predicted": sex, "x_median": xm, "y_median": ym, "y_minus_x": d}
 
 
-def _median_log2(x: np.ndarray, levels: tuple[np.ndarray, np.ndarray] | None = None) -> float | None:
-    """``log2(median(x))`` over the finite, positive values of float32 ``x``; with ``levels`` (``x``'s integer
-    IDAT levels, 0 where absent) the median is read off the level counts instead of partitioning ``x`` — the
-    same float32 arithmetic as ``np.median``, so the same value."""
-    if levels is None:
+def _median_log2(x: np.ndarray | None, counts: np.ndarray | None = None) -> float | None:
+    """``log2(median(x))`` over the finite, positive values of float32 ``x``; with ``counts`` (how many probes
+    have each integer IDAT level of ``x``, absent addresses at level 0) the median is read off the counts
+    instead of partitioning ``x`` — the same float32 arithmetic as ``np.median``, so the same value."""
+    if counts is None:
         x = x[np.isfinite(x) & (x > 0)]
         return float(np.log2(np.median(x))) if x.size else None
-    counts = np.bincount(levels[0], minlength=2)
+    counts = counts.copy()
     counts[0] = 0
     n = int(counts.sum())
     if n == 0:
@@ -197,6 +222,11 @@ def _median_log2(x: np.ndarray, levels: tuple[np.ndarray, np.ndarray] | None = N
     middle = np.searchsorted(cum, [(n - 1) // 2 + 1, n // 2 + 1])  # 0-based ranks (n-1)//2 and n//2
     picked = middle[:1] if n % 2 else middle
     return float(np.log2(np.mean(picked.astype(np.float32))))
+
+
+def _fraction(mask: np.ndarray) -> float:
+    """``float(mask.mean())`` of a boolean mask, by counting: the same correctly rounded count / size."""
+    return int(np.count_nonzero(mask)) / mask.size
 
 
 def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_threshold: float = P_THRESHOLD,
@@ -223,11 +253,11 @@ def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_thres
     n = raw.manifest.n_probes
     reasons: list[str] = []
     warnings: list[str] = []
-    missing = ~(np.isfinite(raw.meth) & np.isfinite(raw.unmeth))
-    qc: dict = {"sample": raw.sample, "n_probes": int(n), "missing_fraction": float(missing.mean()) if n else 0.0}
+    missing = raw.missing()
+    qc: dict = {"sample": raw.sample, "n_probes": int(n), "missing_fraction": _fraction(missing) if n else 0.0}
     if detection_p is not None and n:
         failed = failed_mask(detection_p, p_threshold)
-        frac = float(failed.mean())
+        frac = _fraction(failed)
         qc.update(detection_method=detection_method, p_threshold=float(p_threshold), n_failed=int(failed.sum()),
                   failed_fraction=frac)
         if frac > MAX_FAILED_FRACTION:
@@ -239,8 +269,10 @@ def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_thres
         qc.update(detection_method=None, p_threshold=float(p_threshold), n_failed=None, failed_fraction=None)
 
     lv = raw.idat_levels()
-    med_m = _median_log2(raw.meth, lv.gather("meth") if lv is not None else None)
-    med_u = _median_log2(raw.unmeth, lv.gather("unmeth") if lv is not None else None)
+    if lv is None:
+        med_m, med_u = _median_log2(raw.meth), _median_log2(raw.unmeth)
+    else:
+        med_m, med_u = (_median_log2(None, level_counts_of(lv, t)) for t in ("meth", "unmeth"))
     qc["median_log2_meth"], qc["median_log2_unmeth"] = med_m, med_u
     if med_m is not None and med_u is not None and (med_m + med_u) / 2 < MIN_MEDIAN_LOG2_INTENSITY:
         reasons.append(f"low intensity: mean of log2 median M ({med_m:.2f}) and U ({med_u:.2f}) is below "
@@ -258,8 +290,8 @@ def sample_qc(raw: RawSignals, detection_p: np.ndarray | None = None, *, p_thres
             reasons.append(f"control '{name}' ratio {value:.2f} below {CONTROL_THRESHOLDS[name]:g}")
 
     if n:
-        low_beads = (raw.beads_meth < MIN_BEADS) | (raw.beads_unmeth < MIN_BEADS)
-        bead_frac = float(low_beads.mean())
+        low_beads = raw.few_beads(MIN_BEADS)
+        bead_frac = _fraction(low_beads)
         qc["bead_failed_fraction"] = bead_frac
         if bead_frac > MAX_BEAD_FAILED_FRACTION:
             reasons.append(f"{bead_frac:.1%} of probes have fewer than {MIN_BEADS} beads; "

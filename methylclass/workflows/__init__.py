@@ -23,7 +23,7 @@ from __future__ import annotations
 from .benchmark import BenchmarkRun, benchmark, evaluate, scalar_table
 from .data import Dataset, cli_data_block, data_summary, file_sha256, is_store, load_dataset
 from .ingest import IngestResult, ingest, ingest_cohort, preprocess_local
-from .predict import predict_table
+from .predict_outputs import predict_table
 from .runs import estimator_factory, pipeline_kwargs
 from .train import TrainedModel, train
 

@@ -141,7 +141,7 @@ def run_demo(out: str | Path = "demo_out", *, seed: int = 0, master: str | None 
     from .cnv import run_cnv
     from .data import Dataset, data_summary, drop_sex_chromosomes
     from .ingest import ingest_cohort
-    from .predict import predict_cases
+    from .predict_outputs import predict_cases
     from .train import train
 
     out = Path(out).resolve()

@@ -17,7 +17,6 @@ Columns of the result: see :func:`methylclass.models.verdict.predict_frame` (plu
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,68 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._atomic import ensure_writable_file
 from ..errors import ConfigError, DataError, MethylclassError
 from ..models.covariates import covariate_spec, encode_covariates, match_level
 from ..pp.qc import qc_status
-from .data import is_store
-from .runs import _atomic_csv
-from .understand_io import read_input
+from .card import training_card
+from .predict_inputs import classify_inputs
 
-__all__ = ["Diagnosis", "Model", "load_model", "predict_cases", "predict_table", "training_card"]
+__all__ = ["Diagnosis", "Model", "load_model", "training_card"]
 
 _CNV = "cnv_"
-_SHEET_WORDS = ("[header]", "[data]", "sentrix_id", "sentrix_position", "basename", "slide", "array")
-
-
-# ------------------------------------------------------------------------------------------ input kinds
-def _looks_like_sheet(path: Path) -> bool:
-    """A sample sheet (Illumina sections or Sentrix/Basename columns) rather than a beta table."""
-    if path.suffix.lower() in (".parquet", ".pq") or path.name.lower().endswith((".gz", ".txt.gz")):
-        return False
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(4096).lower()
-    except OSError:
-        return False
-    first = head.splitlines()[0] if head else ""
-    return "[header]" in head or "[data]" in head or any(w in first for w in _SHEET_WORDS[2:])
-
-
-def _basename_exists(p: Path) -> bool:
-    """True when ``p`` is an IDAT basename: ``<p>_Grn.idat`` or ``<p>_Red.idat`` (optionally ``.gz``) exists."""
-    return any(p.with_name(f"{p.name}_{ch}.idat{gz}").exists() for ch in ("Grn", "Red") for gz in ("", ".gz"))
-
-
-def classify_inputs(inputs: Any) -> list[tuple[str, Any]]:
-    """Group ``inputs`` into ``(kind, source)`` pieces: ``frame`` (DataFrame), ``store``, ``table``, ``idats``
-    (a folder / sample sheet path, or a list of IDAT paths and basenames) and ``missing`` (a path that is
-    neither a file, a folder nor an IDAT basename)."""
-    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    out: list[tuple[str, Any]] = []
-    loose: list[str] = []
-    for item in items:
-        if isinstance(item, pd.DataFrame):
-            out.append(("frame", item))
-            continue
-        if not isinstance(item, (str, os.PathLike)):
-            raise DataError(f"predict: cannot use {type(item).__name__} as input (give paths or a DataFrame)")
-        p = Path(item)
-        name = p.name.lower()
-        if p.is_dir():
-            out.append(("store" if is_store(p) else "idats", p))
-        elif not p.exists() and not _basename_exists(p):
-            out.append(("missing", p))
-        elif ".idat" in name or not p.exists():
-            loose.append(str(p))  # an IDAT, or a basename whose _Grn/_Red files find_samples locates
-        elif _looks_like_sheet(p):
-            out.append(("idats", p))
-        else:
-            out.append(("table", p))
-    if loose:
-        out.append(("idats", loose))
-    return out
-
 
 # ------------------------------------------------------------------------------------------ results
 @dataclass
@@ -503,188 +449,3 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = (), key=None
     from ..models.bundle import load_bundle
 
     return Model(load_bundle(path, trusted=trusted, key=key), manifest=manifest, controls=controls)
-
-
-# ------------------------------------------------------------------------------------------ training side
-def training_card(data: Mapping[str, Any], X: pd.DataFrame, y: pd.Series,
-                  decision: Mapping[str, Any]) -> tuple[dict, dict]:
-    """``(card_extra, arrays)`` a training run adds to its bundle: class counts, decision defaults,
-    preprocessing (array, manifest sha256, normalisation and its options, probe filters, CNV panel options)
-    and, when the model uses CNV features from a store, the store's CNV bins and reference panel."""
-    prep: dict[str, Any] = {"source": "table"}
-    arrays: dict[str, Any] = {}
-    uses_cnv = any(str(c).startswith(_CNV) for c in X.columns)
-    store = data.get("store")
-    if store:
-        from ..io.store import Store
-
-        info = Store.open(store).info
-        prep = {"source": "store", "array": info.get("array"), "manifest_sha256": info.get("manifest_sha256"),
-                "probe_hash": info.get("probe_hash"), "genome_build": info.get("genome_build"),
-                "n_probes": info.get("n_probes"), "method": info.get("method"),
-                "method_options": info.get("method_options") or {},
-                "probe_filters": {"min_beads": (info.get("method_options") or {}).get("min_beads", 1),
-                                  "mask_failed": bool((info.get("method_options") or {}).get("mask_failed"))}}
-        if uses_cnv:
-            from ..pp.cnv.features import read_cnv_panel
-
-            panel = read_cnv_panel(store)
-            if panel is not None:
-                bins, ref, params = panel
-                arrays = {"cnv_bins": bins, "cnv_reference": ref}
-                prep["cnv"] = {**params, "n_references": ref.n_references, "build": bins.build,
-                               "n_bins": bins.n_bins}
-    counts = {str(k): int(v) for k, v in y.value_counts().sort_index().items()}
-    dec = {"threshold": float(decision.get("threshold", 0.9)),
-           "class_thresholds": decision.get("class_thresholds") or None,
-           "coverage": float(decision.get("coverage", 0.9)),
-           "ood_alpha": decision.get("ood_alpha", "auto"),
-           "max_missing_fraction": float(decision.get("max_missing_fraction", 0.05))}
-    extra = {
-        "class_counts": counts, "decision": dec, "preprocessing": prep,
-        "intended_use": "research use: methylation-based classification of tumour samples of the trained "
-                        "classes measured on the trained array type, to support (never replace) a "
-                        "pathologist's diagnosis",
-        "limitations": [
-            ("classes absent from training can only come out as no_match (out_of_distribution); rare classes "
-             f"with few training samples (smallest here: {min(counts.values())}) are estimated less reliably"),
-            ("calibrated scores and cross-validated metrics assume new cases resemble the training cohort "
-             "(array, normalisation, tissue handling, tumour purity)"),
-            ("checksums detect edits and corruption, not a sender who rewrote the whole bundle; only a signature "
-             "under a shared key proves its origin"),
-        ],
-    }
-    return extra, arrays
-
-
-# ------------------------------------------------------------------------------------------ CLI workflow
-def _top_features(model: Model, diag: Diagnosis, n: int = 10) -> dict[str, pd.DataFrame]:
-    """SHAP top features of the called class (best class for no_match) per predicted sample."""
-    ok = diag.predictions[diag.predictions["status"] == "ok"]
-    if ok.empty:
-        return {}
-    from ..tl.explain import explain
-
-    X = diag.X.loc[[s for s in ok["sample"] if s in diag.X.index]]
-    ex = explain(model, X)
-    out = {}
-    for _, row in ok.iterrows():
-        cls = row["prediction"] if row["prediction"] in model.classes else None
-        if row["sample"] in ex.samples:
-            out[row["sample"]] = ex.top(row["sample"], cls=cls, n=n)
-    man = getattr(model, "_last_manifest", None)
-    if man is not None and out:
-        from ..io.annotate import annotate_cpgs
-
-        for s, top in out.items():
-            ann = annotate_cpgs(list(top["feature"]), man)
-            keep = [c for c in ("chrom", "pos", "gene") if c in ann.columns]
-            out[s] = top.reset_index(drop=True).join(ann[keep].reset_index(drop=True))
-    return out
-
-
-def write_reports(out_dir: Path, model: Model, diag: Diagnosis) -> Path | None:
-    """The per-sample HTML pages (methylclass.report.diagnosis): the one call site of the report helper."""
-    from ..report.diagnosis import SampleReport, write_prediction_report
-
-    tops = _top_features(model, diag)
-    samples = {s: SampleReport(qc=d.get("qc"), cnv=d.get("cnv"), bins=diag.bins, top_features=tops.get(s))
-               for s, d in diag.details.items()}
-    for s in diag.predictions["sample"]:
-        samples.setdefault(s, SampleReport(top_features=tops.get(s)))
-    return write_prediction_report(out_dir, diag.predictions, card=model.card, samples=samples)
-
-
-def predict_cases(model_dir: str | Path, inputs: Any, out: str | Path, *, report: bool = True,
-                  echo=None, **options) -> pd.DataFrame:
-    """Load the bundle, predict ``inputs`` and write ``OUT/predictions.csv``, ``OUT/predictions.json`` and
-    ``OUT/report/`` (index.html + one page per sample). Returns the predictions."""
-    from .._atomic import atomic_text, atomic_write
-
-    say = echo or (lambda msg: None)
-    model = load_model(model_dir, manifest=options.pop("manifest", None), controls=options.pop("controls", None))
-    diag = model.diagnose(inputs, **options)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    pred = diag.predictions
-    atomic_write(out / "predictions.csv", lambda fh: pred.to_csv(fh, index=False))
-    records = json.loads(pred.to_json(orient="records"))
-    atomic_text(out / "predictions.json", json.dumps({"model": str(model.path), "classes": model.classes,
-                                                      "predictions": records}, indent=1))
-    if report:
-        try:
-            index = write_reports(out / "report", model, diag)
-        except ImportError as exc:  # the page writer ships with the report module; predictions stand alone
-            say(f"report not written ({exc}); predictions are in {out}")
-        else:
-            say(f"report: {index}")
-    return pred
-
-
-def predict_table(model_dir: str | Path, betas: str | Path, out: str | Path | None = None, *,
-                  threshold: float | None = None, class_thresholds: Mapping[str, float] | None = None,
-                  alpha: float | None = None, ood_alpha: float | str | None = None, sample_column: str | None = None,
-                  orientation: str = "auto", label_column: str | None = None,
-                  labels: str | Path | None = None, array: str | None = None,
-                  covariates: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Apply the model bundle in ``model_dir`` to the beta table (or preprocessing store) ``betas``; write
-    ``out`` (CSV) if given.
-
-    Decision options default to the bundle's (its card, else conf/).
-
-    Parameters
-    ----------
-    model_dir : str or Path
-        The model bundle (:func:`~methylclass.models.load_bundle` verifies it).
-    betas : str or Path
-        A beta table (:func:`~methylclass.io.betas_table.read_beta_table`) or a preprocessing store.
-    out : str or Path, optional
-        CSV file to write the predictions to (checked writable before the work).
-    threshold : float, optional
-        Minimum best probability for a call.
-    class_thresholds : mapping of str to float, optional
-        Per-class thresholds overriding ``threshold``.
-    alpha : float, optional
-        Level of the conformal prediction sets.
-    ood_alpha : float or str, optional
-        Level of the out-of-distribution test.
-    sample_column : str, optional
-        Column holding sample ids in the table.
-    orientation : str
-        ``"auto"``, ``"samples_x_cpgs"`` or ``"cpgs_x_samples"``.
-    label_column : str, optional
-        Column (or row) holding the true label; added as column ``label``.
-    labels : str or Path, optional
-        A separate label file; the true label is added as column ``label``.
-    array : str, optional
-        The array the table's samples were measured on (a store's sample table says it itself): builds the
-        ``cov_array`` covariate of a model trained on a mixed-array store.
-    covariates : mapping of str to str, optional
-        Other covariate values for every sample (e.g. ``{"material": "ffpe"}``), see :meth:`Model.diagnose`.
-
-    Returns
-    -------
-    DataFrame
-        One row per sample, with the columns of :func:`methylclass.models.verdict.predict_frame` (and
-        ``label``).
-    """
-    from ..models import load_bundle
-
-    if out is not None:
-        ensure_writable_file(out)  # before the work, not after it
-    bundle = load_bundle(model_dir)
-    blocks = tuple(((bundle.card.get("config") or {}).get("data") or {}).get("feature_blocks") or ())
-    if not blocks and any(str(f).startswith("cnv_") for f in bundle.card.get("features", [])):
-        blocks = ("cnv_",)  # trained with the CNV block (e.g. from an in-memory dataset): read it too
-    X, y = read_input(betas, label_column=label_column, sample_column=sample_column, labels=labels,
-                      orientation=orientation, blocks=blocks)
-    model = Model(bundle)
-    if model.covariates or array is not None or covariates:
-        values = model._store_values(Path(betas), X.index) if is_store(betas) else None
-        X = model._with_covariates(X, values, model._declared_covariates(array, covariates))
-    pred = bundle.predict(X, threshold=threshold, per_class=class_thresholds, alpha=alpha, ood_alpha=ood_alpha)
-    if y is not None:
-        pred.insert(1, "label", y.to_numpy())
-    if out is not None:
-        _atomic_csv(pred, Path(out), index=False)
-    return pred

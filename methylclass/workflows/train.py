@@ -90,7 +90,7 @@ def train(cfg: Mapping[str, Any], out: str | Path, *, model: str | None = None, 
     from ..models import ConformalClassifier, hash_training_data, save_bundle
     from ..models.decision import ProfileOOD
     from ..tl.cv import min_class_size, nested_cv
-    from .predict import training_card
+    from .card import training_card
 
     say = echo or (lambda msg: log.info(msg))
     t0 = time.perf_counter()

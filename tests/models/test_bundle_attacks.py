@@ -213,6 +213,11 @@ def test_trust_list_covers_every_model():
                                                                                  "space": {"C": [0.1, 1.0]}}}]
     combos += [{"model": "ensemble", "calibrate": None, "combine": c, "members": {"logreg": {}, "rf": small["rf"]}}
                for c in ("stack", "soft")]
+    combos += [{"model": "ensemble", "calibrate": None, "combine": "geometric",
+                "members": {"lda": {}, "knn": {"n_neighbors": 3, "scale": "mvalue_standard"},
+                            "logreg": {"scale": "standard", "search": {"space": {"C": [0.1, 1.0]}}}}}]
+    combos += [{"model": "logreg", "scale": s} for s in ("standard", "mvalue", "mvalue_standard")]
+    combos += [{"model": "logreg", "feature_blocks": "cnv_", "block_weight": 0.1}]
     combos += [{"model": "logreg", "calibrate": "sigmoid"}, {"model": "logreg", "calibrate": "isotonic"}]
     combos += [{"model": "rf", "balance": b, "n_estimators": 5}
                for b in ("oversample", "undersample", "smote", "downsample")]

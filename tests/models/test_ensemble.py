@@ -35,7 +35,7 @@ def test_ensemble_is_registered():
     assert "ensemble" in available_models()
 
 
-@pytest.mark.parametrize("combine", ["soft", "stack"])
+@pytest.mark.parametrize("combine", ["soft", "geometric", "stack"])
 def test_ensemble_probabilities_and_members(combine):
     X, y = make_blobs_table(n_per_class=(30, 20, 12), shift=0.3)
     est = make_pipeline("ensemble", n_features=40, calibrate=None, members=MEMBERS, combine=combine).fit(X, y)
@@ -47,6 +47,51 @@ def test_ensemble_probabilities_and_members(combine):
     assert sorted(parts) == sorted(MEMBERS)
     if combine == "soft":  # the soft vote is the plain mean of the calibrated members
         np.testing.assert_allclose(P, np.mean(list(parts.values()), axis=0), atol=1e-12)
+    if combine == "geometric":  # the log pool: normalised geometric mean of the calibrated members
+        G = np.exp(np.mean([np.log(np.clip(p, 1e-6, 1)) for p in parts.values()], axis=0))
+        np.testing.assert_allclose(P, G / G.sum(axis=1, keepdims=True), atol=1e-12)
+
+
+def test_log_pool_is_sharper_than_the_mean_when_members_agree():
+    """Two calibrated members agreeing on a class at 0.93 and 0.88: the mean is 0.905, the log pool keeps the
+    agreement (0.93·0.88)^½ / ((0.93·0.88)^½ + (0.07·0.12)^½) = 0.909…; a class one member rules out stays low."""
+    class Fixed:
+        def __init__(self, p):
+            self.p = np.asarray([p])
+
+        def predict_proba(self, X):
+            return np.repeat(self.p, len(X), axis=0)
+
+    ens = EnsembleClassifier([("a", None), ("b", None)], combine="geometric")
+    ens.members_ = [("a", Fixed([0.93, 0.07])), ("b", Fixed([0.88, 0.12]))]
+    ens.classes_ = np.array(["x", "y"])
+    p = ens.predict_proba(np.zeros((1, 1)))[0, 0]
+    g, h = np.sqrt(0.93 * 0.88), np.sqrt(0.07 * 0.12)
+    assert p == pytest.approx(g / (g + h)) and p > (0.93 + 0.88) / 2
+    ens.members_ = [("a", Fixed([0.6, 0.4])), ("b", Fixed([1e-9, 1.0]))]
+    assert ens.predict_proba(np.zeros((1, 1)))[0, 0] < 0.01  # vs 0.3 for the mean
+
+
+def test_member_scale_and_search_are_fitted_with_the_member():
+    """A member's ``scale`` puts that step in front of it alone; its ``search`` tunes it on the data it is fitted
+    on (here: inside the member's calibration folds and on the full training set)."""
+    from sklearn.pipeline import Pipeline
+
+    from methylclass.models import MethylClassifier
+
+    X, y = make_blobs_table(n_per_class=(30, 20, 12), shift=0.3)
+    est = make_pipeline("ensemble", n_features=40, calibrate=None, combine="geometric",
+                        members={"lda": {}, "knn": {"scale": "mvalue_standard",
+                                                    "search": {"space": {"n_neighbors": [3, 7]}}},
+                                 "logreg": {"scale": "standard"}}).fit(X, y)
+    members = dict(est.final_estimator_.members_)
+    assert type(members["lda"].estimator_).__name__ == "LinearDiscriminantAnalysis"
+    knn = members["knn"].estimator_
+    assert isinstance(knn, MethylClassifier) and knn.best_params_["n_neighbors"] in (3, 7)
+    assert est.best_params_ == {"knn.n_neighbors": knn.best_params_["n_neighbors"]}  # → params.csv in a run
+    assert [n for n, _ in knn.base_pipeline_.steps] == ["mvalue", "scale", "model"]
+    assert isinstance(members["logreg"].estimator_, Pipeline)
+    assert [n for n, _ in members["logreg"].estimator_.steps] == ["scale", "model"]
 
 
 def test_ensemble_out_of_fold_brier_not_worse_than_its_worst_member():
@@ -76,7 +121,9 @@ def test_ensemble_bundle_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("kw", [{"combine": "hard"}, {"members": {"ensemble": {}}}, {"members": [3]},
-                                {"members": {"logreg": {"balance": "smote"}}}])
+                                {"members": {"logreg": {"balance": "smote"}}},
+                                {"members": {"logreg": {"scale": "log"}}},
+                                {"members": {"logreg": {"search": {"method": "bayes", "space": {"C": [1]}}}}}])
 def test_bad_ensembles_are_config_errors(kw):
     with pytest.raises(ConfigError):
         make_pipeline("ensemble", calibrate=None, **kw)

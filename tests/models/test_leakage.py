@@ -71,7 +71,8 @@ def test_smote_inside_fold_versus_before_split():
 
 def test_noise_labels_chance_with_tuning_stacking_and_material_adjustment():
     """Issue 12's steps on pure-noise labels, each refitted inside the outer folds: an inner hyperparameter
-    search, a stacked ensemble whose meta-learner sees inner out-of-fold probabilities, and the material
+    search, a stacked ensemble whose meta-learner sees inner out-of-fold probabilities, the log pool of
+    calibrated LDA and a kNN member that tunes its k (scaled to M-values in-fold), and the material
     adjustment (a random covariate column) — all at chance (< 1/3 + 0.12). The contrast: tuning C on all rows
     with the outer test rows included scores its own training data, far above chance."""
     X, y = _noise(seed=2)
@@ -80,10 +81,25 @@ def test_noise_labels_chance_with_tuning_stacking_and_material_adjustment():
                           search={"space": {"C": [0.01, 1.0, 100.0]}})
     stacked = make_pipeline("ensemble", n_features=200, calibrate=None, combine="stack", inner_cv=2,
                             members={"logreg": {}, "rf": {"n_estimators": 30}})
+    pooled = make_pipeline("ensemble", n_features=200, calibrate=None, combine="geometric", inner_cv=2,
+                           members={"lda": {}, "knn": {"scale": "mvalue_standard",
+                                                       "search": {"space": {"n_neighbors": [3, 10]}}}})
     Xc = X.assign(cov_material=np.random.default_rng(2).choice(["FFPE", "Frozen"], size=len(X)))
     adjusted = make_pipeline("logreg", n_features=200, inner_cv=2, calibration_kwargs={"C": 1.0}, adjust=True)
-    for name, est, data in (("tuned", tuned, X), ("stacked", stacked, X), ("adjusted", adjusted, Xc)):
+    for name, est, data in (("tuned", tuned, X), ("stacked", stacked, X), ("pooled", pooled, X),
+                            ("adjusted", adjusted, Xc)):
         acc = cross_val_score(est, data, y, cv=cv).mean()
         assert acc < CHANCE + 0.12, (name, acc)
     resub = make_pipeline("logreg", select=None, calibrate=None, C=100.0).fit(X, y).score(X, y)
     assert resub >= 0.9
+
+
+def test_noise_labels_chance_with_scaled_cpgs_and_an_auto_weighted_cnv_block():
+    """The new in-fold steps on pure-noise labels: M-values standardised with training-fold statistics and a CNV
+    block weighted by the training fold's median CpG SD — both fitted per outer fold, accuracy at chance."""
+    X, y = _noise(seed=3)
+    X = X.assign(**{f"cnv_{j}": np.random.default_rng(3 + j).normal(size=len(X)) for j in range(10)})
+    cv = StratifiedKFold(3, shuffle=True, random_state=3)
+    est = make_pipeline("logreg", n_features=200, inner_cv=2, calibration_kwargs={"C": 1.0}, scale="mvalue_standard",
+                        feature_blocks="cnv_", block_weight="auto")
+    assert cross_val_score(est, X, y, cv=cv).mean() < CHANCE + 0.12

@@ -24,7 +24,7 @@ from methylclass.models import (
     register_model,
 )
 
-BUILT_IN = ["enet", "logreg", "mlp", "rf", "svm", "svm_rbf", "xgb"]
+BUILT_IN = ["enet", "knn", "lda", "logreg", "mlp", "rf", "svm", "svm_rbf", "xgb"]
 TINY = {"rf": {"n_estimators": 50}, "xgb": {"n_estimators": 50}, "mlp": {"max_iter": 300}}
 
 

@@ -196,6 +196,14 @@ def test_criteria_on_planted_numbers(bench):
     report["ingest"]["runs"].append(ingest(500, 400, 880, 600))
     assert bench.criteria(report)["peak_growth_500_to_1000"]["driver_total_mb"] == pytest.approx(900 / 880 - 1)
     assert bench.criteria({}) == {}
+    # the call path: wall and CPU medians of alternated rounds, each judged on its own
+    cp = {"round_medians_s": [0.05, 0.04, 0.06], "ratios_vs_mepylome": [6.0, 4.0, 5.5],
+          "round_cpu_medians_s": [0.025, 0.02, 0.031], "cpu_ratios_vs_mepylome": [5.2, 4.8, 6.0]}
+    c = bench.criteria({"per_sample": {"call_path": cp}})
+    assert c["call_path_noob_s_per_sample"] == pytest.approx(0.05) and not c["call_path_le_0.03s"]
+    assert c["call_path_speedup_vs_mepylome"] == pytest.approx(5.5) and c["call_path_ge_5x_mepylome"]
+    assert c["call_path_cpu_s_per_sample"] == pytest.approx(0.025) and c["call_path_cpu_le_0.03s"]
+    assert c["call_path_cpu_speedup_vs_mepylome"] == pytest.approx(5.2) and c["call_path_cpu_ge_5x_mepylome"]
 
 
 def test_script_end_to_end_without_peers(tmp_path):

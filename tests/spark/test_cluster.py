@@ -129,7 +129,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """The cluster, launched now (the JVMs boot while the local reference runs go on); stopped at the end."""
+    """The cluster, launched now (the JVMs boot while the inputs are simulated); stopped at the end."""
     c = Cluster(tmp_path_factory.mktemp("cluster")).start()
     try:
         yield c
@@ -173,13 +173,11 @@ def _benchmark(inputs, runs: Path, backend: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def runs(cluster, inputs, tmp_path_factory):
-    """The local reference runs (in this process, no Spark), then the same three commands on the cluster in
-    one CLI subprocess (one driver JVM for the three jobs)."""
+    """The same three commands on the cluster, in one CLI subprocess (one driver JVM for the three jobs), and
+    — while that driver starts its JVM and waits on the executor — the local reference runs in this process
+    (no Spark); the subprocess is killed if anything here fails."""
     root = tmp_path_factory.mktemp("cluster_runs")
     local, remote = root / "local", root / "cluster"
-    assert main(_preprocess(inputs, local / "store", ["--local"])) == 0
-    assert main(_cnv(local / "store", ["--local"])) == 0
-    assert main(_benchmark(inputs, local / "runs", ["--n-jobs", "1"])) == 0
     url = cluster.wait()
     jobs = [_preprocess(inputs, remote / "store", ["--master", url]), _cnv(remote / "store", ["--master", url]),
             _benchmark(inputs, remote / "runs", ["--backend", "spark", "--master", url])]
@@ -189,10 +187,23 @@ def runs(cluster, inputs, tmp_path_factory):
               "    if status:\n"
               "        sys.exit(f'{argv[0]} exited with {status}')\n")
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", script], env=cluster.env, cwd=root, capture_output=True,
-                          text=True, timeout=900, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return {"local": local, "cluster": remote, "stdout": proc.stdout, "stderr": proc.stderr,
+    with open(root / "driver.out", "w+") as out, open(root / "driver.err", "w+") as err:
+        proc = subprocess.Popen([sys.executable, "-c", script], env=cluster.env, cwd=root, stdout=out,
+                                stderr=err, text=True)
+        try:
+            assert main(_preprocess(inputs, local / "store", ["--local"])) == 0
+            assert main(_cnv(local / "store", ["--local"])) == 0
+            assert main(_benchmark(inputs, local / "runs", ["--n-jobs", "1"])) == 0
+            proc.wait(timeout=900)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    assert proc.returncode == 0, stderr[-3000:]
+    return {"local": local, "cluster": remote, "stdout": stdout, "stderr": stderr,
             "seconds": time.perf_counter() - t0, "url": url}
 
 
