@@ -148,7 +148,8 @@ NOT_PATHS: dict[str, set[str]] = {
     "train": {"experiment", "groups_column", "model", "common_probes"},
     "evaluate": {"experiment", "groups_column", "model", "common_probes"},
     "benchmark": {"experiment", "groups_column", "common_probes"},
-    "cnv": {"normals_group", "genome"}, "predict": {"label_column"}, "preprocess": {"array", "master", "samples_per_task"},
+    "cnv": {"normals_group", "genome"}, "predict": {"label_column"},
+    "preprocess": {"array", "master", "samples_per_task"},
     "simulate": {"array", "arrays"}, "explain": {"array"}, "panel": {"array"}, "embed": {"color_by"},
 }
 
