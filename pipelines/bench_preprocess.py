@@ -93,6 +93,11 @@ def _stats(walls: list[float], cpus: list[float]) -> dict:
 
 
 # -- methylclass timing (runs in its own process: --time-methylclass) -------------------------------------
+
+def _basenames(idats: Path) -> list[str]:
+    """The sample basenames of the ``*_Grn.idat[.gz]`` files in ``idats``, sorted."""
+    return sorted({p.name.split("_Grn.idat")[0] for p in idats.glob("*_Grn.idat*")})
+
 def time_methylclass(idats: Path, out: Path, repeat: int, array: str = "HM450",
                       methods: tuple[str, ...] = METHODS) -> dict:
     """Per-sample timings of methylclass (see the module docstring); betas of the last round go to
@@ -108,7 +113,7 @@ def time_methylclass(idats: Path, out: Path, repeat: int, array: str = "HM450",
     t = time.perf_counter()
     man = load_manifest(array)
     t_manifest = time.perf_counter() - t
-    names = sorted({p.name.split("_Grn.idat")[0] for p in idats.glob("*_Grn.idat*")})
+    names = _basenames(idats)
     pairs = [(n, next(idats.glob(f"{n}_Grn.idat*")), next(idats.glob(f"{n}_Red.idat*"))) for n in names]
     variants = {"betas": {"detection": None, "qc": False}, "full": {}}
     res = {"import_s": t_import, "manifest_load_s": t_manifest, "samples": len(pairs), "repeat": repeat,
@@ -173,7 +178,7 @@ def time_call_path(idats: Path, repeat: int, array: str = "HM450") -> dict:
     t = time.perf_counter()
     man = load_manifest(array)
     t_manifest = time.perf_counter() - t
-    names = sorted({p.name.split("_Grn.idat")[0] for p in idats.glob("*_Grn.idat*")})
+    names = _basenames(idats)
 
     def one(name: str) -> tuple[float, float]:
         t0 = time.perf_counter()

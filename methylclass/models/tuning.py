@@ -195,7 +195,7 @@ def run_search_with_scores(estimator, X, y, search: Mapping[str, Any], *, n_spli
     folds = list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
                  .split(np.zeros(len(y)), y))
     fold_scores = np.empty((len(cands), len(folds)))
-    best_oof, best_mean = None, -np.inf
+    oofs = []
     for i, cand in enumerate(cands):
         est = clone(estimator).set_params(**_as_params(cand, base_mp))
         method = score_method(est)
@@ -208,15 +208,14 @@ def run_search_with_scores(estimator, X, y, search: Mapping[str, Any], *, n_spli
             if oof is None:
                 oof = np.empty((len(y), s.shape[1]))
             oof[te] = s
-        mean = float(fold_scores[i].mean())
-        if mean > best_mean:  # strict: the first of equal candidates wins, as in GridSearchCV
-            best_mean, best_oof, best_i = mean, oof, i
+        oofs.append(oof)
     means = fold_scores.mean(axis=1)
     ranks = rankdata(-means, method="min").astype(int)
+    best_i = int(np.argmin(ranks))  # the first of equal candidates wins, as in GridSearchCV
     table = [{**c, "mean_score": float(means[i]), "sd_score": float(fold_scores[i].std()), "rank": int(ranks[i])}
              for i, c in enumerate(cands)]
     best = cands[best_i]
-    return dict(best), _as_params(best, base_mp), table, best_oof
+    return dict(best), _as_params(best, base_mp), table, oofs[best_i]
 
 
 def _scorer(scoring: str, classes: np.ndarray):
