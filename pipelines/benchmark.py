@@ -235,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         root, seconds = make_simulated(size, force=args.force_simulate)
         print(root)
         return 0
-    extra = ["--no-progress"] + (["--n-jobs", str(args.n_jobs)] if args.n_jobs else [])
+    # no --no-progress: off a terminal the nested CV prints a plain line as folds finish (long runs show where
+    # they are)
+    extra = ["--n-jobs", str(args.n_jobs)] if args.n_jobs else []
     for o in args.overrides + ([f"defaults.models=[{args.models}]"] if args.models else []):
         extra += ["--set", o]
     if args.ablations:

@@ -161,14 +161,20 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
         return RandomForestClassifier(n_estimators=200, random_state=self.random_state)
 
-    def fit(self, X, y, oof_scores: np.ndarray | None = None):
+    def fit(self, X, y, oof_scores: np.ndarray | None = None, fitted_estimator=None):
         """Inner CV → out-of-fold scores → ridge calibrator; then refit the base on all of ``X``, ``y``.
 
         ``oof_scores`` (samples × score columns, from :func:`base_scores` with this calibrator's score method):
         out-of-fold scores of the base already computed on this calibrator's own inner folds (the
         hyperparameter search of :class:`~methylclass.models.pipeline.MethylClassifier` fits exactly those
         models for the chosen candidate); given, the inner fits are skipped and the result is the same.
+        They may also be held-out scores of another honest kind: a forest's out-of-bag scores.
+
+        ``fitted_estimator``: the base already fitted on exactly ``X``, ``y`` (with ``oof_scores`` only); it is
+        kept instead of refitting.
         """
+        if fitted_estimator is not None and oof_scores is None:
+            raise ValueError("fitted_estimator is given with the oof_scores it was scored with")
         from joblib import Parallel, delayed
 
         X = _as_indexable(X)
@@ -184,7 +190,7 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             oof = np.asarray(oof_scores, dtype=float)
             if oof.shape[0] != len(y):
                 raise ValueError(f"oof_scores has {oof.shape[0]} rows for {len(y)} samples")
-            return self._finish(X, y, base, oof, n_splits)
+            return self._finish(X, y, base, oof, n_splits, fitted_estimator)
         skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         folds = list(skf.split(np.zeros(len(y)), y))
 
@@ -199,11 +205,11 @@ class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             oof[te] = s
         return self._finish(X, y, base, oof, n_splits)
 
-    def _finish(self, X, y, base, oof: np.ndarray, n_splits: int):
-        """Fit the calibrator on the out-of-fold scores and refit the base on all samples."""
+    def _finish(self, X, y, base, oof: np.ndarray, n_splits: int, fitted=None):
+        """Fit the calibrator on the out-of-fold scores and refit the base on all samples (unless ``fitted``)."""
         self.oof_scores_ = oof
         self.calibrator_, self.C_ = self._fit_calibrator(oof, y, n_splits)
-        self.estimator_ = clone(base).fit(X, y)
+        self.estimator_ = clone(base).fit(X, y) if fitted is None else fitted
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):

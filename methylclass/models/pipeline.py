@@ -34,7 +34,7 @@ from .impute import IMPUTE_METHODS, make_imputer
 from .rebalance import check_balance, make_sampler
 from .registry import build_model, get_factory
 from .scaling import BlockColumnTransformer, check_block_weight, check_scale, scale_steps
-from .tuning import check_search, run_search, run_search_with_scores
+from .tuning import check_search, run_oob_search, run_search, run_search_with_scores
 
 __all__ = ["CALIBRATE_METHODS", "SELECT_METHODS", "MethylClassifier", "make_pipeline"]
 
@@ -284,7 +284,9 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
 
                 probe = clone(self).set_params(search=None, calibrate=None)
                 n_splits = resolve_inner_folds(y, int(self.inner_cv), what="hyperparameter search inner CV")
-                if spec["method"] != "halving" and self.calibrate == "ridge":
+                if spec["method"] == "oob":
+                    best, params, table = self._fit_oob_search(probe, X, y, spec)
+                elif spec["method"] != "halving" and self.calibrate == "ridge":
                     # the calibrator's inner folds are the search's: reuse the chosen candidate's fold models
                     best, params, table, oof = run_search_with_scores(
                         probe, X, y, spec, n_splits=n_splits, random_state=self.random_state,
@@ -302,6 +304,22 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
         if not hasattr(self, "n_features_in_") and hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         return self
+
+    def _fit_oob_search(self, probe: MethylClassifier, X, y, spec: dict) -> tuple[dict, dict, list[dict]]:
+        """``search.method: oob``: one fit per candidate; the chosen forest is the final model and its
+        out-of-bag scores fit the ridge calibrator (other calibrators refit as usual)."""
+        from .calibration import _LOG_EPS
+
+        best, params, table, fitted, oob = run_oob_search(probe, X, y, spec, random_state=self.random_state)
+        final = clone(self).set_params(search=None, **params)
+        if _none(self.calibrate):
+            self.estimator_ = fitted.estimator_
+        elif self.calibrate == "ridge" and self._ridge_score_method(fitted) == "log_proba":
+            scores = np.log(np.clip(oob, _LOG_EPS, 1.0))
+            self.estimator_ = final.build().fit(X, y, oof_scores=scores, fitted_estimator=fitted.estimator_)
+        else:
+            self.estimator_ = final.build().fit(X, y)
+        return best, params, table
 
     def _ridge_score_method(self, candidate: MethylClassifier) -> str:
         """The score method the ridge calibrator of ``candidate`` (a probe without calibration) would use."""

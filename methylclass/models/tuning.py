@@ -15,6 +15,11 @@ A model's config may declare (``conf/model/<name>.yaml``)::
 the chosen candidate is then wrapped in the calibrator, whose own inner folds give out-of-fold scores of the
 chosen model — so tuning and calibration never see the outer test fold (the leakage test covers it).
 
+``method: oob`` is for bagged forests: every candidate (all of ``space``, or ``n_iter`` drawn from it) is fitted
+once on the whole training data and scored on its out-of-bag predictions (:mod:`~methylclass.models.oob`); the
+chosen forest is kept as the final model and its out-of-bag scores fit the ridge calibrator — one fit per
+candidate instead of ``inner_cv`` fits per candidate plus a refit.
+
 Every candidate is a full :class:`MethylClassifier` parameter set (model parameters live in its ``model_params``
 dict): the candidates are drawn with scikit-learn's ``ParameterGrid`` / ``ParameterSampler`` and scored by
 ``GridSearchCV`` or ``HalvingGridSearchCV`` over that explicit list, which is what ``RandomizedSearchCV`` /
@@ -31,10 +36,11 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["SEARCH_METHODS", "candidate_grid", "check_search", "run_search", "run_search_with_scores"]
+__all__ = ["SEARCH_METHODS", "candidate_grid", "check_search", "run_oob_search", "run_search",
+           "run_search_with_scores"]
 
 #: accepted ``search.method`` values
-SEARCH_METHODS: tuple[str, ...] = ("grid", "random", "halving")
+SEARCH_METHODS: tuple[str, ...] = ("grid", "random", "halving", "oob")
 _PIPELINE_PREFIX = "pipeline."
 _SEARCH_KEYS = {"method", "n_iter", "scoring", "space", "factor"}
 
@@ -185,7 +191,7 @@ def run_search_with_scores(estimator, X, y, search: Mapping[str, Any], *, n_spli
     from .calibration import base_scores
 
     spec = check_search(search)
-    if spec is None or spec["method"] == "halving":
+    if spec is None or spec["method"] in ("halving", "oob"):
         raise ConfigError("run_search_with_scores takes a grid or random search")
     cands = candidate_grid(spec, random_state=random_state)
     y = np.asarray(y)
@@ -196,6 +202,7 @@ def run_search_with_scores(estimator, X, y, search: Mapping[str, Any], *, n_spli
                  .split(np.zeros(len(y)), y))
     fold_scores = np.empty((len(cands), len(folds)))
     oofs = []
+    proba_score = _proba_score(spec["scoring"], classes) if spec["scoring"] in _PROBA_SCORINGS else None
     for i, cand in enumerate(cands):
         est = clone(estimator).set_params(**_as_params(cand, base_mp))
         method = score_method(est)
@@ -203,14 +210,18 @@ def run_search_with_scores(estimator, X, y, search: Mapping[str, Any], *, n_spli
         for j, (tr, te) in enumerate(folds):
             fitted = clone(est).fit(_safe_indexing(X, tr), y[tr])
             X_te = _safe_indexing(X, te)
-            fold_scores[i, j] = scorer(fitted, X_te, y[te])
-            s = base_scores(fitted.estimator_, X_te, classes, method=method)
+            if proba_score is None:
+                fold_scores[i, j] = scorer(fitted, X_te, y[te])
+                s = base_scores(fitted.estimator_, X_te, classes, method=method)
+            else:  # the held-out fold goes through the feature steps once for both the score and the scores
+                proba, s = _fold_outputs(fitted, X_te, classes, method)
+                fold_scores[i, j] = proba_score(y[te], proba)
             if oof is None:
                 oof = np.empty((len(y), s.shape[1]))
             oof[te] = s
         oofs.append(oof)
     means = fold_scores.mean(axis=1)
-    ranks = rankdata(-means, method="min").astype(int)
+    ranks = rankdata(-np.nan_to_num(means, nan=-np.inf), method="min").astype(int)  # a failed score ranks last
     best_i = int(np.argmin(ranks))  # the first of equal candidates wins, as in GridSearchCV
     table = [{**c, "mean_score": float(means[i]), "sd_score": float(fold_scores[i].std()), "rank": int(ranks[i])}
              for i, c in enumerate(cands)]
@@ -218,10 +229,151 @@ def run_search_with_scores(estimator, X, y, search: Mapping[str, Any], *, n_spli
     return dict(best), _as_params(best, base_mp), table, oofs[best_i]
 
 
-def _scorer(scoring: str, classes: np.ndarray):
-    """The scikit-learn scorer of ``scoring``; log loss names every class (a fold may lack one)."""
-    from sklearn.metrics import get_scorer, log_loss, make_scorer
+def run_oob_search(estimator, X, y, search: Mapping[str, Any], *, random_state: int | None = 0):
+    """Choose a forest's hyperparameters on out-of-bag predictions (``search.method: oob``).
+
+    Parameters
+    ----------
+    estimator
+        Unfitted, uncalibrated :class:`MethylClassifier` without ``search`` whose model is a bagged forest.
+    X, y
+        Training samples × features and labels.
+    search : mapping
+        The ``search`` block: every candidate of ``space`` (``n_iter`` of them drawn when fewer than the grid).
+    random_state
+        Seed of the candidate draw.
+
+    Returns
+    -------
+    tuple
+        ``(best_candidate, best_estimator_params, table, fitted_best, oob_proba)``: the user-level best
+        candidate, the MethylClassifier parameters that realise it, one row per candidate (its values, OOB score,
+        rank), the chosen candidate fitted on all of ``X, y``, and its out-of-bag probabilities (samples ×
+        ``classes``).
+    """
+    from scipy.stats import rankdata
+    from sklearn.base import clone
+
+    from .oob import forest_oob_proba
+
+    spec = check_search(search)
+    if spec is None or spec["method"] != "oob":
+        raise ConfigError("run_oob_search takes a search with method oob")
+    y = np.asarray(y)
+    classes = np.unique(y)
+    base_mp = estimator.get_params(deep=False).get("model_params")
+    score = _proba_score(spec["scoring"], classes)
+    fitted, probas, scores = [], [], []
+    for cand in candidate_grid({**spec, "method": "random"}, random_state=random_state):
+        est = clone(estimator).set_params(**_as_params(cand, base_mp)).fit(X, y)
+        proba = forest_oob_proba(est.base_pipeline_, X)
+        full = _aligned(proba, np.asarray(est.classes_), classes)
+        fitted.append((cand, est))
+        probas.append(full)
+        scores.append(score(y, full))
+    means = np.asarray(scores, dtype=float)
+    ranks = rankdata(-np.nan_to_num(means, nan=-np.inf), method="min").astype(int)
+    best_i = int(np.argmin(ranks))
+    table = [{**c, "mean_score": float(means[i]), "rank": int(ranks[i])} for i, (c, _) in enumerate(fitted)]
+    best, est = fitted[best_i]
+    return dict(best), _as_params(best, base_mp), table, est, probas[best_i]
+
+
+def _fold_outputs(fitted, X_te, classes: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out probabilities (columns: ``classes``) and calibration scores of a fitted, uncalibrated
+    MethylClassifier, equal to its ``predict_proba`` and :func:`base_scores` of its pipeline, with the feature
+    steps (selection, imputation) run once instead of twice."""
+    from scipy.special import softmax
+
+    from .calibration import base_scores
+    from .estimators import SoftmaxDecisionClassifier
+
+    Xt = fitted.transform_selected(X_te)
+    model = fitted.final_estimator_
+    seen = np.asarray(model.classes_)
+    if method == "log_proba":
+        raw = np.asarray(model.predict_proba(Xt), dtype=float)
+        proba = _aligned(raw, seen, classes)
+        scores = base_scores(_Fixed(raw, seen), Xt, classes, method="log_proba")
+        return proba, scores
+    scores = base_scores(model, Xt, classes, method=method)
+    if isinstance(model, SoftmaxDecisionClassifier):  # its probabilities are the softmax of those margins
+        margins = (np.column_stack([-scores[:, 0] / 2.0, scores[:, 0] / 2.0]) if scores.shape[1] == 1
+                   else _unaligned(scores, seen, classes))
+        raw = softmax(margins, axis=1)
+    else:
+        raw = np.asarray(model.predict_proba(Xt), dtype=float)
+    return _aligned(raw, seen, classes), scores
+
+
+class _Fixed:
+    """A stand-in classifier whose ``predict_proba`` returns already computed probabilities."""
+
+    def __init__(self, proba: np.ndarray, classes: np.ndarray):
+        self._proba, self.classes_ = proba, classes
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self._proba
+
+
+def _unaligned(scores: np.ndarray, seen: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The columns of ``scores`` (aligned to ``classes``) that belong to the classes ``seen``."""
+    if len(seen) == len(classes) and np.array_equal(seen, classes):
+        return scores
+    return scores[:, np.searchsorted(classes, seen)]
+
+
+def _aligned(proba: np.ndarray, seen: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Probability columns of the classes ``seen`` placed under ``classes`` (unseen classes: 0)."""
+    if len(seen) == len(classes) and np.array_equal(seen, classes):
+        return proba
+    full = np.zeros((proba.shape[0], len(classes)))
+    full[:, np.searchsorted(classes, seen)] = proba
+    return full
+
+
+#: scorings computed from held-out probabilities (no second pass through the pipeline)
+_PROBA_SCORINGS = ("neg_log_loss", "accuracy", "balanced_accuracy")
+
+
+def _proba_score(scoring: str, classes: np.ndarray):
+    """``score(y, proba)`` for the scorings an out-of-bag search supports (higher is better)."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
 
     if scoring == "neg_log_loss":
-        return make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=classes)
+        return lambda y, p: -float(log_loss(y, p / p.sum(axis=1, keepdims=True), labels=classes))
+    if scoring in ("accuracy", "balanced_accuracy"):
+        metric = accuracy_score if scoring == "accuracy" else balanced_accuracy_score
+        return lambda y, p: float(metric(y, classes[np.argmax(p, axis=1)]))
+    raise ConfigError(f"search.scoring {scoring!r}: an oob search scores neg_log_loss, accuracy or "
+                      "balanced_accuracy")
+
+
+def _scorer(scoring: str, classes: np.ndarray):
+    """The scikit-learn scorer of ``scoring``; log loss names every class (a fold may lack one)."""
+    from sklearn.metrics import get_scorer
+
+    if scoring == "neg_log_loss":
+        return _AlignedLogLoss(classes)
     return get_scorer(scoring)
+
+
+class _AlignedLogLoss:
+    """Negative log loss over ``classes`` of a fitted classifier that may have seen only some of them.
+
+    A halving search's small subsample (or a rare class) can leave a class out of an inner training fold; that
+    candidate's ``predict_proba`` then has fewer columns than there are classes, and scikit-learn's
+    ``log_loss(labels=...)`` refuses it. Here its columns are placed under their classes and an unseen class gets
+    probability 0 (clipped by ``log_loss``), which is what the candidate predicts for it.
+    """
+
+    def __init__(self, classes: np.ndarray):
+        self.classes = np.asarray(classes)
+
+    def __call__(self, estimator, X, y) -> float:
+        from sklearn.metrics import log_loss
+
+        proba = _aligned(np.asarray(estimator.predict_proba(X), dtype=float), np.asarray(estimator.classes_),
+                         self.classes)
+        # float32 models (XGBoost) sum to 1 only within 1e-7: renormalised, as log_loss would expect
+        return -float(log_loss(y, proba / proba.sum(axis=1, keepdims=True), labels=self.classes))

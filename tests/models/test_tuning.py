@@ -85,7 +85,8 @@ def test_tuned_pipeline_scores_like_default_on_easy_data():
     assert cross_val_score(tuned, X, y, cv=cv).mean() >= cross_val_score(default, X, y, cv=cv).mean() - 0.05
 
 
-@pytest.mark.parametrize("model,space", [("logreg", {"C": [0.05, 1.0, 20.0]}), ("svm", {"C": [0.01, 1.0]})])
+@pytest.mark.parametrize("model,space", [("logreg", {"C": [0.05, 1.0, 20.0]}), ("svm", {"C": [0.01, 1.0]}),
+                                         ("knn", {"n_neighbors": [3, 9]})])
 def test_search_reuses_fold_models_for_the_calibrator_with_the_same_result(model, space, monkeypatch):
     """grid search + ridge calibration: the chosen candidate's inner models feed the calibrator, and the
     fitted classifier equals GridSearchCV's choice refitted with its own calibration inner CV."""
@@ -119,3 +120,19 @@ def test_search_reuses_fold_models_for_the_calibrator_with_the_same_result(model
     reference = clone(est).set_params(search=None, **params).build().fit(X, y)
     np.testing.assert_allclose(est.predict_proba(X), reference.predict_proba(X), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(est.estimator_.oof_scores_, reference.oof_scores_, rtol=1e-10, atol=1e-12)
+
+
+def test_halving_search_scores_candidates_that_missed_a_class():
+    """A halving search's first subsample of a many-class, imbalanced table leaves some classes out of inner
+    training folds (the Heidelberg shape: 91 classes down to 5 samples). Those candidates predict fewer classes;
+    their log loss is taken over every class (probability 0 for the unseen ones) instead of failing."""
+    rng = np.random.default_rng(7)
+    y = np.array(["big"] * 300 + [f"small{i}" for i in range(9) for _ in range(4)], dtype=object)
+    X = pd.DataFrame(rng.normal(size=(len(y), 20)), columns=[f"cg{i:05d}" for i in range(20)])
+    for i in range(9):
+        X.loc[y == f"small{i}", f"cg{i:05d}"] += 3.0
+    search = {"method": "halving", "n_iter": 3, "space": {"C": [0.01, 0.1, 1.0]}}
+    est = make_pipeline("logreg", n_features=20, inner_cv=2, search=search).fit(X, y)
+    first = [r for r in est.search_results_ if r.get("round") == 0]
+    assert len(first) == 3 and all(np.isfinite(r["mean_score"]) for r in first)
+    assert len(est.classes_) == 10
