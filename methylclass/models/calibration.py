@@ -46,7 +46,9 @@ __all__ = [
     "RareClassError",
     "RidgeCalibratedClassifier",
     "SklearnCalibratedClassifier",
+    "align_scores",
     "base_scores",
+    "log_proba_scores",
     "resolve_inner_folds",
 ]
 
@@ -105,6 +107,26 @@ def resolve_inner_folds(y, n_splits: int, *, what: str = "inner CV") -> int:
     return m
 
 
+def log_proba_scores(proba) -> np.ndarray:
+    """Calibration scores of probabilities: their log, clipped at ``1e-4`` (the ``"log_proba"`` method)."""
+    return np.log(np.clip(np.asarray(proba, dtype=float), _LOG_EPS, 1.0))
+
+
+def align_scores(s: np.ndarray, est_classes: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Score columns of the classes ``est_classes`` placed under ``classes``; a class the model never saw gets
+    the lowest observed score. One-dimensional (two-class) margins come back as one column."""
+    s = np.asarray(s, dtype=float)
+    if s.ndim == 1:
+        return s.reshape(-1, 1)
+    est_classes = np.asarray(est_classes)
+    if len(est_classes) == len(classes) and np.array_equal(est_classes, classes):
+        return s
+    # an inner model saw fewer classes: missing classes get the lowest observed score
+    out = np.full((s.shape[0], len(classes)), s.min() if s.size else 0.0)
+    out[:, np.searchsorted(classes, est_classes)] = s
+    return out
+
+
 def base_scores(estimator, X, classes: np.ndarray, *, method: str = "auto") -> np.ndarray:
     """Scores of a fitted classifier for calibration, columns aligned to ``classes``.
 
@@ -113,22 +135,13 @@ def base_scores(estimator, X, classes: np.ndarray, *, method: str = "auto") -> n
     """
     if method == "auto":
         method = "decision" if hasattr(estimator, "decision_function") else "log_proba"
-    est_classes = np.asarray(estimator.classes_)
     if method == "decision":
-        s = np.asarray(estimator.decision_function(X), dtype=float)
-        if s.ndim == 1:
-            return s.reshape(-1, 1)
+        s = estimator.decision_function(X)
     elif method == "log_proba":
-        s = np.log(np.clip(np.asarray(estimator.predict_proba(X), dtype=float), _LOG_EPS, 1.0))
+        s = log_proba_scores(estimator.predict_proba(X))
     else:
         raise ConfigError(f"unknown score method {method!r}; choose auto, decision or log_proba")
-    if len(est_classes) == len(classes) and np.array_equal(est_classes, classes):
-        return s
-    # an inner model saw fewer classes: missing classes get the lowest observed score
-    out = np.full((s.shape[0], len(classes)), s.min() if s.size else 0.0)
-    pos = np.searchsorted(classes, est_classes)
-    out[:, pos] = s
-    return out
+    return align_scores(s, estimator.classes_, classes)
 
 
 class RidgeCalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):

@@ -41,7 +41,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..errors import ConfigError
-from .calibration import DEFAULT_CS, RidgeCalibratedClassifier, resolve_inner_folds
+from .calibration import DEFAULT_CS, RidgeCalibratedClassifier, log_proba_scores, resolve_inner_folds
 from .registry import build_model, logistic_regression
 from .scaling import check_scale, scale_steps
 
@@ -49,7 +49,6 @@ __all__ = ["COMBINE_METHODS", "EnsembleClassifier", "LogProbaRidge", "make_ensem
 
 #: accepted ``combine`` values
 COMBINE_METHODS: tuple[str, ...] = ("soft", "geometric", "stack")
-_LOG_EPS = 1e-4
 
 
 class LogProbaRidge(ClassifierMixin, BaseEstimator):
@@ -67,7 +66,7 @@ class LogProbaRidge(ClassifierMixin, BaseEstimator):
         """Fit on member probabilities ``P`` (samples × members·classes) and labels ``y``."""
         y = column_or_1d(y)
         check_classification_targets(y)
-        S = np.log(np.clip(np.asarray(P, dtype=float), _LOG_EPS, 1.0))
+        S = log_proba_scores(P)
         pipe = sk_make_pipeline(StandardScaler(), logistic_regression(
             l1_ratio=0.0, C=1.0 if self.C is None else float(self.C), max_iter=5000))
         if self.C is None:
@@ -84,7 +83,7 @@ class LogProbaRidge(ClassifierMixin, BaseEstimator):
     def predict_proba(self, P) -> np.ndarray:
         """Class probabilities from member probabilities."""
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba(np.log(np.clip(np.asarray(P, dtype=float), _LOG_EPS, 1.0)))
+        return self.model_.predict_proba(log_proba_scores(P))
 
     def predict(self, P) -> np.ndarray:
         """Most probable class."""

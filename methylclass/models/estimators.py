@@ -166,7 +166,12 @@ class SoftmaxDecisionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax of the margins; columns follow ``classes_``."""
-        d = np.asarray(self.decision_function(X), dtype=float)
+        return self.margins_to_proba(self.decision_function(X))
+
+    @staticmethod
+    def margins_to_proba(d) -> np.ndarray:
+        """``predict_proba`` of already computed margins ``d`` (shape (n,) for two classes, else (n, k))."""
+        d = np.asarray(d, dtype=float)
         if d.ndim == 1:
             d = np.column_stack([-d / 2.0, d / 2.0])
         return softmax(d, axis=1)

@@ -308,15 +308,15 @@ class MethylClassifier(ClassifierMixin, BaseEstimator):
     def _fit_oob_search(self, probe: MethylClassifier, X, y, spec: dict) -> tuple[dict, dict, list[dict]]:
         """``search.method: oob``: one fit per candidate; the chosen forest is the final model and its
         out-of-bag scores fit the ridge calibrator (other calibrators refit as usual)."""
-        from .calibration import _LOG_EPS
+        from .calibration import log_proba_scores
 
         best, params, table, fitted, oob = run_oob_search(probe, X, y, spec, random_state=self.random_state)
         final = clone(self).set_params(search=None, **params)
         if _none(self.calibrate):
             self.estimator_ = fitted.estimator_
         elif self.calibrate == "ridge" and self._ridge_score_method(fitted) == "log_proba":
-            scores = np.log(np.clip(oob, _LOG_EPS, 1.0))
-            self.estimator_ = final.build().fit(X, y, oof_scores=scores, fitted_estimator=fitted.estimator_)
+            self.estimator_ = final.build().fit(X, y, oof_scores=log_proba_scores(oob),
+                                                fitted_estimator=fitted.estimator_)
         else:
             self.estimator_ = final.build().fit(X, y)
         return best, params, table

@@ -263,29 +263,29 @@ def run_oob_search(estimator, X, y, search: Mapping[str, Any], *, random_state: 
     classes = np.unique(y)
     base_mp = estimator.get_params(deep=False).get("model_params")
     score = _proba_score(spec["scoring"], classes)
-    fitted, probas, scores = [], [], []
+    cands, scores = [], []
+    kept, kept_value = None, -np.inf  # (fitted, oob proba) of the best so far: only one forest stays in memory
     for cand in candidate_grid({**spec, "method": "random"}, random_state=random_state):
         est = clone(estimator).set_params(**_as_params(cand, base_mp)).fit(X, y)
-        proba = forest_oob_proba(est.base_pipeline_, X)
-        full = _aligned(proba, np.asarray(est.classes_), classes)
-        fitted.append((cand, est))
-        probas.append(full)
-        scores.append(score(y, full))
+        proba = _aligned(forest_oob_proba(est.final_estimator_, est.transform_selected(X)),
+                         np.asarray(est.classes_), classes)
+        value = score(y, proba)
+        ranked = -np.inf if np.isnan(value) else value  # a failed score ranks last
+        if kept is None or ranked > kept_value:  # the first of equal candidates wins, as in GridSearchCV
+            kept, kept_value, best = (est, proba), ranked, cand
+        cands.append(cand)
+        scores.append(value)
     means = np.asarray(scores, dtype=float)
     ranks = rankdata(-np.nan_to_num(means, nan=-np.inf), method="min").astype(int)
-    best_i = int(np.argmin(ranks))
-    table = [{**c, "mean_score": float(means[i]), "rank": int(ranks[i])} for i, (c, _) in enumerate(fitted)]
-    best, est = fitted[best_i]
-    return dict(best), _as_params(best, base_mp), table, est, probas[best_i]
+    table = [{**c, "mean_score": float(means[i]), "rank": int(ranks[i])} for i, c in enumerate(cands)]
+    return dict(best), _as_params(best, base_mp), table, kept[0], kept[1]
 
 
 def _fold_outputs(fitted, X_te, classes: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Held-out probabilities (columns: ``classes``) and calibration scores of a fitted, uncalibrated
     MethylClassifier, equal to its ``predict_proba`` and :func:`base_scores` of its pipeline, with the feature
     steps (selection, imputation) run once instead of twice."""
-    from scipy.special import softmax
-
-    from .calibration import base_scores
+    from .calibration import align_scores, log_proba_scores
     from .estimators import SoftmaxDecisionClassifier
 
     Xt = fitted.transform_selected(X_te)
@@ -293,34 +293,13 @@ def _fold_outputs(fitted, X_te, classes: np.ndarray, method: str) -> tuple[np.nd
     seen = np.asarray(model.classes_)
     if method == "log_proba":
         raw = np.asarray(model.predict_proba(Xt), dtype=float)
-        proba = _aligned(raw, seen, classes)
-        scores = base_scores(_Fixed(raw, seen), Xt, classes, method="log_proba")
-        return proba, scores
-    scores = base_scores(model, Xt, classes, method=method)
+        return _aligned(raw, seen, classes), align_scores(log_proba_scores(raw), seen, classes)
+    margins = model.decision_function(Xt)
     if isinstance(model, SoftmaxDecisionClassifier):  # its probabilities are the softmax of those margins
-        margins = (np.column_stack([-scores[:, 0] / 2.0, scores[:, 0] / 2.0]) if scores.shape[1] == 1
-                   else _unaligned(scores, seen, classes))
-        raw = softmax(margins, axis=1)
+        raw = model.margins_to_proba(margins)
     else:
         raw = np.asarray(model.predict_proba(Xt), dtype=float)
-    return _aligned(raw, seen, classes), scores
-
-
-class _Fixed:
-    """A stand-in classifier whose ``predict_proba`` returns already computed probabilities."""
-
-    def __init__(self, proba: np.ndarray, classes: np.ndarray):
-        self._proba, self.classes_ = proba, classes
-
-    def predict_proba(self, X) -> np.ndarray:
-        return self._proba
-
-
-def _unaligned(scores: np.ndarray, seen: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """The columns of ``scores`` (aligned to ``classes``) that belong to the classes ``seen``."""
-    if len(seen) == len(classes) and np.array_equal(seen, classes):
-        return scores
-    return scores[:, np.searchsorted(classes, seen)]
+    return _aligned(raw, seen, classes), align_scores(margins, seen, classes)
 
 
 def _aligned(proba: np.ndarray, seen: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -340,7 +319,7 @@ def _proba_score(scoring: str, classes: np.ndarray):
     """``score(y, proba)`` for the scorings an out-of-bag search supports (higher is better)."""
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, log_loss
 
-    if scoring == "neg_log_loss":
+    if scoring == "neg_log_loss":  # float32 models (XGBoost) sum to 1 only within 1e-7: renormalised
         return lambda y, p: -float(log_loss(y, p / p.sum(axis=1, keepdims=True), labels=classes))
     if scoring in ("accuracy", "balanced_accuracy"):
         metric = accuracy_score if scoring == "accuracy" else balanced_accuracy_score
@@ -371,9 +350,6 @@ class _AlignedLogLoss:
         self.classes = np.asarray(classes)
 
     def __call__(self, estimator, X, y) -> float:
-        from sklearn.metrics import log_loss
-
         proba = _aligned(np.asarray(estimator.predict_proba(X), dtype=float), np.asarray(estimator.classes_),
                          self.classes)
-        # float32 models (XGBoost) sum to 1 only within 1e-7: renormalised, as log_loss would expect
-        return -float(log_loss(y, proba / proba.sum(axis=1, keepdims=True), labels=self.classes))
+        return _proba_score("neg_log_loss", self.classes)(y, proba)

@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from methylclass.errors import ConfigError
 from methylclass.models import make_pipeline
-from methylclass.models.oob import forest_oob_proba, supports_oob
+from methylclass.models.oob import forest_oob_proba
 from methylclass.models.tuning import run_oob_search
 
 CHANCE = 1 / 3
@@ -44,16 +44,16 @@ def _table(seed: int = 0, shift: float = 1.0, counts=(30, 20, 10), p: int = 20):
 def test_oob_equals_scikit_learn_oob_decision_function():
     X, y = _table()
     pipe = sk_pipeline(StandardScaler(), RandomForestClassifier(200, oob_score=True, random_state=0)).fit(X, y)
-    assert supports_oob(pipe)
-    np.testing.assert_allclose(forest_oob_proba(pipe, X), pipe[-1].oob_decision_function_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(forest_oob_proba(pipe[-1], pipe[:-1].transform(X)), pipe[-1].oob_decision_function_,
+                               rtol=0, atol=1e-12)
 
 
 def test_balanced_forest_oob_averages_only_trees_that_did_not_draw_the_sample():
     X, y = _table(counts=(40, 15, 6))
     est = make_pipeline("rf", n_features=20, balance="downsample", calibrate=None, n_estimators=60).fit(X, y)
     forest = est.base_pipeline_[-1]
-    oob = forest_oob_proba(est.base_pipeline_, X)
-    Xt = np.asarray(est.base_pipeline_[:-1].transform(X), dtype=np.float32)
+    Xt = est.transform_selected(X)
+    oob = forest_oob_proba(forest, Xt)
     i = int(np.flatnonzero(y == "c")[0])  # a minority sample: drawn by many trees
     trees = [t for t, s in zip(forest.estimators_, forest.samplers_, strict=True) if i not in s.sample_indices_]
     assert 0 < len(trees) < len(forest.estimators_)
@@ -75,7 +75,7 @@ def test_oob_search_keeps_the_chosen_forest_and_calibrates_on_its_oob_scores():
                           **est.best_params_).fit(X, y)
     np.testing.assert_array_equal(est.base_pipeline_.predict_proba(X), fresh.predict_proba(X))
     # the calibrator saw the out-of-bag log-probabilities of that forest
-    oob = forest_oob_proba(fresh.base_pipeline_, X)
+    oob = forest_oob_proba(fresh.final_estimator_, fresh.transform_selected(X))
     np.testing.assert_allclose(est.estimator_.oof_scores_, np.log(np.clip(oob, 1e-4, 1.0)))
     np.testing.assert_allclose(est.predict_proba(X).sum(axis=1), 1.0)
 
